@@ -1,0 +1,439 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Environment variables through which Start tells the new process it is a
+// successor. Inherited reads and clears them.
+const (
+	EnvHandoffFD  = "TRANSLUCENT_HANDOFF_FD"  // the handoff socket's descriptor number
+	EnvHandoffPID = "TRANSLUCENT_HANDOFF_PID" // the predecessor's pid
+)
+
+// handoffFD is the successor's descriptor number of its end of the handoff
+// socket: the first of cmd.ExtraFiles.
+const handoffFD = 3
+
+var (
+	// ErrSuccessorExited reports a successor that died before READY.
+	ErrSuccessorExited = errors.New("migrate: successor exited")
+	// ErrRefused reports a successor that answered FAIL.
+	ErrRefused = errors.New("migrate: successor refused the state")
+	// ErrTimeout reports a successor that did not answer in time.
+	ErrTimeout = errors.New("migrate: timed out")
+	// ErrAborted reports a handoff that Abort ended, or, in the successor, a
+	// predecessor that closed the handoff without COMMIT.
+	ErrAborted = errors.New("migrate: handoff aborted")
+)
+
+// Header opens a handoff.
+type Header struct {
+	// Version is the wire format version. Send ignores it and sends
+	// FormatVersion; Receive rejects any other with ErrVersion.
+	Version int
+	// Sessions is the number of records that follow. Send ignores it and
+	// sends the number it is given.
+	Sessions int
+	// Meta is opaque to this package (for instance the predecessor's pid
+	// and version, encoded by the caller); at most MaxMetaSize bytes.
+	Meta []byte
+}
+
+// Record is one session: opaque bytes and the session's connection.
+type Record struct {
+	// ID names the session; IDs are unique within a handoff.
+	ID uint64
+	// Data is the session's state, at most MaxRecordSize bytes. Received
+	// records of one batch share a backing array.
+	Data []byte
+	// Conn is the session's connection, or nil. In Receive's result it is
+	// close-on-exec and owned by the caller.
+	Conn *os.File
+}
+
+// Successor is the old process's handle on a new process started by Start.
+// Its methods are called in order (Send, WaitReady, Commit) by one
+// goroutine; Abort may be called at any time from any goroutine.
+type Successor struct {
+	cmd     *exec.Cmd
+	conn    *net.UnixConn
+	ch      *channel
+	started time.Time
+	exited  chan struct{} // closed once the process has been reaped; then cmd.ProcessState is set
+
+	closeOnce sync.Once
+
+	mu    sync.Mutex
+	phase phase // guarded by mu
+}
+
+type phase int
+
+const (
+	phaseStarted phase = iota
+	phaseSending
+	phaseSent
+	phaseReady
+	phaseCommitted
+	phaseAborted
+)
+
+func (p phase) String() string {
+	switch p {
+	case phaseStarted:
+		return "started"
+	case phaseSending:
+		return "sending"
+	case phaseSent:
+		return "sent"
+	case phaseReady:
+		return "ready"
+	case phaseCommitted:
+		return "committed"
+	}
+	return "aborted"
+}
+
+// Start launches binary with args as a successor: it gives the new process
+// one end of a fresh SOCK_SEQPACKET socket pair as descriptor 3 and sets
+// EnvHandoffFD and EnvHandoffPID in its environment, which is otherwise
+// this process's. No filesystem path is involved, so nothing else can
+// connect to the handoff.
+//
+// The successor's standard output and error go to stdout and stderr (nil
+// discards). Pass *os.File values (os.Stdout, os.Stderr) so that the
+// successor inherits them: any other writer is fed through a pipe that
+// dies with this process, after which the successor's writes to it fail.
+//
+// The successor is not tied to ctx, which Start only checks before
+// starting: a committed successor outlives everything here. A binary that
+// is missing or not executable gives an error and no process.
+func Start(ctx context.Context, binary string, args []string, stdout, stderr io.Writer) (*Successor, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("migrate: starting successor: %w", err)
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: handoff socket pair: %w", os.NewSyscallError("socketpair", err))
+	}
+	ours := os.NewFile(uintptr(fds[0]), "handoff")
+	theirs := os.NewFile(uintptr(fds[1]), "handoff-successor")
+	defer theirs.Close()
+	fc, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		return nil, fmt.Errorf("migrate: handoff socket: %w", err)
+	}
+	conn := fc.(*net.UnixConn)
+
+	cmd := exec.Command(binary, args...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.ExtraFiles = []*os.File{theirs}
+	cmd.Env = append(withoutHandoffEnv(os.Environ()),
+		EnvHandoffFD+"="+strconv.Itoa(handoffFD),
+		EnvHandoffPID+"="+strconv.Itoa(os.Getpid()))
+	// Bounds Wait when a grandchild keeps a stdout pipe open.
+	cmd.WaitDelay = 2 * time.Second
+	if err := cmd.Start(); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("migrate: starting successor %s: %w", binary, err)
+	}
+	s := &Successor{
+		cmd:     cmd,
+		conn:    conn,
+		ch:      newChannel(conn),
+		started: time.Now(),
+		exited:  make(chan struct{}),
+	}
+	go func() { // ends when the successor exits
+		cmd.Wait() // its error is read from cmd.ProcessState
+		close(s.exited)
+	}()
+	return s, nil
+}
+
+func withoutHandoffEnv(env []string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if strings.HasPrefix(kv, EnvHandoffFD+"=") || strings.HasPrefix(kv, EnvHandoffPID+"=") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// Pid returns the successor's process id.
+func (s *Successor) Pid() int { return s.cmd.Process.Pid }
+
+// Send sends the header, the listening sockets and the sessions. Records
+// travel in batches of at most 252, each batch's connections attached to
+// its first packet; record data is cut into 64 KiB packets and reassembled
+// by Receive. Only h.Meta is taken from h: the wire carries FormatVersion
+// and len(sessions).
+//
+// The caller keeps every file open and does not use the connections until
+// the handoff is committed or aborted. Descriptors are read with
+// SyscallConn, so their blocking mode, shared with the caller's own
+// net.Conn, is untouched.
+//
+// Send fails, without touching the caller's files, if the limits are
+// exceeded, an ID repeats, a file is closed, ctx ends, or the successor
+// dies (the error then says how). After an error the caller calls Abort.
+func (s *Successor) Send(ctx context.Context, h Header, listeners []*os.File, sessions []Record) error {
+	if err := s.enter(phaseStarted, phaseSending); err != nil {
+		return err
+	}
+	if err := validateSend(h, listeners, sessions); err != nil {
+		return err
+	}
+	stop := s.deadlineOn(ctx)
+	defer stop()
+	if err := sendState(s.ch, h, listeners, sessions); err != nil {
+		var se *sendError
+		if errors.As(err, &se) {
+			return s.ioError(ctx, "while receiving the state", "sending "+se.what, se.err)
+		}
+		return err
+	}
+	return s.enter(phaseSending, phaseSent)
+}
+
+// sendError is a failed write of the handoff, as opposed to a bad argument.
+type sendError struct {
+	what string
+	err  error
+}
+
+func (e *sendError) Error() string { return "sending " + e.what + ": " + e.err.Error() }
+func (e *sendError) Unwrap() error { return e.err }
+
+// sendState writes a validated handoff to ch: the header with the
+// listeners, then the records in batches.
+func sendState(ch *channel, h Header, listeners []*os.File, sessions []Record) error {
+	lfds := make([]int, len(listeners))
+	for i, f := range listeners {
+		var err error
+		if lfds[i], err = fileFD(f); err != nil {
+			return fmt.Errorf("migrate: listener %d: %w", i, err)
+		}
+	}
+	defer runtime.KeepAlive(listeners)
+	defer runtime.KeepAlive(sessions)
+	if err := ch.writeMessage(kindHeader, lfds, encodeHeader(FormatVersion, len(listeners), len(sessions), h.Meta)); err != nil {
+		return &sendError{"the header", err}
+	}
+	parts := make([][]byte, 0, 1+maxFDsPerPacket)
+	fds := make([]int, 0, maxFDsPerPacket)
+	for i := 0; i < len(sessions); {
+		start, size := i, 0
+		for i < len(sessions) && i-start < maxFDsPerPacket &&
+			(i == start || size+len(sessions[i].Data) <= batchDataTarget) {
+			size += len(sessions[i].Data)
+			i++
+		}
+		batch := sessions[start:i]
+		parts, fds = append(parts[:0], encodeBatchTable(batch)), fds[:0]
+		for j, r := range batch {
+			parts = append(parts, r.Data)
+			if r.Conn != nil {
+				fd, err := fileFD(r.Conn)
+				if err != nil {
+					return fmt.Errorf("migrate: session %d (record %d): %w", r.ID, start+j, err)
+				}
+				fds = append(fds, fd)
+			}
+		}
+		if err := ch.writeMessage(kindBatch, fds, parts...); err != nil {
+			return &sendError{fmt.Sprintf("sessions %d to %d", start, i-1), err}
+		}
+	}
+	return nil
+}
+
+func validateSend(h Header, listeners []*os.File, sessions []Record) error {
+	switch {
+	case len(listeners) > MaxListeners:
+		return fmt.Errorf("migrate: %d listeners, limit %d", len(listeners), MaxListeners)
+	case len(sessions) > MaxSessions:
+		return fmt.Errorf("migrate: %d sessions, limit %d", len(sessions), MaxSessions)
+	case len(h.Meta) > MaxMetaSize:
+		return fmt.Errorf("migrate: header meta of %d bytes, limit %d", len(h.Meta), MaxMetaSize)
+	}
+	for i, f := range listeners {
+		if f == nil {
+			return fmt.Errorf("migrate: listener %d is nil", i)
+		}
+	}
+	seen := make(map[uint64]struct{}, len(sessions))
+	for _, r := range sessions {
+		if len(r.Data) > MaxRecordSize {
+			return fmt.Errorf("migrate: session %d: record of %d bytes, limit %d", r.ID, len(r.Data), MaxRecordSize)
+		}
+		if _, dup := seen[r.ID]; dup {
+			return fmt.Errorf("migrate: session id %d appears twice", r.ID)
+		}
+		seen[r.ID] = struct{}{}
+	}
+	return nil
+}
+
+// WaitReady waits for the successor's answer. It returns the successor's
+// report on READY. Otherwise the error says what happened:
+// ErrRefused with the successor's reason, ErrSuccessorExited with its exit
+// status, ErrTimeout when ctx's deadline passed, or ctx's error when ctx
+// was cancelled. After an error the caller calls Abort.
+func (s *Successor) WaitReady(ctx context.Context) ([]byte, error) {
+	if err := s.enter(phaseSent, phaseSent); err != nil {
+		return nil, err
+	}
+	stop := s.deadlineOn(ctx)
+	defer stop()
+	kind, payload, fds, err := s.ch.readMessage()
+	closeFDs(fds)
+	if err != nil {
+		return nil, s.ioError(ctx, "before READY", "waiting for READY", err)
+	}
+	if len(fds) > 0 {
+		return nil, protocolErrorf("successor sent descriptors")
+	}
+	switch kind {
+	case kindReady:
+		if err := s.enter(phaseSent, phaseReady); err != nil {
+			return nil, err
+		}
+		return payload, nil
+	case kindFail:
+		return nil, fmt.Errorf("%w: %s", ErrRefused, payload)
+	}
+	return nil, protocolErrorf("successor sent a message of kind %q while READY was awaited", kind)
+}
+
+// Commit tells a successor that answered READY to go on, and closes this
+// side of the handoff socket. From then on the successor owns every
+// descriptor; the caller closes its copies without using them, and exits.
+// An error means the successor is gone (or WaitReady did not succeed):
+// the caller then calls Abort and resumes its sessions.
+func (s *Successor) Commit() error {
+	// mu is held across the write so that a concurrent Abort either comes
+	// first (no COMMIT is sent) or finds the handoff committed (and leaves
+	// the successor alone), never kills a successor that was told to go on.
+	s.mu.Lock()
+	if err := s.checkPhaseLocked(phaseReady); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	err := s.ch.writeMessage(kindCommit, nil)
+	if err == nil {
+		s.phase = phaseCommitted
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return s.ioError(context.Background(), "before COMMIT", "sending COMMIT", err)
+	}
+	s.closeConn()
+	return nil
+}
+
+// Abort ends the handoff: unless Commit succeeded, it kills the successor
+// (SIGKILL), waits until it has been reaped, and closes this side of the
+// handoff socket. It unblocks a concurrent Send or WaitReady. It is safe
+// to call at any point and more than once; after Commit it only releases
+// the socket.
+func (s *Successor) Abort() {
+	s.mu.Lock()
+	committed := s.phase == phaseCommitted
+	if !committed {
+		s.phase = phaseAborted
+	}
+	s.mu.Unlock()
+	if !committed {
+		s.cmd.Process.Kill() // fails only when it has already exited
+		<-s.exited
+	}
+	s.closeConn()
+}
+
+func (s *Successor) closeConn() { s.closeOnce.Do(func() { s.conn.Close() }) }
+
+// enter moves from phase from to phase to, or says why the call is out of
+// order.
+func (s *Successor) enter(from, to phase) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkPhaseLocked(from); err != nil {
+		return err
+	}
+	s.phase = to
+	return nil
+}
+
+func (s *Successor) checkPhaseLocked(want phase) error {
+	switch {
+	case s.phase == phaseAborted:
+		return ErrAborted
+	case s.phase != want:
+		return fmt.Errorf("migrate: handoff step out of order: the handoff is %v, not %v", s.phase, want)
+	}
+	return nil
+}
+
+// deadlineOn makes ctx's end interrupt the socket's I/O until stop is
+// called.
+func (s *Successor) deadlineOn(ctx context.Context) (stop func() bool) {
+	s.conn.SetDeadline(time.Time{})
+	return context.AfterFunc(ctx, func() { s.conn.SetDeadline(aLongTimeAgo) })
+}
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+// exitGrace is how long a closed handoff socket is given to turn into an
+// exit status.
+const exitGrace = 2 * time.Second
+
+// ioError explains a failed read or write on the handoff socket: abort,
+// timeout, cancellation, the successor's death (when) or a plain error
+// while doing what.
+func (s *Successor) ioError(ctx context.Context, when, what string, err error) error {
+	s.mu.Lock()
+	aborted := s.phase == phaseAborted
+	s.mu.Unlock()
+	switch {
+	case aborted:
+		return fmt.Errorf("%w while %s", ErrAborted, what)
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("%w after %v %s", ErrTimeout, time.Since(s.started).Round(10*time.Millisecond), what)
+	case ctx.Err() != nil:
+		return fmt.Errorf("migrate: %s: %w", what, ctx.Err())
+	case errors.Is(err, io.EOF), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNRESET):
+		select {
+		case <-s.exited:
+			return fmt.Errorf("%w %s %s", ErrSuccessorExited, exitDescription(s.cmd.ProcessState), when)
+		case <-time.After(exitGrace):
+			return fmt.Errorf("migrate: %s: successor (pid %d) closed the handoff socket: %w", what, s.Pid(), err)
+		}
+	}
+	return fmt.Errorf("migrate: %s: %w", what, err)
+}
+
+func exitDescription(ps *os.ProcessState) string {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return fmt.Sprintf("on signal %v", ws.Signal())
+	}
+	return fmt.Sprintf("with status %d", ps.ExitCode())
+}
