@@ -1,0 +1,50 @@
+// Package namespace evaluates Go for one REPL session: a Namespace is one
+// yaegi interpreter, created by its first Eval, fed chunks of source one at
+// a time.
+//
+// What is always true:
+//
+//   - At most one goroutine uses a namespace's interpreter at a time: the
+//     holder of its token. Eval hands the token to a goroutine of the
+//     namespace that compiles and runs the chunk and puts the token back
+//     when it ends, which can be after Eval returned ErrInterrupted (code
+//     blocked in a native call such as time.Sleep cannot be stopped; until
+//     it returns, Eval says ErrBusy). Namespaces share nothing but read-only
+//     symbol tables, and may be used in parallel.
+//   - A chunk whose first token is import, type, func, const or var is
+//     file-level declarations; anything else is statements run at top
+//     level. Only a chunk that is one expression has a value, printed in Go
+//     syntax. Source that more input could complete is ErrIncomplete, the
+//     test yaegi's own REPL makes.
+//   - Evaluated code never takes the host down with a panic: a panic in a
+//     chunk is the chunk's error, and every go statement is rewritten before
+//     compilation so that its goroutine recovers and reports
+//     "panic in goroutine: ..." on Options.Stderr (yaegi re-raises such
+//     panics on a bare goroutine). So do callbacks given to time.AfterFunc
+//     and context.AfterFunc. Not covered: goroutines that other native code
+//     starts for an interpreted function, and infinite recursion, which
+//     overflows the Go stack (a fatal error, not a panic).
+//   - Cancelling Eval's context stops all interpreted code of the
+//     namespace, its goroutines included, at their next step or channel
+//     operation; Close does the same for good and drops their later output.
+//   - Evaluated code sees only the packages it imports, loaded into the
+//     interpreter on import (the whole standard library costs an
+//     interpreter 1.4 MiB and milliseconds), plus "sys" (sys.Version). It
+//     cannot import source from the host. Restricted, the default, is
+//     yaegi's default symbol set: os.Exit and log.Fatal panic, os/exec,
+//     syscall and unsafe are missing, the environment is a private empty
+//     one. It is not a sandbox: files and the network are reachable.
+//   - fmt.Print*, os.Stdout, os.Stderr and log write to Options.Stdout and
+//     Options.Stderr, one write at a time; os.Stdin is empty.
+//   - Journal holds the source of every import, type, func and const
+//     declaration that compiled, in order; replaying it in a new namespace
+//     declares the same. Variables are not in it: Vars lists them, and their
+//     values are in the interpreter.
+//
+// Known yaegi behaviour a user can meet: goroutines that read or write
+// global variables race with later evaluations, which grow the global frame
+// (the race detector reports it); f(g()) with a multi-valued g fails inside
+// functions; var declarations referring to variables made with := fail
+// ("variable definition loop"); types declared in code print with their
+// name only when no other declared struct type has the same fields.
+package namespace

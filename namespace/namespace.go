@@ -1,0 +1,682 @@
+package namespace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/constant"
+	"go/token"
+	"io"
+	"io/fs"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/traefik/yaegi/interp"
+)
+
+// Options configure a Namespace.
+type Options struct {
+	// Stdout and Stderr receive what evaluated code prints: fmt.Print*,
+	// os.Stdout, os.Stderr, log, and reports of panics on its goroutines.
+	// Nil discards. Writes from one namespace are serialised.
+	Stdout, Stderr io.Writer
+
+	// Version is sys.Version for evaluated code that imports "sys".
+	Version string
+
+	// Unrestricted adds os/exec, syscall, unsafe, the process environment,
+	// and an os.Exit and log.Fatal that end the process. Otherwise
+	// (yaegi's default symbols) those calls panic instead.
+	Unrestricted bool
+}
+
+// Result is the outcome of an evaluation that succeeded.
+type Result struct {
+	Value    string // the value of an expression, in Go syntax
+	HasValue bool   // the chunk was an expression with a value
+}
+
+// Var is a global variable of a namespace.
+type Var struct {
+	Name, Type string
+}
+
+var (
+	// ErrIncomplete is returned for source that more input could complete.
+	ErrIncomplete = errors.New("namespace: incomplete input")
+	// ErrInterrupted is returned when the context of Eval is done first.
+	ErrInterrupted = errors.New("namespace: interrupted")
+	// ErrBusy is returned while an interrupted evaluation is still blocked
+	// in a call that cannot be interrupted (time.Sleep, I/O, a lock).
+	ErrBusy = errors.New("namespace: busy: an interrupted evaluation is still blocked in a call that cannot be interrupted")
+	// ErrClosed is returned by Eval after Close.
+	ErrClosed = errors.New("namespace: closed")
+)
+
+var constantType = reflect.TypeOf((*constant.Value)(nil)).Elem()
+
+// sysPackage is the package that tells evaluated code about the server.
+const sysPackage = "sys"
+
+// busyWait is how long Eval waits for an interrupted evaluation to stop.
+const busyWait = 500 * time.Millisecond
+
+// A Namespace evaluates Go source chunk by chunk in one yaegi interpreter.
+type Namespace struct {
+	opts    Options
+	symbols symbolTable
+
+	out                         *output
+	stdout, stderr              io.Writer
+	stdin                       io.Reader
+	osStdin, osStdout, osStderr *stdFile
+	env                         virtualEnv
+
+	// token holds a value while no goroutine uses the interpreter. Whoever
+	// takes it may use in and the fields marked "token" until it puts it
+	// back. An evaluation's goroutine puts it back when it ends, which may
+	// be after Eval returned ErrInterrupted.
+	token    chan struct{}
+	closedCh chan struct{} // closed by Close
+
+	loaded   map[string]bool            // token: packages given to the interpreter
+	kinds    map[string]string          // token: top-level name → var, const, type or func
+	pkgs     map[string]string          // token: package name in scope → import path
+	types    map[string]*typeInfo       // token: declared struct types by name
+	byType   map[reflect.Type]*typeInfo // token: the same, by reflect type when unambiguous
+	captured []interface{}              // token: values handed to __tr_rt.Value or Types
+
+	mu      sync.Mutex
+	closed  bool                // mu
+	in      *interp.Interpreter // mu to set; token to use
+	done    chan struct{}       // mu: aborts the channel operations of running code
+	ended   chan struct{}       // mu: closed when the running evaluation's goroutine ends; nil if none
+	retry   bool                // mu: keepStopping runs for it
+	journal []string            // mu
+	imports []string            // mu
+	vars    []Var               // mu: Vars' last answer
+}
+
+// New returns an empty namespace. Its interpreter is created by the first
+// Eval.
+func New(opts Options) *Namespace {
+	ns := &Namespace{
+		opts:     opts,
+		out:      &output{},
+		stdin:    strings.NewReader(""),
+		token:    make(chan struct{}, 1),
+		closedCh: make(chan struct{}),
+		loaded:   map[string]bool{},
+		kinds:    map[string]string{},
+		pkgs:     map[string]string{},
+		types:    map[string]*typeInfo{},
+		byType:   map[reflect.Type]*typeInfo{},
+	}
+	ns.token <- struct{}{}
+	ns.stdout = &sink{out: ns.out, w: opts.Stdout}
+	ns.stderr = &sink{out: ns.out, w: opts.Stderr}
+	ns.osStdin = &stdFile{name: "/dev/stdin", r: ns.stdin}
+	ns.osStdout = &stdFile{name: "/dev/stdout", w: ns.stdout}
+	ns.osStderr = &stdFile{name: "/dev/stderr", w: ns.stderr}
+	if opts.Unrestricted {
+		ns.symbols = unrestrictedSymbols()
+	} else {
+		ns.symbols = restrictedSymbols()
+	}
+	return ns
+}
+
+// Eval evaluates one chunk of Go: declarations (its first token is import,
+// type, func, const or var) or statements. The Result has a value when the
+// chunk is an expression. The error is ErrIncomplete, ErrInterrupted,
+// ErrBusy, ErrClosed (also when Close ran before the evaluation ended), or
+// describes a syntax or compile error or a panic ("panic: ..."). Eval must
+// not be called concurrently on one Namespace.
+func (ns *Namespace) Eval(ctx context.Context, src string) (Result, error) {
+	c, err := parseChunk(src)
+	if err != nil {
+		return Result{}, err
+	}
+	if c.empty {
+		return Result{}, nil
+	}
+	if err := ns.acquire(ctx); err != nil {
+		return Result{}, err
+	}
+	c.dropImports(func(imp importSpec) bool { return ns.pkgs[ns.packageName(imp)] == imp.path })
+	if c.empty {
+		ns.release()
+		return Result{}, nil
+	}
+	if ctx.Err() != nil {
+		ns.release()
+		return Result{}, ErrInterrupted
+	}
+	i, err := ns.prepare(c)
+	if err != nil {
+		ns.release()
+		return Result{}, err
+	}
+	results := make(chan evalResult, 1)
+	go ns.run(i, c, results)
+	var r evalResult
+	select {
+	case r = <-results:
+	case <-ctx.Done():
+		if ns.interrupt() {
+			return Result{}, ErrInterrupted
+		}
+		r = <-results // it had ended
+	}
+	ns.mu.Lock()
+	closed := ns.closed
+	ns.mu.Unlock()
+	if closed {
+		return Result{}, ErrClosed
+	}
+	return r.res, r.err
+}
+
+// acquire takes the interpreter token.
+func (ns *Namespace) acquire(ctx context.Context) error {
+	select {
+	case <-ns.token:
+	default:
+		t := time.NewTimer(busyWait)
+		defer t.Stop()
+		select {
+		case <-ns.token:
+		case <-ctx.Done():
+			return ErrInterrupted
+		case <-ns.closedCh:
+			return ErrClosed
+		case <-t.C:
+			return ErrBusy
+		}
+	}
+	ns.mu.Lock()
+	closed := ns.closed
+	ns.mu.Unlock()
+	if closed {
+		ns.release()
+		return ErrClosed
+	}
+	return nil
+}
+
+// release puts the interpreter token back, dropping the interpreter if the
+// namespace was closed meanwhile.
+func (ns *Namespace) release() {
+	ns.mu.Lock()
+	if ns.closed {
+		ns.in = nil
+	}
+	ns.mu.Unlock()
+	ns.token <- struct{}{}
+}
+
+// prepare readies the interpreter for c: creates it, gives it the packages
+// c imports, and arms its interruption. The caller holds the token.
+func (ns *Namespace) prepare(c *chunk) (*interp.Interpreter, error) {
+	ns.mu.Lock()
+	i := ns.in
+	ns.mu.Unlock()
+	if i == nil {
+		var err error
+		if i, err = ns.newInterpreter(); err != nil {
+			return nil, err
+		}
+	}
+	for _, imp := range c.imports {
+		if err := ns.loadPackage(i, imp.path); err != nil {
+			return nil, err
+		}
+	}
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	if ns.closed {
+		return nil, ErrClosed
+	}
+	ns.armLocked(i)
+	ns.ended = make(chan struct{})
+	ns.retry = false
+	return i, nil
+}
+
+// armLocked gives i a fresh channel to abort channel operations if the last
+// one was closed by an interruption. Goroutines of earlier evaluations share
+// it: an interruption stops them all, as yaegi's run id does.
+func (ns *Namespace) armLocked(i *interp.Interpreter) {
+	if ns.done == nil {
+		ns.done = make(chan struct{})
+		armInterpreter(i, ns.done)
+	}
+}
+
+func (ns *Namespace) newInterpreter() (*interp.Interpreter, error) {
+	i := interp.New(interp.Options{
+		GoPath:               "/nonexistent",
+		Stdin:                ns.stdin,
+		Stdout:               ns.stdout,
+		Stderr:               io.Discard, // yaegi's notes on panics; the error says it
+		SourcecodeFilesystem: emptyFS{},
+		Unrestricted:         ns.opts.Unrestricted,
+	})
+
+	// The namespace's runtime support, under a name user code cannot
+	// spell. Its functions are passed interpreted values wrapped the way
+	// fmt.Print's are, which needs fmt's symbols.
+	if err := ns.loadPackage(i, "fmt"); err != nil {
+		return nil, err
+	}
+	wrapped := []reflect.Type{errorType, stringerType}
+	value := reflect.ValueOf(func(v ...interface{}) { ns.captured = v })
+	recovered := reflect.ValueOf(ns.goroutinePanicked)
+	err := i.Use(interp.Exports{
+		"translucent/rt/rt": {
+			"Value":     value,
+			"Recovered": recovered,
+			"Types":     reflect.ValueOf(func(v ...interface{}) { ns.captured = v }),
+		},
+		".": {"MapTypes": reflect.ValueOf(map[reflect.Value][]reflect.Type{value: wrapped, recovered: wrapped})},
+	})
+	if err == nil {
+		_, err = i.Eval(`import ` + rtName + ` "translucent/rt"`)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("namespace: setting up the interpreter: %w", err)
+	}
+	ns.mu.Lock()
+	ns.in = i
+	ns.armLocked(i)
+	ns.mu.Unlock()
+	return i, nil
+}
+
+type evalResult struct {
+	res Result
+	err error
+}
+
+// A candidate is a rewriting of a chunk to compile.
+type candidate struct {
+	src     string
+	base    int  // length of yaegi's wrapper before it
+	capture bool // hands the expression's values to __tr_rt.Value
+}
+
+// candidates returns the rewritings of c to try, best first: the
+// expression's values captured, go statements guarded.
+func (ns *Namespace) candidates(c *chunk) []candidate {
+	base := stmtPrefix
+	if c.decl {
+		base = declPrefix
+	}
+	render := []func(start, end int) string{func(start, end int) string { return c.src[start:end] }}
+	prefix := ""
+	if c.hasGo {
+		sc := scope{kinds: map[string]string{}, pkgs: map[string]string{}, isConst: ns.isPkgConst}
+		for k, v := range ns.kinds {
+			sc.kinds[k] = v
+		}
+		for k, v := range c.declared {
+			sc.kinds[k] = v
+		}
+		for k, v := range ns.pkgs {
+			sc.pkgs[k] = v
+		}
+		for _, imp := range c.imports {
+			sc.pkgs[ns.packageName(imp)] = imp.path
+		}
+		render = []func(start, end int) string{newGoRewriter(c, sc, false).render, newGoRewriter(c, sc, true).render}
+	}
+	if !c.decl && (c.hasGo || c.first == token.FUNC) {
+		// Statements that (once rewritten) start with a function literal
+		// are what yaegi first tries, and fails, to parse as a
+		// declaration; its retry path misbehaved in our tests.
+		prefix = ";"
+	}
+	var cands []candidate
+	if c.expr != nil {
+		// yaegi gives each top-level expression slots in its global frame,
+		// which it grows and copies with every evaluation: x+1 took 100 µs
+		// at first and 250 µs 4,000 evaluations later. Inside a function
+		// literal it is worse: a call of one copies the global frame.
+		const value = ";" + rtName + ".Value("
+		for _, r := range render {
+			e := r(c.offset(c.expr.Pos()), c.offset(c.expr.End()))
+			cands = append(cands, candidate{src: value + e + ")", base: len(stmtPrefix) + len(value), capture: true})
+		}
+	}
+	for _, r := range render {
+		cands = append(cands, candidate{src: prefix + r(0, len(c.src)), base: len(base) + len(prefix)})
+	}
+	return cands
+}
+
+// run compiles and executes c on the goroutine Eval waits for, does the
+// session's bookkeeping and puts the token back.
+func (ns *Namespace) run(i *interp.Interpreter, c *chunk, results chan<- evalResult) {
+	var r evalResult
+	ended := false
+	defer func() {
+		if p := recover(); p != nil {
+			r = evalResult{err: fmt.Errorf("yaegi internal error: %v", p)}
+		} else if !ended {
+			r = evalResult{err: errors.New("the evaluation's goroutine exited (runtime.Goexit)")}
+		}
+		ns.mu.Lock()
+		close(ns.ended)
+		ns.ended = nil
+		ns.mu.Unlock()
+		ns.release()
+		results <- r
+	}()
+	r = ns.evaluate(i, c)
+	ended = true
+}
+
+func (ns *Namespace) evaluate(i *interp.Interpreter, c *chunk) evalResult {
+	var prog *interp.Program
+	var cand candidate
+	var err error
+	for _, cand = range ns.candidates(c) {
+		if prog, err = compile(i, cand.src); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		// Report the error in the user's own source, if the rewriting
+		// did not add it.
+		base := len(stmtPrefix)
+		if c.decl {
+			base = len(declPrefix)
+		}
+		if _, origErr := compile(i, c.src); origErr != nil {
+			return evalResult{err: compileError(origErr, base)}
+		}
+		return evalResult{err: compileError(err, cand.base)}
+	}
+	ns.compiled(c)
+
+	ns.captured = nil
+	if _, err := i.Execute(prog); err != nil {
+		var p interp.Panic
+		if errors.As(err, &p) {
+			if e, ok := p.Value.(error); ok && yaegiPos.MatchString(e.Error()) {
+				// yaegi found a compile error while running (a constant
+				// that overflows, say).
+				return evalResult{err: compileError(e, cand.base)}
+			}
+			return evalResult{err: fmt.Errorf("panic: %s", formatPanic(p.Value))}
+		}
+		return evalResult{err: compileError(err, cand.base)}
+	}
+	if len(c.types) > 0 {
+		ns.learnTypes(i, c)
+	}
+	if !cand.capture || ns.printsNothing(c.expr, ns.captured) {
+		return evalResult{}
+	}
+	return evalResult{res: Result{Value: formatValues(ns.byType, ns.captured), HasValue: true}}
+}
+
+// compile compiles src, turning a panic inside yaegi into an error.
+func compile(i *interp.Interpreter, src string) (prog *interp.Program, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			prog, err = nil, fmt.Errorf("yaegi internal error: %v", r)
+		}
+	}()
+	return i.Compile(src)
+}
+
+// compiled records what a chunk that compiled declared. The caller holds
+// the token.
+func (ns *Namespace) compiled(c *chunk) {
+	retyped := false
+	for name, kind := range c.declared {
+		ns.kinds[name] = kind
+		if ns.types[name] != nil {
+			delete(ns.types, name) // learnTypes adds it back if still a struct
+			retyped = true
+		}
+	}
+	if retyped {
+		ns.indexTypes()
+	}
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	for _, imp := range c.imports {
+		if name := ns.packageName(imp); name != "_" && name != "." {
+			ns.pkgs[name] = imp.path
+		}
+		seen := false
+		for _, p := range ns.imports {
+			seen = seen || p == imp.path
+		}
+		if !seen {
+			ns.imports = append(ns.imports, imp.path)
+		}
+	}
+	if c.journal != "" {
+		ns.journal = append(ns.journal, c.journal)
+	}
+}
+
+// packageName is the name an import brings into scope.
+func (ns *Namespace) packageName(imp importSpec) string {
+	if imp.name != "" {
+		return imp.name
+	}
+	if p := ns.symbols[imp.path]; p != nil {
+		return p.name
+	}
+	return imp.path[strings.LastIndex(imp.path, "/")+1:]
+}
+
+// isPkgConst reports whether a package's symbol is an untyped constant.
+func (ns *Namespace) isPkgConst(path, name string) bool {
+	if path == sysPackage {
+		return name == "Version"
+	}
+	p := ns.symbols[path]
+	if p == nil {
+		return false
+	}
+	v := p.syms[name]
+	return v.IsValid() && v.Type().Implements(constantType)
+}
+
+// learnTypes finds the reflect types of the struct types c declared, so
+// that their values print, and their variables list, by name.
+func (ns *Namespace) learnTypes(i *interp.Interpreter, c *chunk) {
+	var args []string
+	for _, t := range c.types {
+		args = append(args, "(*"+t.name+")(nil)")
+	}
+	ns.captured = nil
+	if _, err := i.Eval(rtName + ".Types(" + strings.Join(args, ", ") + ")"); err != nil || len(ns.captured) != len(c.types) {
+		return
+	}
+	for k, t := range c.types {
+		rt := reflect.TypeOf(ns.captured[k])
+		if rt == nil || rt.Kind() != reflect.Pointer || rt.Elem().Kind() != reflect.Struct {
+			continue
+		}
+		ns.types[t.name] = &typeInfo{name: t.name, typ: rt.Elem(), fields: t.fields}
+	}
+	ns.indexTypes()
+}
+
+// indexTypes maps the reflect type of each declared struct type to it,
+// unless two declared types have the same structure.
+func (ns *Namespace) indexTypes() {
+	count := map[reflect.Type]int{}
+	for _, info := range ns.types {
+		count[info.typ]++
+	}
+	ns.byType = map[reflect.Type]*typeInfo{}
+	for _, info := range ns.types {
+		if count[info.typ] == 1 {
+			ns.byType[info.typ] = info
+		}
+	}
+}
+
+// printsNothing reports whether an expression's values are not worth
+// printing: fmt.Println and its kin returning (n, nil).
+func (ns *Namespace) printsNothing(e ast.Expr, vals []interface{}) bool {
+	call, ok := e.(*ast.CallExpr)
+	if !ok || len(vals) != 2 || vals[1] != nil {
+		return false
+	}
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	if !ok {
+		return false
+	}
+	x, ok := sel.X.(*ast.Ident)
+	if !ok || ns.pkgs[x.Name] != "fmt" {
+		return false
+	}
+	switch sel.Sel.Name {
+	case "Print", "Printf", "Println", "Fprint", "Fprintf", "Fprintln":
+		return true
+	}
+	return false
+}
+
+// goroutinePanicked reports a panic that a goroutine of evaluated code
+// recovered from.
+func (ns *Namespace) goroutinePanicked(r interface{}) {
+	fmt.Fprintf(ns.stderr, "panic in goroutine: %s\n", formatPanic(r))
+}
+
+// interrupt stops the running evaluation, and with it every goroutine the
+// namespace's code started. It reports false if the evaluation had ended.
+func (ns *Namespace) interrupt() bool {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	if ns.ended == nil {
+		return false
+	}
+	ns.stopLocked()
+	return true
+}
+
+// stopLocked stops the interpreter's code. The caller holds mu.
+func (ns *Namespace) stopLocked() {
+	if ns.in == nil {
+		return
+	}
+	stopInterpreter(ns.in)
+	if ns.done != nil {
+		close(ns.done)
+		ns.done = nil
+	}
+	if ns.ended != nil && !ns.retry {
+		ns.retry = true
+		go ns.keepStopping(ns.in, ns.ended)
+	}
+}
+
+// keepStopping repeats the stop of an evaluation until it ends: a stop
+// that comes before yaegi's Execute has set the global frame's run id to
+// the interpreter's is lost (yaegi's own EvalWithContext has that race too).
+// Code blocked in a native call ends when the call returns.
+func (ns *Namespace) keepStopping(i *interp.Interpreter, ended <-chan struct{}) {
+	for d := time.Millisecond; ; d = min(2*d, time.Second) {
+		t := time.NewTimer(d)
+		select {
+		case <-ended:
+			t.Stop()
+			return
+		case <-t.C:
+			stopInterpreter(i)
+		}
+	}
+}
+
+// Close stops the goroutines the namespace's code started (those blocked
+// in a native call stop when it returns), discards what they print after,
+// and releases the interpreter. An Eval running meanwhile stops and returns
+// ErrClosed. Close may be called from any goroutine, more than once.
+func (ns *Namespace) Close() {
+	ns.mu.Lock()
+	if ns.closed {
+		ns.mu.Unlock()
+		return
+	}
+	ns.closed = true
+	close(ns.closedCh)
+	ns.out.closed.Store(true)
+	ns.stopLocked()
+	ns.mu.Unlock()
+	// Whoever holds the token drops the interpreter when putting it back.
+	select {
+	case <-ns.token:
+		ns.release()
+	default:
+	}
+}
+
+// Vars returns the namespace's global variables, sorted by name. While an
+// interrupted evaluation is still blocked, it returns the last answer.
+func (ns *Namespace) Vars() []Var {
+	select {
+	case <-ns.token:
+		defer ns.release()
+	default:
+		ns.mu.Lock()
+		defer ns.mu.Unlock()
+		return append([]Var(nil), ns.vars...)
+	}
+	ns.mu.Lock()
+	i := ns.in
+	ns.mu.Unlock()
+	if i == nil {
+		return nil
+	}
+	f := &formatter{types: ns.byType}
+	var vars []Var
+	for name, v := range i.Globals() {
+		if name == "_" || strings.HasPrefix(name, reservedPrefix) || ns.kinds[name] == "const" || !v.IsValid() {
+			continue
+		}
+		vars = append(vars, Var{Name: name, Type: f.typeString(v.Type())})
+	}
+	sort.Slice(vars, func(a, b int) bool { return vars[a].Name < vars[b].Name })
+	ns.mu.Lock()
+	ns.vars = vars
+	ns.mu.Unlock()
+	return append([]Var(nil), vars...)
+}
+
+// Imports returns the import paths the namespace's code imported, in the
+// order it first did.
+func (ns *Namespace) Imports() []string {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	return append([]string(nil), ns.imports...)
+}
+
+// Journal returns, in order, the source of the declarations of imports,
+// types, functions and constants that compiled: evaluating them in a new
+// namespace declares the same. Variables are not in it.
+func (ns *Namespace) Journal() []string {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	return append([]string(nil), ns.journal...)
+}
+
+// emptyFS is the interpreter's source file system: evaluated code cannot
+// import source packages from the host.
+type emptyFS struct{}
+
+func (emptyFS) Open(name string) (fs.File, error) {
+	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
