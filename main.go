@@ -1,0 +1,193 @@
+// Command translucent is a telnet-accessible Go REPL server whose service can
+// be handed, live, to a newer build of itself. See README.md.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"golang.org/x/term"
+
+	"translucent/repl"
+)
+
+// version is set at build time with -ldflags "-X main.version=V".
+var version string
+
+// buildVersion is version, or the VCS revision the binary was built from,
+// or "devel".
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		rev, dirty := "", false
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		if rev != "" && dirty {
+			return "devel-" + rev + "-dirty"
+		}
+		if rev != "" {
+			return "devel-" + rev
+		}
+	}
+	return "devel"
+}
+
+const usage = `translucent: a telnet Go REPL server with live migration.
+
+Usage:
+  translucent serve [--listen ADDR] [--users FILE] [flags]   run the server
+  translucent migrate [--control PATH] [--binary PATH]      hand the live server to a new build
+  translucent status [--control PATH]                       the server's pid, version and sessions
+  translucent adduser --users FILE NAME                     add a user (password on stdin)
+  translucent version                                       print the version
+
+Run 'translucent COMMAND -h' for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "translucent:", err)
+		}
+		stop()
+		os.Exit(2)
+	}
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	switch cmd, args := args[0], args[1:]; cmd {
+	case "serve":
+		return serve(ctx, args, stderr)
+	case "migrate":
+		return migrateCmd(ctx, args, stdout, stderr)
+	case "status":
+		return statusCmd(ctx, args, stdout, stderr)
+	case "adduser":
+		return adduser(args, stdin, stderr)
+	case "version":
+		fmt.Fprintf(stdout, "translucent %s (%s %s/%s)\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+// loadOrCreateUsers reads the users file. With none, it creates an admin
+// with a random password, written to a private file whose path is logged
+// (never the password itself), and a users file beside it, whose path it
+// returns so that successors of this process know the same admin.
+func loadOrCreateUsers(path string, log *slog.Logger) (*repl.Users, string, error) {
+	if path != "" {
+		u, err := repl.LoadUsers(path)
+		return u, path, err
+	}
+	dir, err := privateDir()
+	if err != nil {
+		return nil, "", err
+	}
+	password := repl.RandomPassword()
+	pwFile := filepath.Join(dir, "admin-password")
+	if err := os.WriteFile(pwFile+".tmp", []byte(password+"\n"), 0o600); err != nil {
+		return nil, "", err
+	}
+	if err := os.Rename(pwFile+".tmp", pwFile); err != nil {
+		return nil, "", err
+	}
+	usersFile := filepath.Join(dir, fmt.Sprintf("users-%d", os.Getpid()))
+	if err := repl.AddUser(usersFile, "admin", password); err != nil {
+		return nil, "", err
+	}
+	log.Info("no --users file: created user admin with a random password", "password_file", pwFile)
+	u, err := repl.LoadUsers(usersFile)
+	return u, usersFile, err
+}
+
+// privateDir returns a directory only this user can use, for files such as
+// the admin password: $XDG_RUNTIME_DIR/translucent or /tmp/translucent-UID.
+func privateDir() (string, error) {
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("translucent-%d", os.Getuid()))
+	if rt := os.Getenv("XDG_RUNTIME_DIR"); rt != "" {
+		dir = filepath.Join(rt, "translucent")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return "", err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok || int(st.Uid) != os.Getuid() || fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("%s: not a private directory of this user (want mode 0700, owner uid %d)", dir, os.Getuid())
+	}
+	return dir, nil
+}
+
+func adduser(args []string, stdin io.Reader, stderr io.Writer) error {
+	fs := flag.NewFlagSet("adduser", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	usersFile := fs.String("users", "", "htpasswd `file` to create or update (mode 0600)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *usersFile == "" || fs.NArg() != 1 {
+		return errors.New("usage: translucent adduser --users FILE NAME (the password is read from standard input)")
+	}
+	password, err := readPassword(stdin, stderr)
+	if err != nil {
+		return err
+	}
+	if err := repl.AddUser(*usersFile, fs.Arg(0), password); err != nil {
+		return fmt.Errorf("adduser: %w", err)
+	}
+	fmt.Fprintf(stderr, "user %s written to %s\n", fs.Arg(0), *usersFile)
+	return nil
+}
+
+// readPassword reads one line from stdin, without echo when it is a terminal.
+func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(stderr, "password: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		return string(b), err
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		return "", fmt.Errorf("reading the password from standard input: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}

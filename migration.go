@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"translucent/migrate"
+	"translucent/repl"
+)
+
+// migrator runs this process's migrations, one at a time, whichever way
+// they are asked for: the control socket, SIGHUP or :migrate.
+type migrator struct {
+	srv   *repl.Server
+	ctl   *migrate.ControlListener
+	args  []string // the successor's arguments
+	log   *slog.Logger
+	flags *serveFlags
+
+	busy      sync.Mutex    // held for the length of a migration
+	handedOff chan struct{} // closed once a successor has taken over
+}
+
+// service adapts the REPL server to what migrate.Handoff moves.
+type service struct {
+	m     *migrator
+	grace time.Duration
+}
+
+func (s service) Pause(ctx context.Context) error { return s.m.srv.Pause(ctx, s.grace) }
+func (s service) Resume()                         { s.m.srv.Resume() }
+
+func (s service) Export() ([]*os.File, []migrate.Record, []string, error) {
+	lf, sessions, err := s.m.srv.Export()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cf, err := s.m.ctl.File()
+	if err != nil {
+		lf.Close()
+		for _, e := range sessions {
+			e.Conn.Close()
+		}
+		return nil, nil, nil, err
+	}
+	recs := make([]migrate.Record, len(sessions))
+	var lost []string
+	for i, e := range sessions {
+		recs[i] = migrate.Record{ID: e.ID, Data: e.State, Conn: e.Conn}
+		for _, l := range e.Lost {
+			lost = append(lost, fmt.Sprintf("session %d: %s", e.ID, l))
+		}
+	}
+	return []*os.File{lf, cf}, recs, lost, nil
+}
+
+// migration is one request to migrate.
+type migration struct {
+	binary  string
+	timeout time.Duration
+	grace   time.Duration
+	strict  bool
+}
+
+// run migrates, or reports why not. On success the caller must let this
+// process end (handedOff is closed).
+func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (migrate.Report, error) {
+	if !m.busy.TryLock() {
+		return migrate.Report{}, migrate.ErrInProgress
+	}
+	defer m.busy.Unlock()
+	if req.binary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return migrate.Report{}, err
+		}
+		// os.Executable names the file this process started from; after a
+		// rebuild in place that path holds the new build ("(deleted)" is
+		// what Linux appends when the old file was replaced).
+		req.binary = strings.TrimSuffix(exe, " (deleted)")
+	}
+	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: versionString()})
+	fmt.Fprintf(progress, "migrating pid %d (%s) to %s\n", os.Getpid(), versionString(), req.binary)
+	m.log.Info("migration starting", "binary", req.binary)
+	rep, err := migrate.Handoff(ctx, service{m, req.grace}, migrate.Options{
+		Binary: req.binary, Args: m.args, Timeout: req.timeout, Strict: req.strict,
+		Meta: self, Stdout: os.Stdout, Stderr: os.Stderr,
+	})
+	var succ meta
+	if len(rep.Successor) > 0 {
+		cbor.Unmarshal(rep.Successor, &succ)
+	}
+	if err != nil {
+		m.log.Error("migration failed; every session resumed here", "err", err, "phases", rep.Phases)
+		return rep, err
+	}
+	m.log.Info("migration committed", "new_pid", rep.NewPid, "new_version", succ.Version,
+		"sessions", rep.Sessions, "pause", rep.Pause, "phases", rep.Phases, "not_carried", rep.Lost)
+	fmt.Fprintf(progress, "old pid %d (%s)\nnew pid %d (%s)\n%s", os.Getpid(), versionString(), rep.NewPid, succ.Version, rep)
+	close(m.handedOff)
+	return rep, nil
+}
+
+func (m *migrator) defaults() migration {
+	return migration{timeout: m.flags.migrateTimeout, grace: m.flags.grace, strict: m.flags.strict}
+}
+
+// handle answers the control socket.
+func (m *migrator) handle(ctx context.Context, req migrate.Request, progress io.Writer) migrate.Response {
+	switch req.Command {
+	case "status":
+		var b strings.Builder
+		fmt.Fprintf(&b, "pid %d\nversion %s\n", os.Getpid(), versionString())
+		tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tUSER\tADDRESS\tSINCE")
+		for _, s := range m.srv.Sessions() {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.ID, s.User, s.Addr, s.Since.Format(time.DateTime))
+		}
+		tw.Flush()
+		return migrate.Response{OK: true, Output: b.String()}
+	case "migrate":
+		mig := m.defaults()
+		mig.binary = req.Args["binary"]
+		var err error
+		if v := req.Args["timeout"]; v != "" {
+			if mig.timeout, err = time.ParseDuration(v); err != nil {
+				return migrate.Response{Error: "timeout: " + err.Error()}
+			}
+		}
+		if v := req.Args["grace"]; v != "" {
+			if mig.grace, err = time.ParseDuration(v); err != nil {
+				return migrate.Response{Error: "grace: " + err.Error()}
+			}
+		}
+		if v := req.Args["strict"]; v != "" {
+			mig.strict, _ = strconv.ParseBool(v)
+		}
+		// The migration must not end with the client's connection: a half
+		// done handoff is worse than a finished one nobody watched.
+		if _, err := m.run(context.WithoutCancel(ctx), mig, progress); err != nil {
+			return migrate.Response{Error: "migration failed, the old process goes on: " + err.Error()}
+		}
+		return migrate.Response{OK: true}
+	}
+	return migrate.Response{Error: fmt.Sprintf("unknown command %q", req.Command)}
+}
+
+func (m *migrator) fromSignal() {
+	m.log.Info("SIGHUP: migrating")
+	m.run(context.Background(), m.defaults(), io.Discard)
+}
+
+// fromSession starts a migration for :migrate. It cannot wait for it: the
+// migration waits for the asking session to be at its prompt.
+func (m *migrator) fromSession(out io.Writer) {
+	go func() { // ends with the migration
+		_, err := m.run(context.Background(), m.defaults(), io.Discard)
+		if err != nil {
+			fmt.Fprintf(out, "\nmigration failed, nothing changed: %v\n", err)
+		}
+	}()
+}
+
+func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	control := fs.String("control", migrate.DefaultControlPath(), "the server's control socket `path`")
+	binary := fs.String("binary", "", "the new build (default: the server's own executable path, as it is on disk now)")
+	timeout := fs.Duration("timeout", 30*time.Second, "time allowed for the whole migration")
+	grace := fs.Duration("grace", 2*time.Second, "time a running evaluation gets before it is interrupted")
+	strict := fs.Bool("strict", false, "abort when a value cannot be carried")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	req := migrate.Request{Command: "migrate", Args: map[string]string{
+		"timeout": timeout.String(), "grace": grace.String(), "strict": strconv.FormatBool(*strict),
+	}}
+	if *binary != "" {
+		if !strings.HasPrefix(*binary, "/") {
+			wd, _ := os.Getwd()
+			*binary = wd + "/" + *binary
+		}
+		req.Args["binary"] = *binary
+	}
+	resp, err := migrate.Call(ctx, *control, req, stdout)
+	if err != nil {
+		return err
+	}
+	if !resp.OK {
+		return errors.New(resp.Error)
+	}
+	return nil
+}
+
+func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	control := fs.String("control", migrate.DefaultControlPath(), "the server's control socket `path`")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	resp, err := migrate.Call(ctx, *control, migrate.Request{Command: "status"}, stdout)
+	if err != nil {
+		return err
+	}
+	if !resp.OK {
+		return errors.New(resp.Error)
+	}
+	fmt.Fprint(stdout, resp.Output)
+	return nil
+}

@@ -1,0 +1,18 @@
+// Package repl runs the sessions of a translucent server: each telnet
+// connection logs in and then reads, evaluates and prints Go in a namespace
+// of its own.
+//
+// What always holds:
+//   - Every connection is served by one goroutine (Session.run) that owns
+//     its editor and namespace; evaluations in a session are therefore
+//     serialised. A second goroutine per connection (input.pump) only reads
+//     the socket, so that Ctrl-C reaches a running evaluation and typed-ahead
+//     input waits, in order, in input.buf.
+//   - Nothing a session does reaches another: output of evaluated code goes
+//     to its own client, a panic is recovered in its own goroutine, and
+//     closing its connection ends both of its goroutines.
+//   - A client that answers our WILL ECHO gets server-side line editing
+//     (golang.org/x/term); one that never negotiates (nc) gets plain line
+//     mode and edits locally.
+//   - Server.Close ends every session and waits for all their goroutines.
+package repl

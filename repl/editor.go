@@ -1,0 +1,203 @@
+package repl
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"sync"
+	"unicode/utf8"
+
+	"golang.org/x/term"
+)
+
+// errLineTooLong is returned for a line over the editor's limit; the line is
+// discarded, the session goes on.
+var errLineTooLong = errors.New("repl: line too long")
+
+const (
+	// maxCharLine is golang.org/x/term's own limit (it silently drops
+	// keys beyond 4096 runes); a line that reaches it is refused rather than
+	// evaluated truncated.
+	maxCharLine = 4096
+	// maxRawLine bounds a line from a client in plain line mode.
+	maxRawLine = 64 << 10
+	// historySize bounds the history kept per session.
+	historySize = 500
+)
+
+// An editor reads lines from the client and writes to it. Write may be
+// called from any goroutine, also while ReadLine waits.
+type editor interface {
+	io.Writer
+	ReadLine(prompt string) (string, error)
+	ReadPassword(prompt string) (string, error)
+	SetSize(width, height int)
+}
+
+// charEditor edits lines on the server side (the client sends each key and
+// does not echo): arrow keys, history, Ctrl-U, Ctrl-W and the rest of
+// golang.org/x/term.
+type charEditor struct {
+	rw      io.ReadWriter
+	history *history
+
+	mu            sync.Mutex
+	t             *term.Terminal // replaced after Ctrl-C; guarded by mu
+	width, height int            // guarded by mu
+}
+
+func newCharEditor(in io.Reader, out io.Writer, h *history) *charEditor {
+	e := &charEditor{rw: struct {
+		io.Reader
+		io.Writer
+	}{in, out}, history: h, width: 80, height: 24}
+	e.t = e.newTerminalLocked()
+	return e
+}
+
+func (e *charEditor) newTerminalLocked() *term.Terminal {
+	t := term.NewTerminal(e.rw, "")
+	t.History = e.history
+	t.SetSize(e.width, e.height)
+	return t
+}
+
+func (e *charEditor) terminal() *term.Terminal {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.t
+}
+
+func (e *charEditor) ReadLine(prompt string) (string, error) {
+	t := e.terminal()
+	t.SetPrompt(prompt)
+	line, err := t.ReadLine()
+	return e.finish(line, err)
+}
+
+func (e *charEditor) ReadPassword(prompt string) (string, error) {
+	line, err := e.terminal().ReadPassword(prompt)
+	return e.finish(line, err)
+}
+
+func (e *charEditor) finish(line string, err error) (string, error) {
+	if errors.Is(err, errInterrupt) {
+		// The terminal still holds the abandoned line and offers no way to
+		// clear it: start a fresh one (the history is ours and stays).
+		e.mu.Lock()
+		e.rw.Write([]byte("^C\r\n")) // past the terminal, which would redraw the line
+
+		e.t = e.newTerminalLocked()
+		e.mu.Unlock()
+		return "", errInterrupt
+	}
+	if err == nil && utf8.RuneCountInString(line) >= maxCharLine {
+		return "", errLineTooLong
+	}
+	return line, err
+}
+
+func (e *charEditor) Write(p []byte) (int, error) { return e.terminal().Write(p) }
+
+func (e *charEditor) SetSize(width, height int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.width, e.height = width, height
+	e.t.SetSize(width, height)
+}
+
+// lineEditor serves clients that never negotiated (nc, scripts): they edit
+// and echo the line themselves and send it whole.
+type lineEditor struct {
+	in  io.Reader
+	out io.Writer
+}
+
+func (e *lineEditor) ReadLine(prompt string) (string, error) {
+	if _, err := io.WriteString(e.out, prompt); err != nil {
+		return "", err
+	}
+	var line []byte
+	tooLong := false
+	b := make([]byte, 512)
+	for {
+		n, err := e.in.Read(b)
+		if err != nil {
+			return "", err
+		}
+		chunk := b[:n]
+		end := chunk[n-1] == keyEnter
+		if end {
+			chunk = chunk[:n-1]
+		}
+		if len(line)+len(chunk) > maxRawLine {
+			tooLong = true
+			line = line[:0]
+		}
+		if !tooLong {
+			line = append(line, chunk...)
+		}
+		if end {
+			break
+		}
+	}
+	if tooLong {
+		return "", errLineTooLong
+	}
+	return string(bytes.Map(func(r rune) rune {
+		if r < ' ' && r != '\t' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, line)), nil
+}
+
+// ReadPassword cannot hide the password: such a client echoes locally.
+func (e *lineEditor) ReadPassword(prompt string) (string, error) { return e.ReadLine(prompt) }
+
+func (e *lineEditor) Write(p []byte) (int, error) {
+	if _, err := e.out.Write(bytes.ReplaceAll(p, []byte("\n"), []byte("\r\n"))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (e *lineEditor) SetSize(int, int) {}
+
+// history is a session's bounded input history, most recent first. It
+// implements term.History and is exported with the session's state.
+type history struct {
+	mu      sync.Mutex
+	entries []string // oldest first; guarded by mu
+}
+
+func (h *history) Add(entry string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if entry == "" || len(h.entries) > 0 && h.entries[len(h.entries)-1] == entry {
+		return
+	}
+	h.entries = append(h.entries, entry)
+	if len(h.entries) > historySize {
+		h.entries = append([]string(nil), h.entries[len(h.entries)-historySize:]...)
+	}
+}
+
+func (h *history) Len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.entries)
+}
+
+func (h *history) At(i int) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.entries[len(h.entries)-1-i]
+}
+
+// Entries returns the history, oldest first.
+func (h *history) Entries() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.entries...)
+}

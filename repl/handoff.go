@@ -1,0 +1,312 @@
+package repl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"translucent/namespace"
+	"translucent/telnet"
+)
+
+// StateVersion is the version of the session record this build writes. A
+// record of another version is refused with a clear error: a new binary
+// that knows an older format would add its conversion here.
+const StateVersion = 1
+
+// SessionState is everything a session is, as plain data: what another
+// process needs to continue it on the same connection.
+type SessionState struct {
+	Version int
+	ID      uint64
+	User    string // empty while logging in
+	Since   time.Time
+	Addr    string
+
+	CharMode  bool
+	LoginName string // typed, while the password is asked
+	LoginTry  int
+	Telnet    telnet.State
+	History   []string
+	Input     inputState
+	Chunk     string // lines of an incomplete input
+
+	Namespace *namespace.Snapshot // nil while logging in
+}
+
+// Exported is one session ready to leave: its record and a duplicate of
+// its connection's descriptor.
+type Exported struct {
+	ID    uint64
+	State []byte // CBOR of SessionState
+	Conn  *os.File
+	Lost  []string // what the namespace could not carry, for the report
+}
+
+// Pause prepares a migration: the accept loop stops (new clients wait in
+// the listener's backlog) and every session stops at its prompt, its input
+// untouched. A session still evaluating after grace is interrupted and told
+// why. Pause fails, after resuming everything, if ctx ends first.
+func (s *Server) Pause(ctx context.Context, grace time.Duration) error {
+	s.mu.Lock()
+	s.acceptPaused = true
+	ln := s.ln
+	s.mu.Unlock()
+	if dl, ok := ln.(interface{ SetDeadline(time.Time) error }); ok {
+		dl.SetDeadline(time.Now()) // wakes Accept; waitAcceptResumed holds it
+	}
+	s.mu.Lock()
+	for ln != nil && !s.acceptIdle && !s.closed && ctx.Err() == nil {
+		s.waitLocked(ctx)
+	}
+	sessions := make([]*Session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		sessions = append(sessions, sess)
+	}
+	s.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for _, sess := range sessions {
+		wg.Add(1)
+		go func() { // ends when the session is still, gone, or ctx ends
+			defer wg.Done()
+			sess.pause(ctx, grace)
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		s.Resume()
+		return fmt.Errorf("sessions did not stop in time: %w", err)
+	}
+	return nil
+}
+
+// waitLocked waits on s.cond, or until ctx ends.
+func (s *Server) waitLocked(ctx context.Context) {
+	stop := context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		s.cond.Broadcast()
+		s.mu.Unlock()
+	})
+	s.cond.Wait()
+	stop()
+}
+
+// waitAcceptResumed holds the accept loop while a migration is under way
+// and reports whether it did (so the Accept error was ours).
+func (s *Server) waitAcceptResumed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.acceptPaused {
+		return false
+	}
+	s.acceptIdle = true
+	s.cond.Broadcast()
+	for s.acceptPaused && !s.closed {
+		s.cond.Wait()
+	}
+	s.acceptIdle = false
+	return true
+}
+
+// Resume undoes Pause: the migration did not happen, everyone goes on.
+func (s *Server) Resume() {
+	s.mu.Lock()
+	sessions := make([]*Session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		sessions = append(sessions, sess)
+	}
+	if dl, ok := s.ln.(interface{ SetDeadline(time.Time) error }); ok {
+		dl.SetDeadline(time.Time{})
+	}
+	s.acceptPaused = false
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	for _, sess := range sessions {
+		sess.resume()
+	}
+}
+
+// Export returns the listener and every session, paused, for another
+// process. The server keeps its own copies until it exits or resumes.
+func (s *Server) Export() (*os.File, []Exported, error) {
+	s.mu.Lock()
+	ln := s.ln
+	sessions := make([]*Session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		sessions = append(sessions, sess)
+	}
+	s.mu.Unlock()
+	fl, ok := ln.(interface{ File() (*os.File, error) })
+	if !ok {
+		return nil, nil, fmt.Errorf("listener %T cannot be handed over", ln)
+	}
+	lf, err := fl.File()
+	if err != nil {
+		return nil, nil, err
+	}
+	slices.SortFunc(sessions, func(a, b *Session) int { return int(a.id - b.id) })
+	var out []Exported
+	fail := func(err error) (*os.File, []Exported, error) {
+		lf.Close()
+		for _, e := range out {
+			e.Conn.Close()
+		}
+		return nil, nil, err
+	}
+	for _, sess := range sessions {
+		if !sess.still() {
+			continue // its client left during the pause; nothing to carry
+		}
+		e, err := sess.export()
+		if err != nil {
+			return fail(fmt.Errorf("session %d: %w", sess.id, err))
+		}
+		out = append(out, e)
+	}
+	return lf, out, nil
+}
+
+// Adopt restores a session exported by another process on conn, to run
+// once Serve starts. It closes conn on failure.
+func (s *Server) Adopt(data []byte, conn *os.File) error {
+	defer conn.Close() // FileConn duplicates it
+	var st SessionState
+	if err := decMode.Unmarshal(data, &st); err != nil {
+		return fmt.Errorf("session record: %w", err)
+	}
+	if st.Version != StateVersion {
+		return fmt.Errorf("session %d: state version %d, this build reads version %d", st.ID, st.Version, StateVersion)
+	}
+	nc, err := net.FileConn(conn)
+	if err != nil {
+		return fmt.Errorf("session %d: %w", st.ID, err)
+	}
+	sess := &Session{
+		srv: s, id: st.ID, addr: st.Addr, nc: nc, hist: &history{entries: st.History},
+		user: st.User, since: st.Since, charMode: st.CharMode,
+		loginName: st.LoginName, loginTry: st.LoginTry, chunk: st.Chunk,
+		restored: true,
+	}
+	sess.conn = telnet.Restore(nc, st.Telnet)
+	sess.newInput()
+	sess.in.restore(st.Input)
+	sess.setEditor()
+	if st.Namespace != nil {
+		ns, err := namespace.Restore(sess.namespaceOptions(), *st.Namespace)
+		if err != nil {
+			nc.Close()
+			return fmt.Errorf("session %d: namespace: %w", st.ID, err)
+		}
+		sess.ns = ns
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, dup := s.sessions[st.ID]; dup {
+		nc.Close()
+		return fmt.Errorf("session %d: adopted twice", st.ID)
+	}
+	s.sessions[st.ID] = sess
+	s.adopted = append(s.adopted, sess)
+	s.nextID = max(s.nextID, st.ID)
+	return nil
+}
+
+// startAdopted runs the sessions Adopt restored.
+func (s *Server) startAdopted() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sess := range s.adopted {
+		s.runLocked(sess)
+	}
+	s.adopted = nil
+}
+
+// decMode bounds what a hostile or corrupt record can make the decoder do.
+var decMode, _ = cbor.DecOptions{
+	MaxNestedLevels:  64,
+	MaxArrayElements: 1 << 20,
+	MaxMapPairs:      1 << 20,
+	DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+	IndefLength:      cbor.IndefLengthForbidden,
+	TagsMd:           cbor.TagsAllowed,
+}.DecMode()
+
+// pause stops the session at its prompt (see Server.Pause).
+func (sess *Session) pause(ctx context.Context, grace time.Duration) {
+	sess.mu.Lock()
+	if sess.paused == nil {
+		sess.paused = make(chan struct{})
+	}
+	sess.mu.Unlock()
+	wake := func() { sess.nc.SetReadDeadline(time.Now()) }
+	graceCtx, cancel := context.WithTimeout(ctx, grace)
+	defer cancel()
+	if sess.in.pause(graceCtx, wake) || ctx.Err() != nil {
+		return
+	}
+	// Still evaluating after the grace period: interrupt it.
+	sess.mu.Lock()
+	sess.evalStopped = true
+	sess.mu.Unlock()
+	sess.in.interruptEval()
+	sess.in.pause(ctx, wake)
+}
+
+// still reports whether the session is paused with its client connected.
+func (sess *Session) still() bool {
+	sess.in.mu.Lock()
+	defer sess.in.mu.Unlock()
+	return sess.in.pumpIdle && sess.in.parked && sess.in.err == nil
+}
+
+// resume undoes pause.
+func (sess *Session) resume() {
+	sess.nc.SetReadDeadline(time.Time{})
+	sess.in.resume()
+	sess.mu.Lock()
+	if sess.paused != nil {
+		close(sess.paused)
+		sess.paused = nil
+	}
+	sess.evalStopped = false
+	sess.mu.Unlock()
+}
+
+// export records a paused session.
+func (sess *Session) export() (Exported, error) {
+	info := sess.info()
+	st := SessionState{
+		Version: StateVersion, ID: sess.id, User: info.User, Since: info.Since, Addr: sess.addr,
+		CharMode: sess.charMode, LoginName: sess.loginName, LoginTry: sess.loginTry,
+		Telnet: sess.conn.State(), History: sess.hist.Entries(), Input: sess.in.state(), Chunk: sess.chunk,
+	}
+	var lost []string
+	if sess.ns != nil {
+		snap, notes, err := sess.ns.Snapshot()
+		if err != nil {
+			return Exported{}, err
+		}
+		st.Namespace, lost = &snap, notes
+	}
+	data, err := cbor.Marshal(st)
+	if err != nil {
+		return Exported{}, err
+	}
+	tc, ok := sess.nc.(*net.TCPConn)
+	if !ok {
+		return Exported{}, errors.New("not a TCP connection")
+	}
+	f, err := tc.File()
+	if err != nil {
+		return Exported{}, err
+	}
+	return Exported{ID: sess.id, State: data, Conn: f, Lost: lost}, nil
+}

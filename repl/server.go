@@ -1,0 +1,209 @@
+package repl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ErrServerClosed is returned by Serve after Close.
+var ErrServerClosed = errors.New("repl: server closed")
+
+// Config is what a Server needs; the zero value of each optional field
+// selects the default given beside it.
+type Config struct {
+	Users        *Users   // required
+	Version      string   // this build's version, shown at login and as sys.Version
+	Unrestricted bool     // let sessions import os/exec, syscall, unsafe
+	Admins       []string // users who may type :migrate
+
+	MaxSessions     int           // connections at once, logged in or not; default 256
+	LoginTimeout    time.Duration // to complete a login; default 60s
+	LoginDelay      time.Duration // after a wrong password; default 1s
+	NegotiationWait time.Duration // for the client's first telnet answer; default 1s
+	Logger          *slog.Logger  // default slog.Default()
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxSessions <= 0 {
+		c.MaxSessions = 256
+	}
+	if c.LoginTimeout <= 0 {
+		c.LoginTimeout = time.Minute
+	}
+	if c.LoginDelay <= 0 {
+		c.LoginDelay = time.Second
+	}
+	if c.NegotiationWait <= 0 {
+		c.NegotiationWait = time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Server accepts telnet connections and runs a session on each. It is the
+// registry of sessions.
+type Server struct {
+	cfg Config
+
+	mu       sync.Mutex
+	ln       net.Listener        // guarded by mu
+	sessions map[uint64]*Session // every open connection; guarded by mu
+	nextID   uint64              // guarded by mu
+	closed   bool                // guarded by mu
+	adopted  []*Session          // restored from another process, not yet running; guarded by mu
+
+	migrate func(out io.Writer) // starts a migration for :migrate; guarded by mu
+
+	cond         *sync.Cond      // on mu: signals acceptPaused and acceptIdle
+	acceptPaused bool            // a migration holds the accept loop; guarded by mu
+	acceptIdle   bool            // the accept loop is waiting for Resume; guarded by mu
+	wg           sync.WaitGroup  // one per session goroutine
+	ctx          context.Context // cancelled by Close; ends every session
+	cancel       context.CancelFunc
+}
+
+// NewServer returns a server with cfg. cfg.Users must be set.
+func NewServer(cfg Config) *Server {
+	cfg.setDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{cfg: cfg, sessions: make(map[uint64]*Session), ctx: ctx, cancel: cancel}
+	s.cond = sync.NewCond(&s.mu)
+	return s
+}
+
+// Serve accepts connections on ln until Close, and always returns a
+// non-nil error: ErrServerClosed after Close.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.ln = ln
+	s.mu.Unlock()
+
+	s.startAdopted()
+	var delay time.Duration // back-off on temporary errors such as EMFILE, as net/http does
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if s.isClosed() {
+				return ErrServerClosed
+			}
+			if s.waitAcceptResumed() {
+				continue
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.cfg.Logger.Warn("accept", "err", err, "retry", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		s.start(c)
+	}
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// start registers a session for c and runs it in its own goroutine, or
+// turns c away when the server is full.
+func (s *Server) start(c net.Conn) {
+	s.mu.Lock()
+	if s.closed || len(s.sessions) >= s.cfg.MaxSessions {
+		full := !s.closed
+		s.mu.Unlock()
+		if full {
+			s.cfg.Logger.Warn("connection refused: too many sessions", "addr", c.RemoteAddr(), "limit", s.cfg.MaxSessions)
+			c.SetWriteDeadline(time.Now().Add(time.Second))
+			fmt.Fprintf(c, "translucent: too many sessions (limit %d); try again later\r\n", s.cfg.MaxSessions)
+		}
+		c.Close()
+		return
+	}
+	s.nextID++
+	sess := newSession(s, s.nextID, c)
+	s.sessions[sess.id] = sess
+	s.runLocked(sess)
+	s.mu.Unlock()
+}
+
+// runLocked starts sess's goroutine, which unregisters it when it ends.
+func (s *Server) runLocked(sess *Session) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer s.remove(sess)
+		sess.run(s.ctx)
+	}()
+}
+
+func (s *Server) remove(sess *Session) {
+	s.mu.Lock()
+	delete(s.sessions, sess.id)
+	s.mu.Unlock()
+}
+
+// Close stops accepting, tells every session the server is going away,
+// closes their connections and waits for their goroutines to end.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.cond.Broadcast()
+	var err error
+	if s.ln != nil {
+		err = s.ln.Close()
+	}
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+	return err
+}
+
+// SetMigrate sets what :migrate calls: it starts a migration in the
+// background; out reaches the asking session if it fails.
+func (s *Server) SetMigrate(f func(out io.Writer)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.migrate = f
+}
+
+// SessionInfo describes a session for :who and the status command.
+type SessionInfo struct {
+	ID    uint64
+	User  string // empty while logging in
+	Addr  string
+	Since time.Time
+}
+
+// Sessions lists the open sessions by id.
+func (s *Server) Sessions() []SessionInfo {
+	s.mu.Lock()
+	list := make([]SessionInfo, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		list = append(list, sess.info())
+	}
+	s.mu.Unlock()
+	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+	return list
+}

@@ -1,0 +1,390 @@
+package repl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"translucent/namespace"
+	"translucent/telnet"
+)
+
+const (
+	promptLine     = ">>> "
+	promptContinue = "... "
+	maxLoginTries  = 3
+	// maxChunk bounds the text of one multi-line input.
+	maxChunk = 1 << 20
+)
+
+// errClientGone wraps the read error that ended a connection, so that it is
+// not mistaken for the io.EOF the editor returns for Ctrl-D.
+var errClientGone = errors.New("repl: client gone")
+
+// Session is one telnet connection: login, then a read-eval-print loop in a
+// namespace of its own. Its goroutine (run) owns the editor and namespace.
+type Session struct {
+	srv  *Server
+	id   uint64
+	addr string
+	nc   net.Conn
+	conn *telnet.Conn
+	in   *input
+	hist *history
+
+	mu    sync.Mutex
+	user  string    // set once logged in; guarded by mu
+	since time.Time // login time; guarded by mu
+	ed    editor    // guarded by mu
+
+	ns      *namespace.Namespace // nil until logged in; used by the session goroutine, or while it is parked
+	lastOut byte                 // last byte evaluated code wrote; guarded by mu
+
+	// What a migration carries besides the above; written by the session
+	// goroutine, read while it is parked (input.mu orders the two).
+	charMode  bool   // server-side editing (the client negotiated)
+	loginName string // the name typed, while the password is asked
+	loginTry  int    // wrong passwords so far
+	chunk     string // the lines of an incomplete input so far
+
+	paused      chan struct{} // closed while evaluated code's output must wait; guarded by mu
+	evalStopped bool          // a migration interrupted the evaluation; guarded by mu
+	restored    bool          // adopted from another process: no greeting, no negotiation
+}
+
+func newSession(srv *Server, id uint64, nc net.Conn) *Session {
+	s := &Session{srv: srv, id: id, addr: nc.RemoteAddr().String(), nc: nc, hist: &history{}}
+	s.conn = telnet.NewConn(nc)
+	s.newInput()
+	return s
+}
+
+func (s *Session) newInput() {
+	s.in = newInput(readerFunc(func(p []byte) (int, error) {
+		n, err := s.conn.Read(p)
+		if err != nil {
+			err = fmt.Errorf("%w: %w", errClientGone, err)
+		}
+		return n, err
+	}))
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+func (s *Session) info() SessionInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return SessionInfo{ID: s.id, User: s.user, Addr: s.addr, Since: s.since}
+}
+
+func (s *Session) editor() editor {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ed
+}
+
+func (s *Session) printf(format string, args ...any) {
+	fmt.Fprintf(s.editor(), format, args...)
+}
+
+// run serves the session until the client leaves, logs out, or ctx (the
+// server) ends. It closes the connection before returning.
+func (s *Session) run(ctx context.Context) {
+	log := s.srv.cfg.Logger.With("session", s.id, "addr", s.addr)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var pumpDone sync.WaitGroup
+	pumpDone.Add(1)
+	go func() { // ends when the connection is closed below
+		defer pumpDone.Done()
+		s.in.pump()
+	}()
+	// Closing the connection is what ends the pump and unblocks the editor,
+	// whether the client left, the server closes or the session ends.
+	stop := context.AfterFunc(ctx, func() {
+		if s.srv.isClosed() {
+			s.nc.SetWriteDeadline(time.Now().Add(time.Second))
+			fmt.Fprint(s.conn, "\r\ntranslucent: server shutting down\r\n")
+		}
+		s.nc.Close()
+	})
+	defer func() {
+		stop()
+		s.nc.Close()
+		pumpDone.Wait()
+		if s.ns != nil {
+			s.ns.Close()
+		}
+	}()
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("session panic", "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+
+	s.conn.OnResize(func(w, h int) {
+		if ed := s.editor(); ed != nil {
+			ed.SetSize(w, h)
+		}
+	})
+	if !s.restored {
+		if err := s.conn.Negotiate(); err != nil {
+			return
+		}
+		s.chooseEditor()
+	}
+	user := s.info().User
+	if user == "" {
+		var err error
+		if user, err = s.login(ctx); err != nil {
+			if !errors.Is(err, errClientGone) && ctx.Err() == nil {
+				log.Info("login failed", "err", err)
+			}
+			return
+		}
+		log.Info("logged in", "user", user)
+	}
+	log = log.With("user", user)
+	s.loop(ctx)
+	log.Info("logged out")
+}
+
+// chooseEditor waits, briefly, for the client's answer to our WILL ECHO: a
+// telnet client gets server-side editing; a client that sends data first,
+// or says nothing, edits its own lines (nc).
+func (s *Session) chooseEditor() {
+	t := time.NewTimer(s.srv.cfg.NegotiationWait)
+	defer t.Stop()
+	select {
+	case <-s.conn.Answered():
+	case <-s.in.Arrived():
+	case <-t.C:
+	}
+	s.charMode = s.conn.Enabled(telnet.Echo, true)
+	s.setEditor()
+}
+
+// setEditor makes the editor charMode asks for. Its output passes through
+// the input's mute, so that a restored session does not repeat what the
+// client already sees.
+func (s *Session) setEditor() {
+	out := writerFunc(func(p []byte) (int, error) {
+		if s.in.isMuted() {
+			return len(p), nil
+		}
+		return s.conn.Write(p)
+	})
+	var ed editor
+	if s.charMode {
+		ce := newCharEditor(s.in, out, s.hist)
+		if w, h := s.conn.WindowSize(); w > 0 {
+			ce.SetSize(w, h)
+		}
+		ed = ce
+	} else {
+		ed = &lineEditor{in: s.in, out: out}
+	}
+	s.mu.Lock()
+	s.ed = ed
+	s.mu.Unlock()
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// login asks for a name and password until they match, at most
+// maxLoginTries times, within the login timeout.
+func (s *Session) login(ctx context.Context) (string, error) {
+	cfg := &s.srv.cfg
+	timer := time.AfterFunc(cfg.LoginTimeout, func() {
+		s.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		fmt.Fprintf(s.conn, "\r\nlogin timed out after %v\r\n", cfg.LoginTimeout)
+		s.nc.Close()
+	})
+	defer timer.Stop()
+
+	ed := s.editor()
+	for s.loginTry < maxLoginTries {
+		if s.loginName == "" {
+			name, err := ed.ReadLine("username: ")
+			if errors.Is(err, errInterrupt) || errors.Is(err, errLineTooLong) {
+				continue
+			}
+			if err != nil {
+				return "", err
+			}
+			s.loginName = strings.TrimSpace(name)
+			continue
+		}
+		name := s.loginName
+		password, err := ed.ReadPassword("password: ")
+		s.loginName = ""
+		if errors.Is(err, errInterrupt) || errors.Is(err, errLineTooLong) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if cfg.Users.Check(name, password) {
+			if !timer.Stop() {
+				return "", errors.New("login timed out")
+			}
+			s.mu.Lock()
+			s.user, s.since = name, time.Now()
+			s.mu.Unlock()
+			return name, nil
+		}
+		s.loginTry++
+		cfg.Logger.Warn("wrong password", "session", s.id, "addr", s.addr, "user", name, "try", s.loginTry)
+		select {
+		case <-time.After(cfg.LoginDelay):
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+		fmt.Fprint(ed, "Login incorrect\n")
+	}
+	fmt.Fprint(ed, "Too many failed logins.\n")
+	return "", fmt.Errorf("%d wrong passwords", maxLoginTries)
+}
+
+// loop is the read-eval-print loop.
+func (s *Session) loop(ctx context.Context) {
+	ed := s.editor()
+	if s.ns == nil {
+		s.ns = namespace.New(s.namespaceOptions())
+		fmt.Fprintf(ed, "translucent %s, pid %d. Type Go, or :help.\n", s.srv.cfg.Version, os.Getpid())
+	}
+	for {
+		prompt := promptLine
+		if s.chunk != "" {
+			prompt = promptContinue
+		}
+		s.fixLine()
+		line, err := ed.ReadLine(prompt)
+		switch {
+		case errors.Is(err, errInterrupt):
+			s.chunk = ""
+			continue
+		case errors.Is(err, errLineTooLong):
+			s.chunk = ""
+			fmt.Fprintf(ed, "error: line too long (this client's limit is %d characters); input discarded\n", lineLimit(ed))
+			continue
+		case errors.Is(err, io.EOF): // Ctrl-D on an empty line
+			fmt.Fprint(ed, "bye\n")
+			return
+		case err != nil:
+			return
+		}
+		if s.chunk == "" {
+			trimmed := strings.TrimSpace(line)
+			if trimmed == "" {
+				continue
+			}
+			if strings.HasPrefix(trimmed, ":") {
+				if quit := s.command(trimmed); quit {
+					return
+				}
+				continue
+			}
+		}
+		if len(s.chunk)+len(line) > maxChunk {
+			s.chunk = ""
+			fmt.Fprintf(ed, "error: input over %d bytes; discarded\n", maxChunk)
+			continue
+		}
+		s.chunk += line + "\n"
+
+		evalCtx, done := s.in.evaluating(ctx)
+		res, err := s.ns.Eval(evalCtx, s.chunk)
+		done()
+		if errors.Is(err, namespace.ErrIncomplete) {
+			continue
+		}
+		s.chunk = ""
+		s.fixLine()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, namespace.ErrInterrupted) && s.takeEvalStopped():
+			fmt.Fprint(ed, "interrupted: the server is migrating and this evaluation ran past the grace period\n")
+		case errors.Is(err, namespace.ErrInterrupted):
+			fmt.Fprint(ed, "interrupted\n")
+		case err != nil:
+			fmt.Fprintf(ed, "%v\n", err)
+		case res.HasValue:
+			fmt.Fprintf(ed, "%s\n", res.Value)
+		}
+	}
+}
+
+func (s *Session) namespaceOptions() namespace.Options {
+	return namespace.Options{
+		Stdout:       (*sessionOutput)(s),
+		Stderr:       (*sessionOutput)(s),
+		Version:      s.srv.cfg.Version,
+		Unrestricted: s.srv.cfg.Unrestricted,
+	}
+}
+
+func (s *Session) takeEvalStopped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	stopped := s.evalStopped
+	s.evalStopped = false
+	return stopped
+}
+
+func lineLimit(ed editor) int {
+	if _, ok := ed.(*charEditor); ok {
+		return maxCharLine - 1
+	}
+	return maxRawLine
+}
+
+// fixLine ends the line evaluated code left unterminated, so that the next
+// prompt or value starts at the left margin.
+func (s *Session) fixLine() {
+	s.mu.Lock()
+	last := s.lastOut
+	s.lastOut = 0
+	ed := s.ed
+	s.mu.Unlock()
+	if last != 0 && last != '\n' {
+		fmt.Fprint(ed, "\n")
+	}
+}
+
+// sessionOutput is where evaluated code's standard output and error go:
+// the session's own client, never the server's log.
+type sessionOutput Session
+
+func (o *sessionOutput) Write(p []byte) (int, error) {
+	s := (*Session)(o)
+	if len(p) == 0 {
+		return 0, nil
+	}
+	s.mu.Lock()
+	for s.paused != nil {
+		// A migration is under way: the client is not ours to write to
+		// until it ends, here (resume) or in the next process.
+		ch := s.paused
+		s.mu.Unlock()
+		<-ch
+		s.mu.Lock()
+	}
+	s.lastOut = p[len(p)-1]
+	ed := s.ed
+	s.mu.Unlock()
+	return ed.Write(p)
+}

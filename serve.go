@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"translucent/migrate"
+	"translucent/repl"
+)
+
+// serveFlags are serve's flags; a successor is started with the same ones.
+type serveFlags struct {
+	listen, users, control string
+	unrestricted, strict   bool
+	maxSessions            int
+	loginTimeout           time.Duration
+	loginDelay             time.Duration
+	grace, migrateTimeout  time.Duration
+	admins                 string
+}
+
+func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
+	var f serveFlags
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:2323", "telnet `address` to listen on (cleartext: keep it on loopback)")
+	fs.StringVar(&f.users, "users", "", "htpasswd `file` of users (NAME:BCRYPT); without it an admin with a random password is created")
+	fs.StringVar(&f.control, "control", migrate.DefaultControlPath(), "control socket `path` for migrate and status")
+	fs.BoolVar(&f.unrestricted, "unrestricted", false, "let sessions import os/exec, syscall and unsafe")
+	fs.IntVar(&f.maxSessions, "max-sessions", 256, "connections served at once")
+	fs.DurationVar(&f.loginTimeout, "login-timeout", time.Minute, "time allowed to log in")
+	fs.DurationVar(&f.loginDelay, "login-delay", time.Second, "pause after a wrong password")
+	fs.DurationVar(&f.grace, "grace", 2*time.Second, "time a running evaluation gets to finish before a migration interrupts it")
+	fs.DurationVar(&f.migrateTimeout, "migrate-timeout", 30*time.Second, "time allowed for a migration (SIGHUP, :migrate)")
+	fs.BoolVar(&f.strict, "strict", false, "abort a migration (SIGHUP, :migrate) when a value cannot be carried")
+	fs.StringVar(&f.admins, "admins", "admin", "comma-separated `users` who may type :migrate")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	return &f, nil
+}
+
+// meta is what a process tells its successor about itself (Header.Meta)
+// and what a successor reports back (READY).
+type meta struct {
+	Pid      int
+	Version  string
+	Sessions int           `cbor:",omitempty"`
+	Restore  time.Duration `cbor:",omitempty"` // the successor's time to restore every session
+}
+
+func versionString() string { return fmt.Sprintf("%s (%s)", buildVersion(), runtime.Version()) }
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	f, err := parseServeFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil)).With("pid", os.Getpid())
+	pred, err := migrate.Inherited()
+	if err != nil {
+		return err
+	}
+	users, usersFile, err := loadOrCreateUsers(f.users, log)
+	if err != nil {
+		return err
+	}
+	srv := repl.NewServer(repl.Config{
+		Users:        users,
+		Version:      versionString(),
+		Unrestricted: f.unrestricted,
+		MaxSessions:  f.maxSessions,
+		LoginTimeout: f.loginTimeout,
+		LoginDelay:   f.loginDelay,
+		Admins:       splitList(f.admins),
+		Logger:       log,
+	})
+
+	var ln net.Listener
+	var ctl *migrate.ControlListener
+	if pred != nil {
+		ln, ctl, err = takeOver(ctx, pred, srv, log)
+		if err != nil {
+			return err
+		}
+	} else {
+		if ln, err = net.Listen("tcp", f.listen); err != nil {
+			return err
+		}
+		if ctl, err = migrate.ListenControl(f.control); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	addr := ln.Addr().(*net.TCPAddr)
+	if !addr.IP.IsLoopback() {
+		log.Warn("listening beyond loopback: telnet is cleartext, so passwords and code cross the network unencrypted")
+	}
+
+	// A successor gets the same flags, with the users file this process
+	// settled on (the generated admin's, if any).
+	succArgs := append(append([]string{"serve"}, args...), "--users", usersFile)
+	m := &migrator{srv: srv, ctl: ctl, args: succArgs, log: log, flags: f, handedOff: make(chan struct{})}
+	srv.SetMigrate(m.fromSession)
+
+	log.Info("listening", "addr", addr.String(), "connect", fmt.Sprintf("telnet %s %d", addr.IP, addr.Port), "control", ctl.Path(), "version", versionString())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	ctlDone := make(chan error, 1)
+	go func() { ctlDone <- ctl.Serve(m.handle) }()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	for {
+		select {
+		case err := <-errc:
+			ctl.Close()
+			srv.Close()
+			return err
+		case <-hup:
+			go m.fromSignal() // ends with the migration; m.busy keeps it to one
+		case <-m.handedOff:
+			// The successor owns the listener, the control socket and every
+			// connection. Leave them as they are: no goodbye, no shutdown.
+			ctl.Detach()
+			ctl.Close()
+			<-ctlDone // the migrate command has its answer
+			log.Info("handed over; exiting")
+			return nil
+		case <-ctx.Done():
+			log.Info("shutting down")
+			ctl.Close()
+			srv.Close()
+			<-errc
+			return nil
+		}
+	}
+}
+
+// takeOver is a successor's side of the handoff: receive, restore, READY,
+// wait for COMMIT. On any failure before COMMIT it tells the predecessor
+// and returns, touching no connection (the predecessor still owns them).
+func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *repl.Server, log *slog.Logger) (net.Listener, *migrate.ControlListener, error) {
+	defer pred.Close()
+	if hook := os.Getenv("TRANSLUCENT_TEST_FAIL"); hook == "exit-before-receive" {
+		os.Exit(3) // failure injection for the end-to-end tests
+	}
+	h, listeners, records, err := pred.Receive()
+	if err != nil {
+		return nil, nil, fmt.Errorf("receiving the handoff: %w", err)
+	}
+	start := time.Now()
+	fail := func(err error) (net.Listener, *migrate.ControlListener, error) {
+		pred.Fail(err.Error())
+		for _, f := range listeners {
+			f.Close()
+		}
+		return nil, nil, err
+	}
+	var old meta
+	if err := cbor.Unmarshal(h.Meta, &old); err != nil {
+		return fail(fmt.Errorf("handoff header: %w", err))
+	}
+	if len(listeners) != 2 {
+		return fail(fmt.Errorf("handoff: want 2 listeners, got %d", len(listeners)))
+	}
+	ln, err := net.FileListener(listeners[0])
+	if err != nil {
+		return fail(err)
+	}
+	ctl, err := migrate.ControlFromFile(listeners[1])
+	if err != nil {
+		ln.Close()
+		return fail(err)
+	}
+	for _, r := range records {
+		if err == nil {
+			err = srv.Adopt(r.Data, r.Conn)
+		} else {
+			r.Conn.Close()
+		}
+	}
+	if err == nil && os.Getenv("TRANSLUCENT_TEST_FAIL") == "refuse" {
+		err = fmt.Errorf("refused by TRANSLUCENT_TEST_FAIL")
+	}
+	if err != nil {
+		ln.Close()
+		ctl.Detach()
+		ctl.Close()
+		return fail(err)
+	}
+	if os.Getenv("TRANSLUCENT_TEST_FAIL") == "exit-before-ready" {
+		os.Exit(3)
+	}
+	report, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: versionString(), Sessions: len(records), Restore: time.Since(start)})
+	if err := pred.Ready(report); err != nil {
+		os.Exit(1) // the predecessor is gone or aborted: it still owns everything
+	}
+	if err := pred.WaitCommit(ctx); err != nil {
+		log.Error("handoff aborted by the old process; exiting without touching its connections", "err", err)
+		os.Exit(1)
+	}
+	log.Info("took over", "from_pid", old.Pid, "from_version", old.Version, "sessions", len(records), "restore", time.Since(start))
+	return ln, ctl, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
