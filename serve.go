@@ -161,6 +161,9 @@ func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *repl.Server, 
 	if hook := os.Getenv("TRANSLUCENT_TEST_FAIL"); hook == "exit-before-receive" {
 		os.Exit(3) // failure injection for the end-to-end tests
 	}
+	if err := pred.Hello(); err != nil {
+		return nil, nil, err
+	}
 	h, listeners, records, err := pred.Receive()
 	if err != nil {
 		return nil, nil, fmt.Errorf("receiving the handoff: %w", err)

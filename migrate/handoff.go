@@ -45,7 +45,7 @@ type Phase struct {
 type Report struct {
 	NewPid    int
 	Sessions  int
-	Phases    []Phase       // start, quiesce, transfer, restore, commit, as far as it got
+	Phases    []Phase       // start (until the new process says it is up), quiesce, transfer, restore, commit, as far as it got
 	Pause     time.Duration // from Pause to Commit (or to Resume): the longest a session waited
 	Lost      []string      // what could not be carried
 	Successor []byte        // the new process's READY report
@@ -95,6 +95,9 @@ func Handoff(ctx context.Context, svc Service, opts Options) (rep Report, err er
 			succ.Abort()
 		}
 	}()
+	if err := succ.WaitStarted(ctx); err != nil {
+		return rep, fmt.Errorf("start: %w", err)
+	}
 	t = rep.phase("start", t)
 
 	paused := t

@@ -178,6 +178,16 @@ func receiveError(what string, err error) error {
 	return fmt.Errorf("migrate: receiving %s: %w", what, err)
 }
 
+// Hello tells the predecessor that this process has started and is ready
+// to receive; the predecessor waits for it (WaitStarted) before it pauses
+// its sessions, so that the new binary's start-up is not part of the pause.
+func (p *Predecessor) Hello() error {
+	if err := p.ch.writeMessage(kindHello, nil); err != nil {
+		return fmt.Errorf("migrate: sending HELLO: %w", err)
+	}
+	return nil
+}
+
 // Ready tells the predecessor that the state is restored, with a report
 // (free-form, at most MaxReportSize bytes) that its WaitReady returns.
 func (p *Predecessor) Ready(report []byte) error {

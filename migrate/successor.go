@@ -293,6 +293,29 @@ func validateSend(h Header, listeners []*os.File, sessions []Record) error {
 	return nil
 }
 
+// WaitStarted waits until the successor says it has started (Hello), so
+// that its start-up can overlap nothing the users wait for. Errors are as
+// for WaitReady. Calling it is optional; it must come before Send.
+func (s *Successor) WaitStarted(ctx context.Context) error {
+	if err := s.enter(phaseStarted, phaseStarted); err != nil {
+		return err
+	}
+	stop := s.deadlineOn(ctx)
+	defer stop()
+	kind, _, fds, err := s.ch.readMessage()
+	closeFDs(fds)
+	if err != nil {
+		return s.ioError(ctx, "before HELLO", "waiting for HELLO", err)
+	}
+	if kind == kindFail {
+		return fmt.Errorf("%w before receiving anything", ErrRefused)
+	}
+	if kind != kindHello || len(fds) > 0 {
+		return protocolErrorf("successor sent a message of kind %q while HELLO was awaited", kind)
+	}
+	return nil
+}
+
 // WaitReady waits for the successor's answer. It returns the successor's
 // report on READY. Otherwise the error says what happened:
 // ErrRefused with the successor's reason, ErrSuccessorExited with its exit
@@ -305,6 +328,10 @@ func (s *Successor) WaitReady(ctx context.Context) ([]byte, error) {
 	stop := s.deadlineOn(ctx)
 	defer stop()
 	kind, payload, fds, err := s.ch.readMessage()
+	if err == nil && kind == kindHello && len(fds) == 0 {
+		// The successor's HELLO, when WaitStarted did not read it.
+		kind, payload, fds, err = s.ch.readMessage()
+	}
 	closeFDs(fds)
 	if err != nil {
 		return nil, s.ioError(ctx, "before READY", "waiting for READY", err)

@@ -54,6 +54,7 @@ const (
 	kindCommit = 'C' // predecessor → successor: go on
 	kindReady  = 'R' // successor → predecessor: restored, with a report
 	kindFail   = 'F' // successor → predecessor: refused, with a reason
+	kindHello  = 'S' // successor → predecessor: started, ready to receive
 )
 
 // flagMore, in a packet's second byte, says the logical message goes on in
@@ -82,7 +83,7 @@ func messageLimit(kind byte) (limit int, ok bool) {
 		return headerSize + MaxMetaSize, true
 	case kindBatch:
 		return maxBatchTable + max(batchDataTarget, MaxRecordSize), true
-	case kindCommit:
+	case kindCommit, kindHello:
 		return 0, true
 	case kindReady:
 		return MaxReportSize, true
