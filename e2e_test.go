@@ -234,6 +234,17 @@ func (tr *transcript) wait(cond func(text string) int) (string, bool) {
 	}
 }
 
+// all returns everything received so far.
+func (tr *transcript) all() string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	d := tr.data
+	if tr.clean != nil {
+		d = tr.clean(d)
+	}
+	return string(d)
+}
+
 func (tr *transcript) text() string {
 	d := tr.data
 	if tr.clean != nil {

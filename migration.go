@@ -97,6 +97,11 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 	rep, err := migrate.Handoff(ctx, service{m, req.grace}, migrate.Options{
 		Binary: req.binary, Args: m.args, Timeout: req.timeout, Strict: req.strict,
 		Meta: self, Stdout: os.Stdout, Stderr: os.Stderr,
+		BeforeCommit: func() {
+			if os.Getenv("TRANSLUCENT_TEST_FAIL") == "die-after-ready" {
+				os.Exit(9) // failure injection for the end-to-end tests
+			}
+		},
 	})
 	var succ meta
 	if len(rep.Successor) > 0 {

@@ -33,6 +33,10 @@ type Options struct {
 	Meta    []byte        // Header.Meta
 	Stdout  io.Writer     // the new process's standard output and error; use os.Stdout/os.Stderr
 	Stderr  io.Writer
+
+	// BeforeCommit, if set, runs between READY and COMMIT: the tests
+	// inject an old process's death there.
+	BeforeCommit func()
 }
 
 // Phase is one timed step of a handoff.
@@ -142,6 +146,9 @@ func Handoff(ctx context.Context, svc Service, opts Options) (rep Report, err er
 	}
 	t = rep.phase("restore", t)
 
+	if opts.BeforeCommit != nil {
+		opts.BeforeCommit()
+	}
 	if err := succ.Commit(); err != nil {
 		resume()
 		return rep, fmt.Errorf("commit: %w", err)
