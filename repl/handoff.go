@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -175,20 +176,49 @@ func (s *Server) Export() (*os.File, []Exported, error) {
 }
 
 // Adopt restores a session exported by another process on conn, to run
-// once Serve starts. It closes conn on failure.
+// once Serve starts. It closes conn on failure; it fails on a record that
+// is malformed, of another version, or out of bounds.
 func (s *Server) Adopt(data []byte, conn *os.File) error {
 	defer conn.Close() // FileConn duplicates it
-	var st SessionState
-	if err := decMode.Unmarshal(data, &st); err != nil {
-		return fmt.Errorf("session record: %w", err)
-	}
-	if st.Version != StateVersion {
-		return fmt.Errorf("session %d: state version %d, this build reads version %d", st.ID, st.Version, StateVersion)
+	st, err := decodeSessionState(data)
+	if err != nil {
+		return err
 	}
 	nc, err := net.FileConn(conn)
 	if err != nil {
 		return fmt.Errorf("session %d: %w", st.ID, err)
 	}
+	if err := s.adopt(st, nc); err != nil {
+		nc.Close()
+		return err
+	}
+	return nil
+}
+
+// decodeSessionState decodes and checks a session record.
+func decodeSessionState(data []byte) (SessionState, error) {
+	var st SessionState
+	if err := decMode.Unmarshal(data, &st); err != nil {
+		return st, fmt.Errorf("session record: %w", err)
+	}
+	switch {
+	case st.Version != StateVersion:
+		return st, fmt.Errorf("session %d: state version %d, this build reads version %d", st.ID, st.Version, StateVersion)
+	case st.ID == 0:
+		return st, errors.New("session record without an id")
+	case st.LoginTry < 0 || st.LoginTry >= maxLoginTries:
+		return st, fmt.Errorf("session %d: %d failed logins", st.ID, st.LoginTry)
+	case len(st.History) > historySize, len(st.Chunk) > maxChunk,
+		len(st.Input.Typed) > maxTyped, len(st.Input.Pending) > maxBuffered+64<<10, len(st.Input.Partial) >= utf8.UTFMax:
+		return st, fmt.Errorf("session %d: record over this build's limits", st.ID)
+	case st.User == "" && st.Namespace != nil:
+		return st, fmt.Errorf("session %d: a namespace but no user", st.ID)
+	}
+	return st, nil
+}
+
+// adopt makes a session of st on nc.
+func (s *Server) adopt(st SessionState, nc net.Conn) error {
 	sess := &Session{
 		srv: s, id: st.ID, addr: st.Addr, nc: nc, hist: &history{entries: st.History},
 		user: st.User, since: st.Since, charMode: st.CharMode,
@@ -202,7 +232,6 @@ func (s *Server) Adopt(data []byte, conn *os.File) error {
 	if st.Namespace != nil {
 		ns, err := namespace.Restore(sess.namespaceOptions(), *st.Namespace)
 		if err != nil {
-			nc.Close()
 			return fmt.Errorf("session %d: namespace: %w", st.ID, err)
 		}
 		sess.ns = ns
@@ -210,7 +239,9 @@ func (s *Server) Adopt(data []byte, conn *os.File) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, dup := s.sessions[st.ID]; dup {
-		nc.Close()
+		if sess.ns != nil {
+			sess.ns.Close()
+		}
 		return fmt.Errorf("session %d: adopted twice", st.ID)
 	}
 	s.sessions[st.ID] = sess

@@ -1,0 +1,124 @@
+package repl
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"translucent/telnet"
+)
+
+func testServer(t testing.TB) *Server {
+	u, err := ParseUsers(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(Config{Users: u, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+func validState() SessionState {
+	return SessionState{
+		Version: StateVersion, ID: 7, User: "alice", Since: time.Unix(1e9, 0), Addr: "127.0.0.1:1",
+		CharMode: true,
+		Telnet:   telnet.State{EchoAnswered: true, Width: 100, Height: 30, TerminalType: "XTERM"},
+		History:  []string{"x := 1", "x + 1"},
+		Input:    inputState{Typed: []byte("x +"), Pending: []byte(" 1\r")},
+		Chunk:    "func f() {\n",
+	}
+}
+
+func TestDecodeSessionState(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*SessionState)
+		ok     bool
+	}{
+		{"valid", func(*SessionState) {}, true},
+		{"logging in", func(s *SessionState) { s.User, s.LoginName, s.LoginTry = "", "bob", 2 }, true},
+		{"newer version", func(s *SessionState) { s.Version = StateVersion + 1 }, false},
+		{"no id", func(s *SessionState) { s.ID = 0 }, false},
+		{"too many tries", func(s *SessionState) { s.LoginTry = maxLoginTries }, false},
+		{"negative tries", func(s *SessionState) { s.LoginTry = -1 }, false},
+		{"huge history", func(s *SessionState) { s.History = make([]string, historySize+1) }, false},
+		{"huge chunk", func(s *SessionState) { s.Chunk = string(make([]byte, maxChunk+1)) }, false},
+		{"long partial", func(s *SessionState) { s.Input.Partial = []byte{0xe2, 0x82, 0xac, 0x80} }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := validState()
+			tt.change(&st)
+			data, err := cbor.Marshal(st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = decodeSessionState(data)
+			if (err == nil) != tt.ok {
+				t.Errorf("decodeSessionState: %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+}
+
+// TestAdoptReplaysTypedLine: a restored session shows nothing again (the
+// client already sees its prompt and half line) and finishes the line the
+// user was typing with the pending input.
+func TestAdoptReplaysTypedLine(t *testing.T) {
+	srv := testServer(t)
+	st := validState()
+	st.Chunk = ""
+	st.Input = inputState{Typed: []byte("40 +"), Pending: []byte(" 2\r")}
+	server, client := net.Pipe()
+	defer client.Close()
+	if err := srv.adopt(st, server); err != nil {
+		t.Fatal(err)
+	}
+	srv.startAdopted()
+	client.SetDeadline(time.Now().Add(20 * time.Second))
+	var got []byte
+	b := make([]byte, 1024)
+	for !containsAll(string(got), "42\r\n>>> ") {
+		n, err := client.Read(b)
+		if err != nil {
+			t.Fatalf("read: %v; got %q", err, got)
+		}
+		got = append(got, b[:n]...)
+	}
+	// Only the pending " 2" is echoed: "40 +" is already on the screen.
+	if want := " 2\r\n42\r\n>>> "; string(got) != want {
+		t.Errorf("restored session wrote %q, want %q", got, want)
+	}
+}
+
+func containsAll(s, sub string) bool { return len(s) >= len(sub) && s[len(s)-len(sub):] == sub }
+
+func FuzzSessionState(f *testing.F) {
+	for _, st := range []SessionState{validState(), {Version: StateVersion, ID: 1}} {
+		data, err := cbor.Marshal(st)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		st, err := decodeSessionState(data)
+		if err != nil {
+			return
+		}
+		st.Namespace = nil // fuzzed on its own in package namespace
+		srv := testServer(t)
+		server, client := net.Pipe()
+		if err := srv.adopt(st, server); err != nil {
+			client.Close()
+			return
+		}
+		srv.startAdopted()
+		client.Close() // the session ends with its client
+		srv.Close()
+	})
+}
