@@ -29,6 +29,8 @@ type serveFlags struct {
 	loginDelay             time.Duration
 	grace, migrateTimeout  time.Duration
 	admins                 string
+	pidfile                string
+	announce               bool
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
@@ -46,6 +48,8 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.DurationVar(&f.migrateTimeout, "migrate-timeout", 30*time.Second, "time allowed for a migration (SIGHUP, :migrate)")
 	fs.BoolVar(&f.strict, "strict", false, "abort a migration (SIGHUP, :migrate) when a value cannot be carried")
 	fs.StringVar(&f.admins, "admins", "admin", "comma-separated `users` who may type :migrate")
+	fs.StringVar(&f.pidfile, "pidfile", "", "`file` holding the serving process's pid, rewritten atomically by each new process")
+	fs.BoolVar(&f.announce, "announce", false, "after a migration, show each session a one-line notice (off: the session simply goes on)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -94,9 +98,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	var ln net.Listener
 	var ctl *migrate.ControlListener
 	if pred != nil {
-		ln, ctl, err = takeOver(ctx, pred, srv, log)
+		var old meta
+		ln, ctl, old, err = takeOver(ctx, pred, srv, log)
 		if err != nil {
 			return err
+		}
+		if f.announce {
+			srv.Announce(fmt.Sprintf("[translucent: this session moved from pid %d (%s) to pid %d (%s)]", old.Pid, old.Version, os.Getpid(), versionString()))
 		}
 	} else {
 		if ln, err = net.Listen("tcp", f.listen); err != nil {
@@ -118,6 +126,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	m := &migrator{srv: srv, ctl: ctl, args: succArgs, log: log, flags: f, handedOff: make(chan struct{})}
 	srv.SetMigrate(m.fromSession)
 
+	if err := writePidfile(f.pidfile); err != nil {
+		log.Error("pidfile", "err", err)
+	}
+	if err := sdNotify(fmt.Sprintf("MAINPID=%d\nREADY=1", os.Getpid())); err != nil {
+		log.Error("systemd", "err", err)
+	}
 	log.Info("listening", "addr", addr.String(), "connect", fmt.Sprintf("telnet %s %d", addr.IP, addr.Port), "control", ctl.Path(), "version", versionString())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -156,27 +170,27 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 // takeOver is a successor's side of the handoff: receive, restore, READY,
 // wait for COMMIT. On any failure before COMMIT it tells the predecessor
 // and returns, touching no connection (the predecessor still owns them).
-func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *repl.Server, log *slog.Logger) (net.Listener, *migrate.ControlListener, error) {
+func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *repl.Server, log *slog.Logger) (net.Listener, *migrate.ControlListener, meta, error) {
 	defer pred.Close()
 	if hook := os.Getenv("TRANSLUCENT_TEST_FAIL"); hook == "exit-before-receive" {
 		os.Exit(3) // failure injection for the end-to-end tests
 	}
+	var old meta
 	if err := pred.Hello(); err != nil {
-		return nil, nil, err
+		return nil, nil, old, err
 	}
 	h, listeners, records, err := pred.Receive()
 	if err != nil {
-		return nil, nil, fmt.Errorf("receiving the handoff: %w", err)
+		return nil, nil, old, fmt.Errorf("receiving the handoff: %w", err)
 	}
 	start := time.Now()
-	fail := func(err error) (net.Listener, *migrate.ControlListener, error) {
+	fail := func(err error) (net.Listener, *migrate.ControlListener, meta, error) {
 		pred.Fail(err.Error())
 		for _, f := range listeners {
 			f.Close()
 		}
-		return nil, nil, err
+		return nil, nil, old, err
 	}
-	var old meta
 	if err := cbor.Unmarshal(h.Meta, &old); err != nil {
 		return fail(fmt.Errorf("handoff header: %w", err))
 	}
@@ -220,7 +234,7 @@ func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *repl.Server, 
 		os.Exit(1)
 	}
 	log.Info("took over", "from_pid", old.Pid, "from_version", old.Version, "sessions", len(records), "restore", time.Since(start))
-	return ln, ctl, nil
+	return ln, ctl, old, nil
 }
 
 func splitList(s string) []string {

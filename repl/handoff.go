@@ -250,11 +250,25 @@ func (s *Server) adopt(st SessionState, nc net.Conn) error {
 	return nil
 }
 
+// Announce sets a line each adopted session shows when it starts: the
+// talk's client simply went on, so this is only for those who ask for it.
+func (s *Server) Announce(notice string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.notice = notice
+}
+
 // startAdopted runs the sessions Adopt restored.
 func (s *Server) startAdopted() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, sess := range s.adopted {
+		if s.notice != "" {
+			// The notice moves the prompt down a line, so the editor must
+			// draw it and the half-typed line again: no muting.
+			sess.in.unmute()
+			fmt.Fprintf(sess.conn, "\r\n%s\r\n", s.notice)
+		}
 		s.runLocked(sess)
 	}
 	s.adopted = nil

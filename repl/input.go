@@ -303,3 +303,11 @@ func (in *input) interruptEval() {
 		in.cancelEval()
 	}
 }
+
+// unmute lets the editor redraw what restore would have kept quiet.
+func (in *input) unmute() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.muted = false
+	in.replay = 0
+}

@@ -62,6 +62,7 @@ type Server struct {
 	adopted  []*Session          // restored from another process, not yet running; guarded by mu
 
 	migrate func(out io.Writer) // starts a migration for :migrate; guarded by mu
+	notice  string              // shown by adopted sessions as they start; guarded by mu
 
 	cond         *sync.Cond      // on mu: signals acceptPaused and acceptIdle
 	acceptPaused bool            // a migration holds the accept loop; guarded by mu
