@@ -220,7 +220,8 @@ func decodeSessionState(data []byte) (SessionState, error) {
 // adopt makes a session of st on nc.
 func (s *Server) adopt(st SessionState, nc net.Conn) error {
 	sess := &Session{
-		srv: s, id: st.ID, addr: st.Addr, nc: nc, hist: &history{entries: st.History},
+		pausing: make(chan struct{}),
+		srv:     s, id: st.ID, addr: st.Addr, nc: nc, hist: &history{entries: st.History},
 		user: st.User, since: st.Since, charMode: st.CharMode,
 		loginName: st.LoginName, loginTry: st.LoginTry, chunk: st.Chunk,
 		restored: true,
@@ -289,6 +290,7 @@ func (sess *Session) pause(ctx context.Context, grace time.Duration) {
 	sess.mu.Lock()
 	if sess.paused == nil {
 		sess.paused = make(chan struct{})
+		close(sess.pausing)
 	}
 	sess.mu.Unlock()
 	wake := func() { sess.nc.SetReadDeadline(time.Now()) }
@@ -320,6 +322,7 @@ func (sess *Session) resume() {
 	if sess.paused != nil {
 		close(sess.paused)
 		sess.paused = nil
+		sess.pausing = make(chan struct{})
 	}
 	sess.evalStopped = false
 	sess.mu.Unlock()

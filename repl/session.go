@@ -54,13 +54,14 @@ type Session struct {
 	loginTry  int    // wrong passwords so far
 	chunk     string // the lines of an incomplete input so far
 
-	paused      chan struct{} // closed while evaluated code's output must wait; guarded by mu
+	paused      chan struct{} // non-nil while evaluated code's output must wait, closed on resume; guarded by mu
+	pausing     chan struct{} // closed when a pause begins, renewed on resume; guarded by mu
 	evalStopped bool          // a migration interrupted the evaluation; guarded by mu
 	restored    bool          // adopted from another process: no greeting, no negotiation
 }
 
 func newSession(srv *Server, id uint64, nc net.Conn) *Session {
-	s := &Session{srv: srv, id: id, addr: nc.RemoteAddr().String(), nc: nc, hist: &history{}}
+	s := &Session{srv: srv, id: id, addr: nc.RemoteAddr().String(), nc: nc, hist: &history{}, pausing: make(chan struct{})}
 	s.conn = telnet.NewConn(nc)
 	s.newInput()
 	return s
@@ -165,9 +166,13 @@ func (s *Session) run(ctx context.Context) {
 func (s *Session) chooseEditor() {
 	t := time.NewTimer(s.srv.cfg.NegotiationWait)
 	defer t.Stop()
+	s.mu.Lock()
+	pausing := s.pausing
+	s.mu.Unlock()
 	select {
 	case <-s.conn.Answered():
 	case <-s.in.Arrived():
+	case <-pausing: // a migration waits: decide with what we know
 	case <-t.C:
 	}
 	s.charMode = s.conn.Enabled(telnet.Echo, true)
