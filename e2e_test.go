@@ -445,6 +445,7 @@ func TestSession(t *testing.T) {
 		{"x", "41"},
 		{":imports", "\"sys\"\n\"os\"\n\"fmt\""},
 		{":nosuch", "unknown command :nosuch"},
+		{":migrate", "only admins may migrate"},
 	}
 	for _, st := range steps {
 		got := c.eval(st.in)
