@@ -132,7 +132,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := sdNotify(fmt.Sprintf("MAINPID=%d\nREADY=1", os.Getpid())); err != nil {
 		log.Error("systemd", "err", err)
 	}
-	log.Info("listening", "addr", addr.String(), "connect", fmt.Sprintf("telnet %s %d", addr.IP, addr.Port), "control", ctl.Path(), "version", versionString())
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "127.0.0.1" // or any of this machine's addresses
+	}
+	log.Info("listening", "addr", addr.String(), "connect", fmt.Sprintf("telnet %s %d", host, addr.Port), "control", ctl.Path(), "version", versionString())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	ctlDone := make(chan error, 1)
