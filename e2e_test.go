@@ -120,6 +120,10 @@ func startServerEnv(t testing.TB, env []string, args ...string) *server {
 			<-exited
 			t.Errorf("server did not stop on SIGTERM")
 		}
+		// A race-enabled server reports races on stderr and goes on.
+		if strings.Contains(s.log.String(), "WARNING: DATA RACE") {
+			t.Errorf("the server reported a data race")
+		}
 		if t.Failed() {
 			t.Logf("server log:\n%s", s.log.String())
 		}
