@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -40,6 +41,7 @@ type SessionState struct {
 	Chunk     string // lines of an incomplete input
 
 	Namespace *namespace.Snapshot // nil while logging in
+	Lost      []string            // what the namespace could not carry, told to the owner on arrival
 }
 
 // Exported is one session ready to leave: its record and a duplicate of
@@ -208,7 +210,7 @@ func decodeSessionState(data []byte) (SessionState, error) {
 		return st, errors.New("session record without an id")
 	case st.LoginTry < 0 || st.LoginTry >= maxLoginTries:
 		return st, fmt.Errorf("session %d: %d failed logins", st.ID, st.LoginTry)
-	case len(st.History) > historySize, len(st.Chunk) > maxChunk,
+	case len(st.History) > historySize, len(st.Chunk) > maxChunk, len(st.Lost) > 1<<16,
 		len(st.Input.Typed) > maxTyped, len(st.Input.Pending) > maxBuffered+64<<10, len(st.Input.Partial) >= utf8.UTFMax:
 		return st, fmt.Errorf("session %d: record over this build's limits", st.ID)
 	case st.User == "" && st.Namespace != nil:
@@ -224,7 +226,7 @@ func (s *Server) adopt(st SessionState, nc net.Conn) error {
 		srv:     s, id: st.ID, addr: st.Addr, nc: nc, hist: &history{entries: st.History},
 		user: st.User, since: st.Since, charMode: st.CharMode,
 		loginName: st.LoginName, loginTry: st.LoginTry, chunk: st.Chunk,
-		restored: true,
+		restored: true, lost: st.Lost,
 	}
 	sess.conn = telnet.Restore(nc, st.Telnet)
 	sess.newInput()
@@ -264,11 +266,18 @@ func (s *Server) startAdopted() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, sess := range s.adopted {
+		var notes []string
 		if s.notice != "" {
-			// The notice moves the prompt down a line, so the editor must
-			// draw it and the half-typed line again: no muting.
+			notes = append(notes, s.notice)
+		}
+		for _, l := range sess.lost {
+			notes = append(notes, "[translucent: not carried by the migration: "+l+"]")
+		}
+		if len(notes) > 0 {
+			// The notes move the prompt down, so the editor must draw it
+			// and the half-typed line again: no muting.
 			sess.in.unmute()
-			fmt.Fprintf(sess.conn, "\r\n%s\r\n", s.notice)
+			fmt.Fprintf(sess.conn, "\r\n%s\r\n", strings.Join(notes, "\r\n"))
 		}
 		s.runLocked(sess)
 	}
@@ -343,6 +352,7 @@ func (sess *Session) export() (Exported, error) {
 			return Exported{}, err
 		}
 		st.Namespace, lost = &snap, notes
+		st.Lost = notes
 	}
 	data, err := cbor.Marshal(st)
 	if err != nil {

@@ -58,6 +58,7 @@ type Session struct {
 	pausing     chan struct{} // closed when a pause begins, renewed on resume; guarded by mu
 	evalStopped bool          // a migration interrupted the evaluation; guarded by mu
 	restored    bool          // adopted from another process: no greeting, no negotiation
+	lost        []string      // what the migration could not carry, told on arrival
 }
 
 func newSession(srv *Server, id uint64, nc net.Conn) *Session {
