@@ -46,6 +46,7 @@ type chunk struct {
 	consts   map[string]bool   // every constant the chunk declares, at any level
 	journal  string            // source of its declarations other than var
 	types    []typeDecl        // struct types it declares
+	extra    *extraDecls       // compiled with it, when Restore replays it
 }
 
 type importSpec struct {

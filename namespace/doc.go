@@ -40,11 +40,33 @@
 //     declaration that compiled, in order; replaying it in a new namespace
 //     declares the same. Variables are not in it: Vars lists them, and their
 //     values are in the interpreter.
+//   - Snapshot turns a namespace into plain data for another process, and
+//     Restore turns that back into an equal namespace: the journal,
+//     replayed (init functions left out, no statement re-run); each
+//     variable, declared with the type yaegi has for it (A, not another
+//     struct type of the same fields; Celsius, not float64) where it was
+//     declared among the journal's entries, so that functions using it
+//     replay; and the values, a flat graph of nodes in which pointers to one
+//     place stay one place (aliasing and cycles survive), as do copies of a
+//     slice or map, and interfaces keep their dynamic type. Snapshot names
+//     every value it does not carry (channels, funcs, sync values, open
+//     files, package types with unexported state and no encoding of their
+//     own, interpreted values behind a native interface such as
+//     fmt.Stringer), which Restore leaves at its zero value; an error whose
+//     type cannot be carried becomes errors.New of its message. Restore
+//     trusts nothing in a Snapshot: it refuses what is not declarations or
+//     types, returns an error rather than panic, and gives up after
+//     restoreTimeout or past maxRestoreBytes of values.
 //
 // Known yaegi behaviour a user can meet: goroutines that read or write
 // global variables race with later evaluations, which grow the global frame
 // (the race detector reports it); f(g()) with a multi-valued g fails inside
 // functions; var declarations referring to variables made with := fail
 // ("variable definition loop"); types declared in code print with their
-// name only when no other declared struct type has the same fields.
+// name only when no other declared struct type has the same fields, and
+// yaegi lets values of such types, or of a named type and its underlying
+// type, be assigned to each other; inside an interface{} it cannot tell
+// them apart at all. A value of an interpreted type stored in an
+// interface converts to a native interface (x.(fmt.Stringer)) by
+// evaluating again the expression that stored it.
 package namespace

@@ -99,7 +99,13 @@ type Namespace struct {
 	journal []string            // mu
 	imports []string            // mu
 	vars    []Var               // mu: Vars' last answer
+	varAt   map[string]varAt    // mu: where in the journal each variable was declared
 }
+
+// varAt is where in the journal a global variable was declared, first and
+// last: the number of journal entries before its declaration. Restore
+// declares it there, so that functions declared after it can use it.
+type varAt struct{ first, last int }
 
 // New returns an empty namespace. Its interpreter is created by the first
 // Eval.
@@ -115,6 +121,7 @@ func New(opts Options) *Namespace {
 		pkgs:     map[string]string{},
 		types:    map[string]*typeInfo{},
 		byType:   map[reflect.Type]*typeInfo{},
+		varAt:    map[string]varAt{},
 	}
 	ns.token <- struct{}{}
 	ns.stdout = &sink{out: ns.out, w: opts.Stdout}
@@ -137,10 +144,29 @@ func New(opts Options) *Namespace {
 // describes a syntax or compile error or a panic ("panic: ..."). Eval must
 // not be called concurrently on one Namespace.
 func (ns *Namespace) Eval(ctx context.Context, src string) (Result, error) {
+	return ns.eval(ctx, src, nil)
+}
+
+// extraDecls are declarations of the namespace's own that Restore compiles
+// together with a journal entry it replays (variables that the entry's
+// functions use, of types the entry declares). They are not part of the
+// chunk's source, so not of the journal, and may use reserved names.
+type extraDecls struct {
+	src string
+	// check runs after the chunk compiled and before it runs, with the
+	// token held; an error stops the evaluation.
+	check func(i *interp.Interpreter) error
+}
+
+func (ns *Namespace) eval(ctx context.Context, src string, extra *extraDecls) (Result, error) {
 	c, err := parseChunk(src)
 	if err != nil {
 		return Result{}, err
 	}
+	if extra != nil && !c.decl {
+		return Result{}, errors.New("declarations added to statements")
+	}
+	c.extra = extra
 	if c.empty {
 		return Result{}, nil
 	}
@@ -352,8 +378,12 @@ func (ns *Namespace) candidates(c *chunk) []candidate {
 			cands = append(cands, candidate{src: value + e + ")", base: len(stmtPrefix) + len(value), capture: true})
 		}
 	}
+	suffix := ""
+	if c.extra != nil {
+		suffix = "\n" + c.extra.src
+	}
 	for _, r := range render {
-		cands = append(cands, candidate{src: prefix + r(0, len(c.src)), base: len(base) + len(prefix)})
+		cands = append(cands, candidate{src: prefix + r(0, len(c.src)) + suffix, base: len(base) + len(prefix)})
 	}
 	return cands
 }
@@ -390,6 +420,9 @@ func (ns *Namespace) evaluate(i *interp.Interpreter, c *chunk) evalResult {
 		}
 	}
 	if err != nil {
+		if c.extra != nil {
+			return evalResult{err: compileError(err, cand.base)}
+		}
 		// Report the error in the user's own source, if the rewriting
 		// did not add it.
 		base := len(stmtPrefix)
@@ -400,6 +433,11 @@ func (ns *Namespace) evaluate(i *interp.Interpreter, c *chunk) evalResult {
 			return evalResult{err: compileError(origErr, base)}
 		}
 		return evalResult{err: compileError(err, cand.base)}
+	}
+	if c.extra != nil && c.extra.check != nil {
+		if err := c.extra.check(i); err != nil {
+			return evalResult{err: err}
+		}
 	}
 	ns.compiled(c)
 
@@ -451,6 +489,17 @@ func (ns *Namespace) compiled(c *chunk) {
 	}
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
+	for name, kind := range c.declared {
+		if kind != "var" {
+			continue
+		}
+		at, ok := ns.varAt[name]
+		if !ok {
+			at.first = len(ns.journal)
+		}
+		at.last = len(ns.journal)
+		ns.varAt[name] = at
+	}
 	for _, imp := range c.imports {
 		if name := ns.packageName(imp); name != "_" && name != "." {
 			ns.pkgs[name] = imp.path
