@@ -56,11 +56,7 @@ func TestTooManySessions(t *testing.T) {
 func TestRawClient(t *testing.T) {
 	s := startServer(t)
 	c := dial(t, s, true)
-	c.expect(t, "username: ")
-	c.send(testUser + "\n")
-	c.expect(t, "password: ")
-	c.send(testPassword + "\n")
-	c.expect(t, ">>> ")
+	c.loginLineMode(testUser, testPassword)
 	c.send("6 * 7\n")
 	got := c.expect(t, ">>> ")
 	if strings.Contains(got, "6 * 7") {

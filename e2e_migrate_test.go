@@ -229,11 +229,7 @@ func TestMigrateChain(t *testing.T) {
 	c.expect(t, ">>> ")
 	populate(t, c)
 	c2 := dial(t, s, true) // a second, line-mode session
-	c2.expect(t, "username: ")
-	c2.send(testUser + "\n")
-	c2.expect(t, "password: ")
-	c2.send(testPassword + "\n")
-	c2.expect(t, ">>> ")
+	c2.loginLineMode(testUser, testPassword)
 
 	const rounds = 20
 	var fds []int
@@ -369,11 +365,7 @@ func TestMigrateGrace(t *testing.T) {
 func TestMigrateTypedAhead(t *testing.T) {
 	s := startServer(t)
 	c := dial(t, s, true)
-	c.expect(t, "username: ")
-	c.send(testUser + "\n")
-	c.expect(t, "password: ")
-	c.send(testPassword + "\n")
-	c.expect(t, ">>> ")
+	c.loginLineMode(testUser, testPassword)
 
 	type migrated struct {
 		out string

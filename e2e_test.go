@@ -355,6 +355,17 @@ func (c *client) login(user, password string) {
 	c.send(password + "\r\n")
 }
 
+// loginLineMode logs in as a client that does not negotiate, and waits for
+// the prompt.
+func (c *client) loginLineMode(user, password string) {
+	c.t.Helper()
+	c.expect(c.t, "username: ")
+	c.send(user + "\n")
+	c.expect(c.t, "password: ")
+	c.send(password + "\n")
+	c.expect(c.t, ">>> ")
+}
+
 // eval sends line and returns the output up to the next primary prompt.
 func (c *client) eval(line string) string {
 	c.t.Helper()

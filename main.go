@@ -120,13 +120,10 @@ func loadOrCreateUsers(path string, log *slog.Logger) (*repl.Users, string, erro
 	}
 	password := repl.RandomPassword()
 	pwFile := filepath.Join(dir, "admin-password")
-	if err := os.WriteFile(pwFile+".tmp", []byte(password+"\n"), 0o600); err != nil {
+	if err := writeFileAtomic(pwFile, []byte(password+"\n"), 0o600); err != nil {
 		return nil, "", err
 	}
-	if err := os.Rename(pwFile+".tmp", pwFile); err != nil {
-		return nil, "", err
-	}
-	usersFile := filepath.Join(dir, fmt.Sprintf("users-%d", os.Getpid()))
+	usersFile := filepath.Join(dir, "admin-users")
 	if err := repl.AddUser(usersFile, "admin", password); err != nil {
 		return nil, "", err
 	}

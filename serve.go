@@ -81,8 +81,25 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// A fresh server takes its sockets first, so that a second one started
+	// by mistake fails before it touches the first one's files.
+	var ln net.Listener
+	var ctl *migrate.ControlListener
+	if pred == nil {
+		if ln, err = net.Listen("tcp", f.listen); err != nil {
+			return err
+		}
+		if ctl, err = migrate.ListenControl(f.control); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	users, usersFile, err := loadOrCreateUsers(f.users, log)
 	if err != nil {
+		if ln != nil {
+			ln.Close()
+			ctl.Close()
+		}
 		return err
 	}
 	srv := repl.NewServer(repl.Config{
@@ -96,8 +113,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Logger:       log,
 	})
 
-	var ln net.Listener
-	var ctl *migrate.ControlListener
 	if pred != nil {
 		var old meta
 		ln, ctl, old, err = takeOver(ctx, pred, srv, log)
@@ -106,14 +121,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		if f.announce {
 			srv.Announce(fmt.Sprintf("[translucent: this session moved from pid %d (%s) to pid %d (%s)]", old.Pid, old.Version, os.Getpid(), versionString()))
-		}
-	} else {
-		if ln, err = net.Listen("tcp", f.listen); err != nil {
-			return err
-		}
-		if ctl, err = migrate.ListenControl(f.control); err != nil {
-			ln.Close()
-			return err
 		}
 	}
 	addr := ln.Addr().(*net.TCPAddr)
