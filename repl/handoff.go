@@ -1,6 +1,7 @@
 package repl
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -155,7 +156,7 @@ func (s *Server) Export() (*os.File, []Exported, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	slices.SortFunc(sessions, func(a, b *Session) int { return int(a.id - b.id) })
+	slices.SortFunc(sessions, func(a, b *Session) int { return cmp.Compare(a.id, b.id) })
 	var out []Exported
 	fail := func(err error) (*os.File, []Exported, error) {
 		lf.Close()
