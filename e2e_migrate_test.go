@@ -273,7 +273,9 @@ func TestMigrateChain(t *testing.T) {
 	slices.Sort(pauses)
 	t.Logf("last report:\n%s", lastOut)
 	t.Logf("pause over %d migrations of 2 sessions: median %v, max %v; descriptors %v", len(pauses), pauses[len(pauses)/2], pauses[len(pauses)-1], fds)
-	if fds[rounds-1] > fds[1] {
+	// A descriptor or two of the handoff may still be closing when a count
+	// is taken; a leak would grow with every migration.
+	if slices.Max(fds[rounds-5:]) > slices.Max(fds[:5]) {
 		t.Errorf("descriptors of the serving process grew over %d migrations: %v", rounds, fds)
 	}
 }
