@@ -40,9 +40,7 @@ func TestLoginTimeout(t *testing.T) {
 
 func TestTooManySessions(t *testing.T) {
 	s := startServer(t, "--max-sessions", "1")
-	c := dial(t, s, false)
-	c.login(testUser, testPassword)
-	c.expect(t, ">>> ")
+	c := loggedIn(t, s)
 	c2 := dial(t, s, true)
 	c2.expect(t, "too many sessions (limit 1)")
 	c2.expectClosed(t)
@@ -78,9 +76,7 @@ func TestRawClient(t *testing.T) {
 // TestProtocolEdges sends what a broken or hostile client might.
 func TestProtocolEdges(t *testing.T) {
 	s := startServer(t)
-	c := dial(t, s, false)
-	c.login(testUser, testPassword)
-	c.expect(t, ">>> ")
+	c := loggedIn(t, s)
 
 	// Are you there?
 	c.send("\xff\xf6")
@@ -106,9 +102,7 @@ func TestProtocolEdges(t *testing.T) {
 	c.send("for {}\r\n")
 	c.expect(t, "for {}")
 	c.conn.Close()
-	c2 := dial(t, s, false)
-	c2.login(testUser, testPassword)
-	c2.expect(t, ">>> ")
+	c2 := loggedIn(t, s)
 	if got := c2.eval("2 + 2"); got != "4" {
 		t.Errorf("after a client left mid-evaluation: %q", got)
 	}

@@ -32,15 +32,23 @@ func migrateTo(t *testing.T, s *server, target string, extra ...string) (string,
 // it to go.
 func stopPid(t *testing.T, pid int) {
 	syscall.Kill(pid, syscall.SIGTERM)
+	if !waitGone(pid) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("successor %d did not stop on SIGTERM", pid)
+	}
+}
+
+// waitGone reports whether process pid, not our child, ended before the
+// deadline.
+func waitGone(pid int) bool {
 	deadline := time.Now().Add(waitFor)
 	for syscall.Kill(pid, 0) == nil {
 		if time.Now().After(deadline) {
-			syscall.Kill(pid, syscall.SIGKILL)
-			t.Errorf("successor %d did not stop on SIGTERM", pid)
-			return
+			return false
 		}
 		time.Sleep(10 * time.Millisecond) // polling a process we cannot wait for
 	}
+	return true
 }
 
 func newPid(t *testing.T, out string) int {
@@ -117,9 +125,7 @@ func checkNamespace(t *testing.T, c *client) {
 
 func TestMigrate(t *testing.T) {
 	s := startServer(t)
-	c := dial(t, s, false)
-	c.login(testUser, testPassword)
-	c.expect(t, ">>> ")
+	c := loggedIn(t, s)
 	populate(t, c)
 	if got := c.eval("os.Getpid()"); got != strconv.Itoa(s.pid()) {
 		t.Fatalf("os.Getpid() = %q, want %d", got, s.pid())
@@ -224,9 +230,7 @@ func fdCount(t *testing.T, pid int) int {
 // builds twenty times; the serving process's descriptors stay flat.
 func TestMigrateChain(t *testing.T) {
 	s := startServer(t)
-	c := dial(t, s, false)
-	c.login(testUser, testPassword)
-	c.expect(t, ">>> ")
+	c := loggedIn(t, s)
 	populate(t, c)
 	c2 := dial(t, s, true) // a second, line-mode session
 	c2.loginLineMode(testUser, testPassword)
@@ -342,9 +346,7 @@ func TestMigrateConnectLoop(t *testing.T) {
 // interrupted, its owner told why, and the session migrates.
 func TestMigrateGrace(t *testing.T) {
 	s := startServer(t)
-	c := dial(t, s, false)
-	c.login(testUser, testPassword)
-	c.expect(t, ">>> ")
+	c := loggedIn(t, s)
 	populate(t, c)
 	c.send("for {}\r\n")
 	c.expect(t, "for {}")
@@ -403,9 +405,7 @@ func TestMigrateTypedAhead(t *testing.T) {
 // says READY, so the old one dying then loses nothing.
 func TestMigrateOldDiesAfterReady(t *testing.T) {
 	s := startServerEnv(t, []string{"TRANSLUCENT_TEST_FAIL=die-after-ready"})
-	c := dial(t, s, false)
-	c.login(testUser, testPassword)
-	c.expect(t, ">>> ")
+	c := loggedIn(t, s)
 	populate(t, c)
 	out, err := migrateTo(t, s, binaryV2)
 	if err == nil {
@@ -431,9 +431,7 @@ func TestMigrateOldDiesAfterReady(t *testing.T) {
 // migration and changes nothing.
 func TestMigrateStrict(t *testing.T) {
 	s := startServer(t)
-	c := dial(t, s, false)
-	c.login(testUser, testPassword)
-	c.expect(t, ">>> ")
+	c := loggedIn(t, s)
 	populate(t, c)
 	c.eval("ch := make(chan int)")
 	out, err := migrateTo(t, s, binaryV2, "--strict")
@@ -483,9 +481,7 @@ func TestMigrateSystemd(t *testing.T) {
 	if got, want := next(), fmt.Sprintf("MAINPID=%d\nREADY=1", s.pid()); got != want {
 		t.Errorf("first notification %q, want %q", got, want)
 	}
-	c := dial(t, s, false)
-	c.login(testUser, testPassword)
-	c.expect(t, ">>> ")
+	c := loggedIn(t, s)
 	c.send("40 +")
 	c.expect(t, "40 +")
 	out, err := migrateTo(t, s, binaryV2)
@@ -509,9 +505,7 @@ func TestMigrateSystemd(t *testing.T) {
 // TestMigrateTriggers: SIGHUP, and :migrate typed by an admin, migrate too.
 func TestMigrateTriggers(t *testing.T) {
 	s := startServer(t, "--admins", testUser)
-	c := dial(t, s, false)
-	c.login(testUser, testPassword)
-	c.expect(t, ">>> ")
+	c := loggedIn(t, s)
 	populate(t, c)
 
 	// :migrate, by an admin, to the binary the server started from.
@@ -531,12 +525,8 @@ func TestMigrateTriggers(t *testing.T) {
 
 	// SIGHUP.
 	syscall.Kill(pid, syscall.SIGHUP)
-	deadline := time.Now().Add(waitFor)
-	for syscall.Kill(pid, 0) == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("SIGHUP: the old process did not exit")
-		}
-		time.Sleep(10 * time.Millisecond) // not our child: poll
+	if !waitGone(pid) {
+		t.Fatal("SIGHUP: the old process did not exit")
 	}
 	pid2, _ := strconv.Atoi(c.eval("os.Getpid()"))
 	if pid2 == 0 || pid2 == pid {

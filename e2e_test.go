@@ -355,6 +355,15 @@ func (c *client) login(user, password string) {
 	c.send(password + "\r\n")
 }
 
+// loggedIn dials s as a negotiating client and logs in as testUser.
+func loggedIn(t testing.TB, s *server) *client {
+	t.Helper()
+	c := dial(t, s, false)
+	c.login(testUser, testPassword)
+	c.expect(t, ">>> ")
+	return c
+}
+
 // loginLineMode logs in as a client that does not negotiate, and waits for
 // the prompt.
 func (c *client) loginLineMode(user, password string) {
@@ -514,9 +523,7 @@ func TestSession(t *testing.T) {
 	}
 
 	// Another session has its own namespace.
-	c2 := dial(t, s, false)
-	c2.login(testUser, testPassword)
-	c2.expect(t, ">>> ")
+	c2 := loggedIn(t, s)
 	if got := c2.eval("x"); !strings.Contains(got, "undefined") {
 		t.Errorf("second session sees x: %q", got)
 	}
