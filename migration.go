@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -25,7 +27,8 @@ import (
 type migrator struct {
 	srv   *repl.Server
 	ctl   *migrate.ControlListener
-	args  []string // the successor's arguments
+	http  net.Listener // the status page's, or nil
+	args  []string     // the successor's arguments
 	log   *slog.Logger
 	flags *serveFlags
 
@@ -63,7 +66,21 @@ func (s service) Export() ([]*os.File, []migrate.Record, []string, error) {
 			lost = append(lost, fmt.Sprintf("session %d: %s", e.ID, l))
 		}
 	}
-	return []*os.File{lf, cf}, recs, lost, nil
+	files := []*os.File{lf, cf}
+	if s.m.http != nil {
+		hf, err := s.m.http.(*net.TCPListener).File()
+		if err != nil {
+			for _, f := range files {
+				f.Close()
+			}
+			for _, e := range sessions {
+				e.Conn.Close()
+			}
+			return nil, nil, nil, err
+		}
+		files = append(files, hf)
+	}
+	return files, recs, lost, nil
 }
 
 // migration is one request to migrate.
@@ -225,4 +242,17 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprint(stdout, resp.Output)
 	return nil
+}
+
+// statusPage is the HTTP status page of --http: the talk's "simple
+// (stateless) migration", where only the listening socket has to move.
+type statusPage struct{ srv *repl.Server }
+
+func (p statusPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/" {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "pid %d version %s\n", os.Getpid(), versionString())
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
@@ -32,6 +33,7 @@ type serveFlags struct {
 	admins                 string
 	pidfile                string
 	announce               bool
+	http                   string
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
@@ -51,6 +53,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.admins, "admins", "admin", "comma-separated `users` who may type :migrate")
 	fs.StringVar(&f.pidfile, "pidfile", "", "`file` holding the serving process's pid, rewritten atomically by each new process")
 	fs.BoolVar(&f.announce, "announce", false, "after a migration, show each session a one-line notice (off: the session simply goes on)")
+	fs.StringVar(&f.http, "http", "", "also serve a stateless HTTP status page (pid and version) on `address`; it moves with the telnet port")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -83,23 +86,37 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	// A fresh server takes its sockets first, so that a second one started
 	// by mistake fails before it touches the first one's files.
-	var ln net.Listener
+	var ln, hln net.Listener
 	var ctl *migrate.ControlListener
+	closeAll := func() {
+		if ln != nil {
+			ln.Close()
+		}
+		if hln != nil {
+			hln.Close()
+		}
+		if ctl != nil {
+			ctl.Close()
+		}
+	}
 	if pred == nil {
 		if ln, err = net.Listen("tcp", f.listen); err != nil {
 			return err
 		}
+		if f.http != "" {
+			if hln, err = net.Listen("tcp", f.http); err != nil {
+				closeAll()
+				return err
+			}
+		}
 		if ctl, err = migrate.ListenControl(f.control); err != nil {
-			ln.Close()
+			closeAll()
 			return err
 		}
 	}
 	users, usersFile, err := loadOrCreateUsers(f.users, log)
 	if err != nil {
-		if ln != nil {
-			ln.Close()
-			ctl.Close()
-		}
+		closeAll()
 		return err
 	}
 	srv := repl.NewServer(repl.Config{
@@ -115,7 +132,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 	if pred != nil {
 		var old meta
-		ln, ctl, old, err = takeOver(ctx, pred, srv, log)
+		ln, ctl, hln, old, err = takeOver(ctx, pred, srv, log)
 		if err != nil {
 			return err
 		}
@@ -131,7 +148,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	// A successor gets the same flags, with the users file this process
 	// settled on (the generated admin's, if any).
 	succArgs := append(append([]string{"serve"}, args...), "--users", usersFile)
-	m := &migrator{srv: srv, ctl: ctl, args: succArgs, log: log, flags: f, handedOff: make(chan struct{})}
+	m := &migrator{srv: srv, ctl: ctl, http: hln, args: succArgs, log: log, flags: f, handedOff: make(chan struct{})}
 	srv.SetMigrate(m.fromSession)
 
 	if err := writePidfile(f.pidfile); err != nil {
@@ -145,8 +162,27 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		host = "127.0.0.1" // or any of this machine's addresses
 	}
 	log.Info("listening", "addr", addr.String(), "connect", fmt.Sprintf("telnet %s %d", host, addr.Port), "control", ctl.Path(), "version", versionString())
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	var hs *http.Server
+	if hln != nil {
+		hs = &http.Server{Handler: statusPage{srv}, ReadHeaderTimeout: 10 * time.Second}
+		log.Info("http listening", "addr", hln.Addr().String())
+		go func() { // ends when hs is shut down
+			if err := hs.Serve(hln); err != http.ErrServerClosed {
+				errc <- err
+			}
+		}()
+	}
+	stopHTTP := func() {
+		if hs != nil {
+			// Requests under way finish; idle keep-alive connections are
+			// closed, and clients retry them on the new process.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			hs.Shutdown(ctx)
+		}
+	}
 	ctlDone := make(chan error, 1)
 	go func() { ctlDone <- ctl.Serve(m.handle) }()
 	hup := make(chan os.Signal, 1)
@@ -158,6 +194,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		case err := <-errc:
 			ctl.Close()
 			srv.Close()
+			stopHTTP()
 			return err
 		case <-hup:
 			go m.fromSignal() // ends with the migration; m.busy keeps it to one
@@ -166,13 +203,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			// connection. Leave them as they are: no goodbye, no shutdown.
 			ctl.Detach()
 			ctl.Close()
-			<-ctlDone // the migrate command has its answer
+			stopHTTP() // the successor accepts on its copy of the socket
+			<-ctlDone  // the migrate command has its answer
 			log.Info("handed over; exiting")
 			return nil
 		case <-ctx.Done():
 			log.Info("shutting down")
 			ctl.Close()
 			srv.Close()
+			stopHTTP()
 			<-errc
 			return nil
 		}
@@ -182,40 +221,53 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 // takeOver is a successor's side of the handoff: receive, restore, READY,
 // wait for COMMIT. On any failure before COMMIT it tells the predecessor
 // and returns, touching no connection (the predecessor still owns them).
-func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *repl.Server, log *slog.Logger) (net.Listener, *migrate.ControlListener, meta, error) {
+func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *repl.Server, log *slog.Logger) (net.Listener, *migrate.ControlListener, net.Listener, meta, error) {
 	defer pred.Close()
 	if hook := os.Getenv("TRANSLUCENT_TEST_FAIL"); hook == "exit-before-receive" {
 		os.Exit(3) // failure injection for the end-to-end tests
 	}
 	var old meta
 	if err := pred.Hello(); err != nil {
-		return nil, nil, old, err
+		return nil, nil, nil, old, err
 	}
 	h, listeners, records, err := pred.Receive()
 	if err != nil {
-		return nil, nil, old, fmt.Errorf("receiving the handoff: %w", err)
+		return nil, nil, nil, old, fmt.Errorf("receiving the handoff: %w", err)
 	}
 	start := time.Now()
-	fail := func(err error) (net.Listener, *migrate.ControlListener, meta, error) {
+	fail := func(err error) (net.Listener, *migrate.ControlListener, net.Listener, meta, error) {
 		pred.Fail(err.Error())
 		for _, f := range listeners {
 			f.Close()
 		}
-		return nil, nil, old, err
+		return nil, nil, nil, old, err
 	}
 	if err := cbor.Unmarshal(h.Meta, &old); err != nil {
 		return fail(fmt.Errorf("handoff header: %w", err))
 	}
-	if len(listeners) != 2 {
-		return fail(fmt.Errorf("handoff: want 2 listeners, got %d", len(listeners)))
+	// telnet, control, and the HTTP status page when there is one.
+	if len(listeners) != 2 && len(listeners) != 3 {
+		return fail(fmt.Errorf("handoff: want 2 or 3 listeners, got %d", len(listeners)))
 	}
 	ln, err := net.FileListener(listeners[0])
 	if err != nil {
 		return fail(err)
 	}
+	listeners[0].Close() // ln holds its own copy
+	var hln net.Listener
+	if len(listeners) == 3 {
+		if hln, err = net.FileListener(listeners[2]); err != nil {
+			ln.Close()
+			return fail(err)
+		}
+		listeners[2].Close()
+	}
 	ctl, err := migrate.ControlFromFile(listeners[1])
 	if err != nil {
 		ln.Close()
+		if hln != nil {
+			hln.Close()
+		}
 		return fail(err)
 	}
 	err = adoptAll(srv, records)
@@ -224,6 +276,9 @@ func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *repl.Server, 
 	}
 	if err != nil {
 		ln.Close()
+		if hln != nil {
+			hln.Close()
+		}
 		ctl.Detach()
 		ctl.Close()
 		return fail(err)
@@ -240,7 +295,7 @@ func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *repl.Server, 
 		os.Exit(1)
 	}
 	log.Info("took over", "from_pid", old.Pid, "from_version", old.Version, "sessions", len(records), "restore", time.Since(start))
-	return ln, ctl, old, nil
+	return ln, ctl, hln, old, nil
 }
 
 func splitList(s string) []string {
