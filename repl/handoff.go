@@ -156,7 +156,7 @@ func (s *Server) Export() (*os.File, []Exported, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	slices.SortFunc(sessions, func(a, b *Session) int { return cmp.Compare(a.id, b.id) })
+	sortSessions(sessions)
 	var out []Exported
 	fail := func(err error) (*os.File, []Exported, error) {
 		lf.Close()
@@ -204,20 +204,26 @@ func decodeSessionState(data []byte) (SessionState, error) {
 	if err := decMode.Unmarshal(data, &st); err != nil {
 		return st, fmt.Errorf("session record: %w", err)
 	}
+	return st, checkSessionState(st)
+}
+
+// checkSessionState checks a decoded session record against this build's
+// limits.
+func checkSessionState(st SessionState) error {
 	switch {
 	case st.Version != StateVersion:
-		return st, fmt.Errorf("session %d: state version %d, this build reads version %d", st.ID, st.Version, StateVersion)
+		return fmt.Errorf("session %d: state version %d, this build reads version %d", st.ID, st.Version, StateVersion)
 	case st.ID == 0:
-		return st, errors.New("session record without an id")
+		return errors.New("session record without an id")
 	case st.LoginTry < 0 || st.LoginTry >= maxLoginTries:
-		return st, fmt.Errorf("session %d: %d failed logins", st.ID, st.LoginTry)
+		return fmt.Errorf("session %d: %d failed logins", st.ID, st.LoginTry)
 	case len(st.History) > historySize, len(st.Chunk) > maxChunk, len(st.Lost) > 1<<16,
 		len(st.Input.Typed) > maxTyped, len(st.Input.Pending) > maxBuffered+64<<10, len(st.Input.Partial) >= utf8.UTFMax:
-		return st, fmt.Errorf("session %d: record over this build's limits", st.ID)
+		return fmt.Errorf("session %d: record over this build's limits", st.ID)
 	case st.User == "" && st.Namespace != nil:
-		return st, fmt.Errorf("session %d: a namespace but no user", st.ID)
+		return fmt.Errorf("session %d: a namespace but no user", st.ID)
 	}
-	return st, nil
+	return nil
 }
 
 // adopt makes a session of st on nc.
@@ -368,4 +374,8 @@ func (sess *Session) export() (Exported, error) {
 		return Exported{}, err
 	}
 	return Exported{ID: sess.id, State: data, Conn: f, Lost: lost}, nil
+}
+
+func sortSessions(sessions []*Session) {
+	slices.SortFunc(sessions, func(a, b *Session) int { return cmp.Compare(a.id, b.id) })
 }

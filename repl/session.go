@@ -44,7 +44,7 @@ type Session struct {
 	since time.Time // login time; guarded by mu
 	ed    editor    // guarded by mu
 
-	ns      *namespace.Namespace // nil until logged in; used by the session goroutine, or while it is parked
+	ns      *namespace.Namespace // nil until logged in; used by the session goroutine, or while it is parked; set under mu
 	lastOut byte                 // last byte evaluated code wrote; guarded by mu
 
 	// What a migration carries besides the above; written by the session
@@ -268,7 +268,10 @@ func (s *Session) login(ctx context.Context) (string, error) {
 func (s *Session) loop(ctx context.Context) {
 	ed := s.editor()
 	if s.ns == nil {
-		s.ns = namespace.New(s.namespaceOptions())
+		ns := namespace.New(s.namespaceOptions())
+		s.mu.Lock() // others read it under mu (Server.Snapshot)
+		s.ns = ns
+		s.mu.Unlock()
 		fmt.Fprintf(ed, "translucent %s, pid %d. Type Go, or :help.\n", s.srv.cfg.Version, os.Getpid())
 	}
 	for {
