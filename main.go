@@ -60,7 +60,10 @@ const usage = `translucent: a telnet Go REPL server with live migration.
 Usage:
   translucent serve [--listen ADDR] [--users FILE] [flags]   run the server
   translucent migrate [--control PATH] [--binary PATH]      hand the live server to a new build
+  translucent migrate --dry-run [--binary PATH]             restore the live state in a staging run of a build; change nothing
   translucent status [--control PATH]                       the server's pid, version and sessions
+  translucent snapshot [--session ID] -o FILE               write the live sessions' state to a file
+  translucent verify FILE                                   restore a snapshot file here and check it
   translucent adduser --users FILE NAME                     add a user (password on stdin)
   translucent version                                       print the version
 
@@ -91,6 +94,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return migrateCmd(ctx, args, stdout, stderr)
 	case "status":
 		return statusCmd(ctx, args, stdout, stderr)
+	case "snapshot":
+		return snapshotCmd(ctx, args, stdout, stderr)
+	case "verify":
+		return verifyCmd(args, stdin, stdout, stderr)
 	case "adduser":
 		return adduser(args, stdin, stderr)
 	case "version":

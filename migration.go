@@ -83,6 +83,22 @@ func (s service) Export() ([]*os.File, []migrate.Record, []string, error) {
 	return files, recs, lost, nil
 }
 
+// binary is the new build: the one asked for, or by default this
+// process's own executable path as it is on disk now.
+func (m *migrator) binary(asked string) (string, error) {
+	if asked != "" {
+		return asked, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	// os.Executable names the file this process started from; after a
+	// rebuild in place that path holds the new build ("(deleted)" is what
+	// Linux appends when the old file was replaced).
+	return strings.TrimSuffix(exe, " (deleted)"), nil
+}
+
 // migration is one request to migrate.
 type migration struct {
 	binary  string
@@ -98,15 +114,9 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 		return migrate.Report{}, migrate.ErrInProgress
 	}
 	defer m.busy.Unlock()
-	if req.binary == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return migrate.Report{}, err
-		}
-		// os.Executable names the file this process started from; after a
-		// rebuild in place that path holds the new build ("(deleted)" is
-		// what Linux appends when the old file was replaced).
-		req.binary = strings.TrimSuffix(exe, " (deleted)")
+	var err error
+	if req.binary, err = m.binary(req.binary); err != nil {
+		return migrate.Report{}, err
 	}
 	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: versionString()})
 	fmt.Fprintf(progress, "migrating pid %d (%s) to %s\n", os.Getpid(), versionString(), req.binary)
@@ -152,6 +162,8 @@ func (m *migrator) handle(ctx context.Context, req migrate.Request, progress io.
 		}
 		tw.Flush()
 		return migrate.Response{OK: true, Output: b.String()}
+	case "snapshot":
+		return m.snapshotReply(req)
 	case "migrate":
 		mig := m.defaults()
 		mig.binary = req.Args["binary"]
@@ -168,6 +180,12 @@ func (m *migrator) handle(ctx context.Context, req migrate.Request, progress io.
 		}
 		if v := req.Args["strict"]; v != "" {
 			mig.strict, _ = strconv.ParseBool(v)
+		}
+		if req.Args["dry-run"] == "true" {
+			if err := m.dryRun(ctx, mig, progress); err != nil {
+				return migrate.Response{Error: "dry run failed: " + err.Error()}
+			}
+			return migrate.Response{OK: true}
 		}
 		// The migration must not end with the client's connection: a half
 		// done handoff is worse than a finished one nobody watched.
@@ -203,11 +221,13 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	timeout := fs.Duration("timeout", 30*time.Second, "time allowed for the whole migration")
 	grace := fs.Duration("grace", 2*time.Second, "time a running evaluation gets before it is interrupted")
 	strict := fs.Bool("strict", false, "abort when a value cannot be carried")
+	dryRun := fs.Bool("dry-run", false, "restore every session's state in a staging run of the new build, report, and change nothing")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	req := migrate.Request{Command: "migrate", Args: map[string]string{
 		"timeout": timeout.String(), "grace": grace.String(), "strict": strconv.FormatBool(*strict),
+		"dry-run": strconv.FormatBool(*dryRun),
 	}}
 	if *binary != "" {
 		if !strings.HasPrefix(*binary, "/") {

@@ -38,7 +38,7 @@ const (
 const (
 	maxRequestSize  = 1 << 20
 	maxProgressSize = 64 << 10
-	maxResponseSize = 16 << 20
+	maxResponseSize = 256 << 20 // a snapshot file
 	maxArgs         = 256
 )
 

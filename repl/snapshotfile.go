@@ -1,6 +1,7 @@
 package repl
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
+
+	"translucent/namespace"
 )
 
 // SnapshotFormat and SnapshotFileVersion identify a snapshot file.
@@ -63,8 +66,9 @@ func decodeSnapshotFile(b []byte) (*SnapshotFile, error) {
 	}
 	var f SnapshotFile
 	if err := decMode.Unmarshal(b, &f); err != nil {
-		var head struct{ Format string }
-		if decMode.Unmarshal(b, &head) != nil || head.Format != SnapshotFormat {
+		// The format name leads the file (the first field): without it
+		// this is some other file, with it a damaged snapshot.
+		if !bytes.Contains(b[:min(len(b), 32)], []byte(SnapshotFormat)) {
 			return nil, fmt.Errorf("snapshot: not a translucent snapshot file (%v)", err)
 		}
 		return nil, fmt.Errorf("snapshot: corrupt or truncated: %w", err)
@@ -140,4 +144,78 @@ func (sess *Session) liveState() (SessionState, error) {
 	}
 	st.Namespace, st.Lost = &snap, lost
 	return st, nil
+}
+
+// SessionCheck is what a dry run found for one session of a snapshot.
+type SessionCheck struct {
+	ID      uint64
+	User    string
+	Vars    int
+	Restore time.Duration // rebuilding the namespace
+	Check   time.Duration // snapshotting it again and comparing
+	Lost    []string      // not carried by the snapshot itself
+	Err     error         // restore failed, or the values came back different
+}
+
+// Verify restores every session's namespace of f in this process, the way
+// a migration would, and checks that each snapshots again to the same
+// values. It is the staging side of a dry run: nothing is connected.
+func (f *SnapshotFile) Verify(cfg Config) []SessionCheck {
+	out := make([]SessionCheck, 0, len(f.Sessions))
+	for _, st := range f.Sessions {
+		c := SessionCheck{ID: st.ID, User: st.User, Lost: st.Lost}
+		if st.Namespace == nil {
+			out = append(out, c)
+			continue
+		}
+		c.Vars = len(st.Namespace.Vars)
+		start := time.Now()
+		ns, err := namespace.Restore(namespace.Options{Version: cfg.Version, Unrestricted: cfg.Unrestricted}, *st.Namespace)
+		c.Restore = time.Since(start)
+		if err != nil {
+			c.Err = err
+			out = append(out, c)
+			continue
+		}
+		start = time.Now()
+		again, _, err := ns.Snapshot()
+		ns.Close()
+		if err == nil {
+			err = sameValues(*st.Namespace, again)
+		}
+		c.Check, c.Err = time.Since(start), err
+		out = append(out, c)
+	}
+	return out
+}
+
+// sameValues reports how b's values differ from a's, if they do.
+func sameValues(a, b namespace.Snapshot) error {
+	// The journal may be normalised by a replay; what must hold is that
+	// the variables, their types and the value graph encode the same.
+	type values struct {
+		Vars  []namespace.SnapshotVar
+		Types []string
+		Nodes []namespace.Node
+	}
+	ea, err := cbor.Marshal(values{a.Vars, a.Types, a.Nodes})
+	if err != nil {
+		return err
+	}
+	eb, err := cbor.Marshal(values{b.Vars, b.Types, b.Nodes})
+	if err != nil {
+		return err
+	}
+	if bytes.Equal(ea, eb) {
+		return nil
+	}
+	if len(a.Vars) != len(b.Vars) {
+		return fmt.Errorf("re-encodes differently: %d variables, %d after the restore", len(a.Vars), len(b.Vars))
+	}
+	for i := range a.Vars {
+		if a.Vars[i].Name != b.Vars[i].Name || a.Vars[i].Type != b.Vars[i].Type {
+			return fmt.Errorf("re-encodes differently: %s %s came back as %s %s", a.Vars[i].Name, a.Vars[i].Type, b.Vars[i].Name, b.Vars[i].Type)
+		}
+	}
+	return errors.New("re-encodes differently: the values changed in the restore")
 }
