@@ -40,13 +40,14 @@ type migrator struct {
 type service struct {
 	m     *migrator
 	grace time.Duration
+	drop  []string // variables left out of every namespace
 }
 
 func (s service) Pause(ctx context.Context) error { return s.m.srv.Pause(ctx, s.grace) }
 func (s service) Resume()                         { s.m.srv.Resume() }
 
 func (s service) Export() ([]*os.File, []migrate.Record, []string, error) {
-	lf, sessions, err := s.m.srv.Export()
+	lf, sessions, err := s.m.srv.Export(s.drop...)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -105,6 +106,7 @@ type migration struct {
 	timeout time.Duration
 	grace   time.Duration
 	strict  bool
+	drop    []string
 }
 
 // run migrates, or reports why not. On success the caller must let this
@@ -121,7 +123,7 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: versionString()})
 	fmt.Fprintf(progress, "migrating pid %d (%s) to %s\n", os.Getpid(), versionString(), req.binary)
 	m.log.Info("migration starting", "binary", req.binary)
-	rep, err := migrate.Handoff(ctx, service{m, req.grace}, migrate.Options{
+	rep, err := migrate.Handoff(ctx, service{m, req.grace, req.drop}, migrate.Options{
 		Binary: req.binary, Args: m.args, Timeout: req.timeout, Strict: req.strict,
 		Meta: self, Stdout: os.Stdout, Stderr: os.Stderr,
 		BeforeCommit: func() {
@@ -181,6 +183,7 @@ func (m *migrator) handle(ctx context.Context, req migrate.Request, progress io.
 		if v := req.Args["strict"]; v != "" {
 			mig.strict, _ = strconv.ParseBool(v)
 		}
+		mig.drop = splitList(req.Args["drop"])
 		if req.Args["dry-run"] == "true" {
 			if err := m.dryRun(ctx, mig, progress); err != nil {
 				return migrate.Response{Error: "dry run failed: " + err.Error()}
@@ -221,13 +224,21 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	timeout := fs.Duration("timeout", 30*time.Second, "time allowed for the whole migration")
 	grace := fs.Duration("grace", 2*time.Second, "time a running evaluation gets before it is interrupted")
 	strict := fs.Bool("strict", false, "abort when a value cannot be carried")
+	var drop []string
+	fs.Func("drop", "leave variable `NAME` out of every namespace: it arrives at its zero value (repeatable)", func(s string) error {
+		if s == "" || strings.ContainsAny(s, ", ") {
+			return errors.New("one variable name")
+		}
+		drop = append(drop, s)
+		return nil
+	})
 	dryRun := fs.Bool("dry-run", false, "restore every session's state in a staging run of the new build, report, and change nothing")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	req := migrate.Request{Command: "migrate", Args: map[string]string{
 		"timeout": timeout.String(), "grace": grace.String(), "strict": strconv.FormatBool(*strict),
-		"dry-run": strconv.FormatBool(*dryRun),
+		"dry-run": strconv.FormatBool(*dryRun), "drop": strings.Join(drop, ","),
 	}}
 	if *binary != "" {
 		if !strings.HasPrefix(*binary, "/") {

@@ -34,6 +34,7 @@ type serveFlags struct {
 	pidfile                string
 	announce               bool
 	http                   string
+	restore                string
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
@@ -53,6 +54,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.admins, "admins", "admin", "comma-separated `users` who may type :migrate")
 	fs.StringVar(&f.pidfile, "pidfile", "", "`file` holding the serving process's pid, rewritten atomically by each new process")
 	fs.BoolVar(&f.announce, "announce", false, "after a migration, show each session a one-line notice (off: the session simply goes on)")
+	fs.StringVar(&f.restore, "restore", "", "a staging server: offer the namespaces of this snapshot `file` to :attach")
 	fs.StringVar(&f.http, "http", "", "also serve a stateless HTTP status page (pid and version) on `address`; it moves with the telnet port")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -119,7 +121,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		closeAll()
 		return err
 	}
+	var restored *repl.SnapshotFile
+	if f.restore != "" {
+		if restored, err = openSnapshot(f.restore, nil); err != nil {
+			closeAll()
+			return err
+		}
+		log.Info("staging: snapshot sessions available to :attach", "file", f.restore, "sessions", len(restored.Sessions), "from_pid", restored.Pid, "from_version", restored.ServerVersion)
+	}
 	srv := repl.NewServer(repl.Config{
+		Restored:     restored,
 		Users:        users,
 		Version:      versionString(),
 		Unrestricted: f.unrestricted,

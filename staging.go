@@ -175,7 +175,7 @@ func verifyCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 }
 
 func openSnapshot(name string, stdin io.Reader) (*repl.SnapshotFile, error) {
-	if name == "-" {
+	if name == "-" && stdin != nil {
 		return repl.ReadSnapshotFile(stdin)
 	}
 	fh, err := os.Open(name)

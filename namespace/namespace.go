@@ -9,7 +9,9 @@ import (
 	"go/token"
 	"io"
 	"io/fs"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -100,6 +102,7 @@ type Namespace struct {
 	imports []string            // mu
 	vars    []Var               // mu: Vars' last answer
 	varAt   map[string]varAt    // mu: where in the journal each variable was declared
+	dropped map[string]bool     // mu: variables Drop marked
 }
 
 // varAt is where in the journal a global variable was declared, first and
@@ -728,4 +731,43 @@ type emptyFS struct{}
 
 func (emptyFS) Open(name string) (fs.File, error) {
 	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
+
+// Drop marks the global variable name so that snapshots leave it out: it
+// keeps its value here and arrives at its zero value, breaking whatever it
+// referred to (the talk's "select references to break"). Undrop clears
+// the mark. Drop fails for a name that is not a variable.
+func (ns *Namespace) Drop(name string) error {
+	found := false
+	for _, v := range ns.Vars() {
+		if v.Name == name {
+			found = true
+		}
+	}
+	if !found {
+		return fmt.Errorf("no variable %s", name)
+	}
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	if ns.dropped == nil {
+		ns.dropped = map[string]bool{}
+	}
+	ns.dropped[name] = true
+	return nil
+}
+
+// Undrop clears Drop's mark on name; it reports whether there was one.
+func (ns *Namespace) Undrop(name string) bool {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	had := ns.dropped[name]
+	delete(ns.dropped, name)
+	return had
+}
+
+// Dropped lists the variables Drop marked, sorted.
+func (ns *Namespace) Dropped() []string {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	return slices.Sorted(maps.Keys(ns.dropped))
 }

@@ -91,7 +91,10 @@ type SnapshotVar struct {
 // ErrClosed after Close. Goroutines that the namespace's code started may
 // run meanwhile; values they change during the snapshot may be caught
 // half-changed, as they would be by another goroutine.
-func (ns *Namespace) Snapshot() (Snapshot, []string, error) {
+//
+// The variables named in drop, and those Drop marked, are left out: they
+// arrive at their zero value, with a note saying so.
+func (ns *Namespace) Snapshot(drop ...string) (Snapshot, []string, error) {
 	if err := ns.acquire(context.Background()); err != nil {
 		return Snapshot{}, nil, fmt.Errorf("namespace: snapshot: %w", err)
 	}
@@ -100,7 +103,14 @@ func (ns *Namespace) Snapshot() (Snapshot, []string, error) {
 	i := ns.in
 	snap := Snapshot{Version: SnapshotVersion, Journal: append([]string(nil), ns.journal...)}
 	at := maps.Clone(ns.varAt)
+	dropped := maps.Clone(ns.dropped)
 	ns.mu.Unlock()
+	for _, name := range drop {
+		if dropped == nil {
+			dropped = map[string]bool{}
+		}
+		dropped[name] = true
+	}
 	if i == nil {
 		return snap, nil, nil
 	}
@@ -146,6 +156,11 @@ func (ns *Namespace) Snapshot() (Snapshot, []string, error) {
 			continue
 		}
 		p := position(name)
+		if dropped[name] {
+			enc.notes.add(&valuePath{name: name}, enc.fmt.typeString(slot.Type()), "dropped by request"+notCarried)
+			snap.Vars = append(snap.Vars, SnapshotVar{Name: name, Type: src, At: p.first, Retry: p.last})
+			continue
+		}
 		// yaegi may keep a concrete value in a variable of an interface type.
 		concrete := it.isInterface() && slot.Kind() != reflect.Interface && slot.Type() != vit
 		snap.Vars = append(snap.Vars, SnapshotVar{

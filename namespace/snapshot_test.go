@@ -741,3 +741,42 @@ func BenchmarkRestore(b *testing.B) {
 		restored.Close()
 	}
 }
+
+func TestDropLeavesAVariableOut(t *testing.T) {
+	ns := New(Options{})
+	defer ns.Close()
+	for _, src := range []string{`type N struct{ Next *N; V int }`, `a := &N{V: 1}`, `b := &N{Next: a, V: 2}`, `k := 5`} {
+		if _, err := ns.Eval(context.Background(), src); err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+	}
+	if err := ns.Drop("nosuch"); err == nil {
+		t.Fatal("Drop of an unknown name succeeded")
+	}
+	if err := ns.Drop("a"); err != nil {
+		t.Fatal(err)
+	}
+	snap, lost, err := ns.Snapshot("k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lost) != 2 || !strings.Contains(lost[0], "a (*N): dropped by request") || !strings.Contains(lost[1], "k (int): dropped by request") {
+		t.Fatalf("notes: %q", lost)
+	}
+	r, err := Restore(Options{}, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	// b still carries its own copy of what a pointed to: only the
+	// reference named a was broken.
+	for src, want := range map[string]string{`a == nil`: "true", `k`: "0", `b.Next.V`: "1", `b.V`: "2"} {
+		res, err := r.Eval(context.Background(), src)
+		if err != nil || res.Value != want {
+			t.Errorf("%s = %q, %v; want %s", src, res.Value, err, want)
+		}
+	}
+	if !ns.Undrop("a") || ns.Undrop("a") || len(ns.Dropped()) != 0 {
+		t.Fatal("Undrop")
+	}
+}

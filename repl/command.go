@@ -24,6 +24,9 @@ func init() {
 		{"imports", "the packages this session imported", (*Session).cmdImports},
 		{"who", "who is connected: session id, user, address, since", (*Session).cmdWho},
 		{"migrate", "(admins) hand the whole server to the build now on disk, live", (*Session).cmdMigrate},
+		{"upgrade", "move this session to the newer process of an incremental migration", (*Session).cmdUpgrade},
+		{"drop", "NAME: leave a variable out of the next migration (-NAME: take it back)", (*Session).cmdDrop},
+		{"attach", "ID: take a copy of snapshot session ID's namespace (serve --restore); no ID lists them", (*Session).cmdAttach},
 		{"quit", "log out (as does Ctrl-D on an empty line)", (*Session).cmdQuit},
 	}
 }

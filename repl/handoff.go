@@ -60,16 +60,7 @@ type Exported struct {
 // why. Pause fails, after resuming everything, if ctx ends first.
 func (s *Server) Pause(ctx context.Context, grace time.Duration) error {
 	s.mu.Lock()
-	s.acceptPaused = true
-	ln := s.ln
-	s.mu.Unlock()
-	if dl, ok := ln.(interface{ SetDeadline(time.Time) error }); ok {
-		dl.SetDeadline(time.Now()) // wakes Accept; waitAcceptResumed holds it
-	}
-	s.mu.Lock()
-	for ln != nil && !s.acceptIdle && !s.closed && ctx.Err() == nil {
-		s.waitLocked(ctx)
-	}
+	s.pauseAcceptLocked(ctx)
 	sessions := make([]*Session, 0, len(s.sessions))
 	for _, sess := range s.sessions {
 		sessions = append(sessions, sess)
@@ -90,6 +81,33 @@ func (s *Server) Pause(ctx context.Context, grace time.Duration) error {
 		return fmt.Errorf("sessions did not stop in time: %w", err)
 	}
 	return nil
+}
+
+// PauseAccept stops the accept loop only (new clients wait in the
+// listener's backlog): what an incremental migration moves at first.
+// Resume undoes it.
+func (s *Server) PauseAccept(ctx context.Context) error {
+	s.mu.Lock()
+	s.pauseAcceptLocked(ctx)
+	s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		s.Resume()
+		return err
+	}
+	return nil
+}
+
+// pauseAcceptLocked stops the accept loop and waits until it is idle, or
+// ctx ends. s.mu is held, and released while waiting.
+func (s *Server) pauseAcceptLocked(ctx context.Context) {
+	s.acceptPaused = true
+	ln := s.ln
+	if dl, ok := ln.(interface{ SetDeadline(time.Time) error }); ok {
+		dl.SetDeadline(time.Now()) // wakes Accept; waitAcceptResumed holds it
+	}
+	for ln != nil && !s.acceptIdle && !s.closed && ctx.Err() == nil {
+		s.waitLocked(ctx)
+	}
 }
 
 // waitLocked waits on s.cond, or until ctx ends.
@@ -140,7 +158,9 @@ func (s *Server) Resume() {
 
 // Export returns the listener and every session, paused, for another
 // process. The server keeps its own copies until it exits or resumes.
-func (s *Server) Export() (*os.File, []Exported, error) {
+//
+// The variables named in drop are left out of every namespace.
+func (s *Server) Export(drop ...string) (*os.File, []Exported, error) {
 	s.mu.Lock()
 	ln := s.ln
 	sessions := make([]*Session, 0, len(s.sessions))
@@ -169,7 +189,7 @@ func (s *Server) Export() (*os.File, []Exported, error) {
 		if !sess.still() {
 			continue // its client left during the pause; nothing to carry
 		}
-		e, err := sess.export()
+		e, err := sess.export(drop...)
 		if err != nil {
 			return fail(fmt.Errorf("session %d: %w", sess.id, err))
 		}
@@ -226,25 +246,11 @@ func checkSessionState(st SessionState) error {
 	return nil
 }
 
-// adopt makes a session of st on nc.
+// adopt makes a session of st on nc, to start with the others adopted.
 func (s *Server) adopt(st SessionState, nc net.Conn) error {
-	sess := &Session{
-		pausing: make(chan struct{}),
-		srv:     s, id: st.ID, addr: st.Addr, nc: nc, hist: &history{entries: st.History},
-		user: st.User, since: st.Since, charMode: st.CharMode,
-		loginName: st.LoginName, loginTry: st.LoginTry, chunk: st.Chunk,
-		restored: true, lost: st.Lost,
-	}
-	sess.conn = telnet.Restore(nc, st.Telnet)
-	sess.newInput()
-	sess.in.restore(st.Input)
-	sess.setEditor()
-	if st.Namespace != nil {
-		ns, err := namespace.Restore(sess.namespaceOptions(), *st.Namespace)
-		if err != nil {
-			return fmt.Errorf("session %d: namespace: %w", st.ID, err)
-		}
-		sess.ns = ns
+	sess, err := s.restore(st, nc)
+	if err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -260,6 +266,29 @@ func (s *Server) adopt(st SessionState, nc net.Conn) error {
 	return nil
 }
 
+// restore makes a session of st on nc, not registered.
+func (s *Server) restore(st SessionState, nc net.Conn) (*Session, error) {
+	sess := &Session{
+		pausing: make(chan struct{}),
+		srv:     s, id: st.ID, addr: st.Addr, nc: nc, hist: &history{entries: st.History},
+		user: st.User, since: st.Since, charMode: st.CharMode,
+		loginName: st.LoginName, loginTry: st.LoginTry, chunk: st.Chunk,
+		restored: true, lost: st.Lost,
+	}
+	sess.conn = telnet.Restore(nc, st.Telnet)
+	sess.newInput()
+	sess.in.restore(st.Input)
+	sess.setEditor()
+	if st.Namespace != nil {
+		ns, err := namespace.Restore(sess.namespaceOptions(), *st.Namespace)
+		if err != nil {
+			return nil, fmt.Errorf("session %d: namespace: %w", st.ID, err)
+		}
+		sess.ns = ns
+	}
+	return sess, nil
+}
+
 // Announce sets a line each adopted session shows when it starts: the
 // talk's client simply went on, so this is only for those who ask for it.
 func (s *Server) Announce(notice string) {
@@ -273,22 +302,28 @@ func (s *Server) startAdopted() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, sess := range s.adopted {
-		var notes []string
-		if s.notice != "" {
-			notes = append(notes, s.notice)
-		}
-		for _, l := range sess.lost {
-			notes = append(notes, "[translucent: not carried by the migration: "+l+"]")
-		}
-		if len(notes) > 0 {
-			// The notes move the prompt down, so the editor must draw it
-			// and the half-typed line again: no muting.
-			sess.in.unmute()
-			fmt.Fprintf(sess.conn, "\r\n%s\r\n", strings.Join(notes, "\r\n"))
-		}
-		s.runLocked(sess)
+		s.startLocked(sess)
 	}
 	s.adopted = nil
+}
+
+// startLocked runs an adopted session, telling its user what the
+// migration could not carry (and the notice, if any) first.
+func (s *Server) startLocked(sess *Session) {
+	var notes []string
+	if s.notice != "" {
+		notes = append(notes, s.notice)
+	}
+	for _, l := range sess.lost {
+		notes = append(notes, "[translucent: not carried by the migration: "+l+"]")
+	}
+	if len(notes) > 0 {
+		// The notes move the prompt down, so the editor must draw it and
+		// the half-typed line again: no muting.
+		sess.in.unmute()
+		fmt.Fprintf(sess.conn, "\r\n%s\r\n", strings.Join(notes, "\r\n"))
+	}
+	s.runLocked(sess)
 }
 
 // decMode bounds what a hostile or corrupt record can make the decoder do.
@@ -345,7 +380,7 @@ func (sess *Session) resume() {
 }
 
 // export records a paused session.
-func (sess *Session) export() (Exported, error) {
+func (sess *Session) export(drop ...string) (Exported, error) {
 	info := sess.info()
 	st := SessionState{
 		Version: StateVersion, ID: sess.id, User: info.User, Since: info.Since, Addr: sess.addr,
@@ -354,7 +389,7 @@ func (sess *Session) export() (Exported, error) {
 	}
 	var lost []string
 	if sess.ns != nil {
-		snap, notes, err := sess.ns.Snapshot()
+		snap, notes, err := sess.ns.Snapshot(drop...)
 		if err != nil {
 			return Exported{}, err
 		}

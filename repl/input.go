@@ -74,6 +74,12 @@ func (in *input) pump() {
 			in.cond.Broadcast()
 			in.cond.Wait()
 		}
+		if in.err != nil {
+			// Ended (end): the socket may be another process's now, so not
+			// one more byte is read from it.
+			in.mu.Unlock()
+			return
+		}
 		in.pumpIdle = false
 		in.mu.Unlock()
 
@@ -310,4 +316,14 @@ func (in *input) unmute() {
 	defer in.mu.Unlock()
 	in.muted = false
 	in.replay = 0
+}
+
+// end stops the input for good with err: what was read and not consumed
+// is dropped (another process carries it), and the pump reads no more.
+func (in *input) end(err error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.err = err
+	in.buf, in.partial, in.typed = nil, nil, nil
+	in.cond.Broadcast()
 }

@@ -24,6 +24,10 @@ type Config struct {
 	Unrestricted bool     // let sessions import os/exec, syscall, unsafe
 	Admins       []string // users who may type :migrate
 
+	// Restored is a snapshot whose namespaces users may take with
+	// :attach ID: a staging server (serve --restore).
+	Restored *SnapshotFile
+
 	MaxSessions     int           // connections at once, logged in or not; default 256
 	LoginTimeout    time.Duration // to complete a login; default 60s
 	LoginDelay      time.Duration // after a wrong password; default 1s
@@ -61,7 +65,11 @@ type Server struct {
 	closed   bool                // guarded by mu
 	adopted  []*Session          // restored from another process, not yet running; guarded by mu
 
-	migrate func(out io.Writer) // starts a migration for :migrate; guarded by mu
+	migrate func(out io.Writer)            // starts a migration for :migrate; guarded by mu
+	upgrade func(id uint64, out io.Writer) // moves a session for :upgrade; guarded by mu
+	detached bool                          // the listener belongs to another process; guarded by mu
+	empty    chan struct{}                 // closed when detached with no session left
+	emptied  bool                          // empty is closed; guarded by mu
 	notice  string              // shown by adopted sessions as they start; guarded by mu
 
 	cond         *sync.Cond      // on mu: signals acceptPaused and acceptIdle
@@ -76,7 +84,7 @@ type Server struct {
 func NewServer(cfg Config) *Server {
 	cfg.setDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, sessions: make(map[uint64]*Session), ctx: ctx, cancel: cancel}
+	s := &Server{cfg: cfg, sessions: make(map[uint64]*Session), ctx: ctx, cancel: cancel, empty: make(chan struct{})}
 	s.cond = sync.NewCond(&s.mu)
 	return s
 }
@@ -100,6 +108,9 @@ func (s *Server) Serve(ln net.Listener) error {
 			if s.isClosed() {
 				return ErrServerClosed
 			}
+			if s.isDetached() {
+				return ErrDetached
+			}
 			if s.waitAcceptResumed() {
 				continue
 			}
@@ -115,6 +126,12 @@ func (s *Server) Serve(ln net.Listener) error {
 		delay = 0
 		s.start(c)
 	}
+}
+
+func (s *Server) isDetached() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.detached
 }
 
 func (s *Server) isClosed() bool {
@@ -147,6 +164,7 @@ func (s *Server) start(c net.Conn) {
 
 // runLocked starts sess's goroutine, which unregisters it when it ends.
 func (s *Server) runLocked(sess *Session) {
+	sess.running = true
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -158,6 +176,7 @@ func (s *Server) runLocked(sess *Session) {
 func (s *Server) remove(sess *Session) {
 	s.mu.Lock()
 	delete(s.sessions, sess.id)
+	s.checkEmptyLocked()
 	s.mu.Unlock()
 }
 

@@ -59,6 +59,8 @@ type Session struct {
 	evalStopped bool          // a migration interrupted the evaluation; guarded by mu
 	restored    bool          // adopted from another process: no greeting, no negotiation
 	lost        []string      // what the migration could not carry, told on arrival
+	running     bool          // its goroutine was started; guarded by srv.mu
+	moved       bool          // another process has its connection: write nothing; guarded by mu
 }
 
 func newSession(srv *Server, id uint64, nc net.Conn) *Session {
@@ -185,7 +187,7 @@ func (s *Session) chooseEditor() {
 // client already sees.
 func (s *Session) setEditor() {
 	out := writerFunc(func(p []byte) (int, error) {
-		if s.in.isMuted() {
+		if s.in.isMuted() || s.isMoved() {
 			return len(p), nil
 		}
 		return s.conn.Write(p)
@@ -384,7 +386,7 @@ func (o *sessionOutput) Write(p []byte) (int, error) {
 		return 0, nil
 	}
 	s.mu.Lock()
-	for s.paused != nil {
+	for s.paused != nil && !s.moved {
 		// A migration is under way: the client is not ours to write to
 		// until it ends, here (resume) or in the next process.
 		ch := s.paused
@@ -392,8 +394,18 @@ func (o *sessionOutput) Write(p []byte) (int, error) {
 		<-ch
 		s.mu.Lock()
 	}
+	if s.moved {
+		s.mu.Unlock()
+		return len(p), nil
+	}
 	s.lastOut = p[len(p)-1]
 	ed := s.ed
 	s.mu.Unlock()
 	return ed.Write(p)
+}
+
+func (s *Session) isMoved() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.moved
 }

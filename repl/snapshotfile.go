@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -218,4 +222,54 @@ func sameValues(a, b namespace.Snapshot) error {
 		}
 	}
 	return errors.New("re-encodes differently: the values changed in the restore")
+}
+
+func (s *Session) cmdAttach(args []string) bool {
+	f := s.srv.cfg.Restored
+	if f == nil {
+		s.printf("error: this server has no snapshot to attach to (see serve --restore)\n")
+		return false
+	}
+	if len(args) == 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "snapshot taken %s from pid %d (%s):\n", f.Taken.Format(time.DateTime), f.Pid, f.ServerVersion)
+		tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tUSER\tVARIABLES\tSINCE")
+		for _, st := range f.Sessions {
+			vars := 0
+			if st.Namespace != nil {
+				vars = len(st.Namespace.Vars)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\n", st.ID, st.User, vars, st.Since.Format(time.DateTime))
+		}
+		tw.Flush()
+		s.printf("%s", b.String())
+		return false
+	}
+	id, err := strconv.ParseUint(args[0], 10, 64)
+	i := slices.IndexFunc(f.Sessions, func(st SessionState) bool { return st.ID == id })
+	if err != nil || i < 0 {
+		s.printf("error: no session %q in the snapshot (:attach lists them)\n", args[0])
+		return false
+	}
+	st := f.Sessions[i]
+	snap := namespace.Snapshot{Version: namespace.SnapshotVersion}
+	if st.Namespace != nil {
+		snap = *st.Namespace
+	}
+	ns, err := namespace.Restore(s.namespaceOptions(), snap)
+	if err != nil {
+		s.printf("error: session %d does not restore: %v\n", id, err)
+		return false
+	}
+	s.mu.Lock()
+	old := s.ns
+	s.ns = ns
+	s.mu.Unlock()
+	old.Close()
+	s.printf("attached to a copy of session %d's namespace (%s, pid %d, %s): %d variables\n", id, st.User, f.Pid, f.ServerVersion, len(snap.Vars))
+	for _, l := range st.Lost {
+		s.printf("  not carried: %s\n", l)
+	}
+	return false
 }
