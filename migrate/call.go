@@ -55,7 +55,7 @@ func Call(ctx context.Context, path string, req Request, progress io.Writer) (Re
 	}
 	// A server that refuses the request may answer and close before
 	// reading it: the answer is still worth reading after a failed write.
-	werr := writeFrame(nc, frameRequest, b)
+	werr := writeRequestFrame(nc.(*net.UnixConn), b, req.Files)
 	if progress == nil {
 		progress = io.Discard
 	}

@@ -105,7 +105,22 @@ func ListenControl(path string) (*ControlListener, error) {
 // File). It duplicates f, which the caller still closes. The listener's
 // path is the socket's bound address.
 func ControlFromFile(f *os.File) (*ControlListener, error) {
-	l, err := net.FileListener(f)
+	// net.FileListener calls f.Fd, which, for a file from a listener's
+	// File method, clears O_NONBLOCK on the socket's open file description:
+	// shared with the original listener, whose goroutine may then block in
+	// accept(2) where Close cannot wake it. A file made by os.NewFile of a
+	// non-blocking descriptor is left as it is, so go through one.
+	fd, err := fileFD(f)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: inherited control socket: %w", err)
+	}
+	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: inherited control socket: %w", err)
+	}
+	nf := os.NewFile(uintptr(nfd), f.Name())
+	defer nf.Close()
+	l, err := net.FileListener(nf)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: inherited control socket: %w", err)
 	}
@@ -278,7 +293,16 @@ func (l *ControlListener) serveConn(c *net.UnixConn, handler Handler) {
 		return
 	}
 	c.SetReadDeadline(time.Now().Add(requestTimeout))
-	kind, payload, err := readFrame(c)
+	rr := &rightsReader{c: c}
+	kind, payload, err := readFrame(rr)
+	defer func() {
+		for _, f := range rr.files {
+			f.Close()
+		}
+	}()
+	if err == nil {
+		err = rr.err
+	}
 	if err == nil && kind != frameRequest {
 		err = fmt.Errorf("%w: expected a request, got a frame of kind %q", ErrControlProtocol, kind)
 	}
@@ -294,6 +318,7 @@ func (l *ControlListener) serveConn(c *net.UnixConn, handler Handler) {
 		refuse(err)
 		return
 	}
+	req.Files = rr.files
 	c.SetReadDeadline(time.Time{})
 
 	ctx, cancel := context.WithCancel(l.ctx)

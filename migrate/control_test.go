@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -371,5 +372,54 @@ func TestDefaultControlPath(t *testing.T) {
 	t.Setenv("TMPDIR", "")
 	if got, want := DefaultControlPath(), "/tmp/translucent-"+strconv.Itoa(os.Getuid())+"/control.sock"; got != want {
 		t.Errorf("without: %s, want %s", got, want)
+	}
+}
+
+// A request can carry descriptors: a session's connection moving between
+// two processes. The handler gets working files; the server closes its
+// copies afterwards.
+func TestControlRequestFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.sock")
+	serveControl(t, path, func(ctx context.Context, req Request, _ io.Writer) Response {
+		if len(req.Files) != 2 {
+			return Response{Error: fmt.Sprintf("%d files", len(req.Files))}
+		}
+		for i, f := range req.Files {
+			if _, err := fmt.Fprintf(f, "file %d\n", i); err != nil {
+				return Response{Error: err.Error()}
+			}
+		}
+		return Response{OK: true}
+	})
+	var readers []*os.File
+	req := Request{Command: "take"}
+	for range 2 {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		defer w.Close()
+		readers = append(readers, r)
+		req.Files = append(req.Files, w)
+	}
+	resp, err := Call(context.Background(), path, req, nil)
+	if err != nil || !resp.OK {
+		t.Fatalf("Call: %v %+v", err, resp)
+	}
+	for i, r := range readers {
+		req.Files[i].Close() // the server's copy is closed too: EOF follows
+		b, err := io.ReadAll(r)
+		if err != nil || string(b) != fmt.Sprintf("file %d\n", i) {
+			t.Fatalf("file %d: %q %v", i, b, err)
+		}
+	}
+
+	tooMany := Request{Command: "take"}
+	for range MaxRequestFiles + 1 {
+		tooMany.Files = append(tooMany.Files, readers[0])
+	}
+	if _, err := Call(context.Background(), path, tooMany, nil); err == nil {
+		t.Fatal("a request with too many files was sent")
 	}
 }

@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
+	"runtime"
 
 	"github.com/fxamacker/cbor/v2"
+	"golang.org/x/sys/unix"
 )
 
 // Request is one command to a running server over its control socket.
@@ -15,7 +19,15 @@ type Request struct {
 	Command string `cbor:"1,keyasint"`
 	// Args are the command's arguments, e.g. {"binary": PATH, "timeout": "5s"}.
 	Args map[string]string `cbor:"2,keyasint,omitempty"`
+	// Files travel with the request as descriptors (SCM_RIGHTS): a
+	// session's connection moving between two processes. At most
+	// MaxRequestFiles. The server closes them after the handler returns;
+	// a handler keeps what it needs by duplicating it.
+	Files []*os.File `cbor:"-"`
 }
+
+// MaxRequestFiles bounds the descriptors a request carries.
+const MaxRequestFiles = 4
 
 // Response is a server's answer to a Request.
 type Response struct {
@@ -124,6 +136,9 @@ func encodeRequest(req Request) ([]byte, error) {
 	if len(req.Args) > maxArgs {
 		return nil, fmt.Errorf("migrate: %d request arguments, limit %d", len(req.Args), maxArgs)
 	}
+	if len(req.Files) > MaxRequestFiles {
+		return nil, fmt.Errorf("migrate: %d files in a request, limit %d", len(req.Files), MaxRequestFiles)
+	}
 	b, err := controlEnc.Marshal(req)
 	if err == nil && len(b) > maxRequestSize {
 		err = fmt.Errorf("migrate: request of %d bytes, limit %d", len(b), maxRequestSize)
@@ -153,4 +168,60 @@ func decodeResponse(b []byte) (Response, error) {
 		return Response{}, fmt.Errorf("%w: response: %v", ErrControlProtocol, err)
 	}
 	return resp, nil
+}
+
+// rightsReader reads a Unix stream socket, keeping the descriptors that
+// arrive with the bytes. Descriptors beyond MaxRequestFiles are refused.
+type rightsReader struct {
+	c     *net.UnixConn
+	files []*os.File
+	err   error // descriptors that could not be taken
+}
+
+func (r *rightsReader) Read(p []byte) (int, error) {
+	oob := make([]byte, unix.CmsgSpace(4*MaxRequestFiles))
+	n, oobn, flags, _, err := r.c.ReadMsgUnix(p, oob)
+	fds, perr := parseRights(oob[:oobn])
+	for _, fd := range fds {
+		if len(r.files) == MaxRequestFiles {
+			unix.Close(fd)
+			continue
+		}
+		r.files = append(r.files, os.NewFile(uintptr(fd), "request-file"))
+	}
+	if flags&unix.MSG_CTRUNC != 0 || len(fds) > MaxRequestFiles {
+		perr = fmt.Errorf("%w: more than %d descriptors", ErrControlProtocol, MaxRequestFiles)
+	}
+	if perr != nil && r.err == nil {
+		r.err = perr
+	}
+	return n, err
+}
+
+// writeRequestFrame writes the request frame, with files as descriptors.
+func writeRequestFrame(c *net.UnixConn, payload []byte, files []*os.File) error {
+	if len(files) == 0 {
+		return writeFrame(c, frameRequest, payload)
+	}
+	fds := make([]int, len(files))
+	for i, f := range files {
+		fd, err := fileFD(f)
+		if err != nil {
+			return err
+		}
+		fds[i] = fd
+	}
+	b := make([]byte, frameHeaderSize+len(payload))
+	b[0] = frameRequest
+	binary.BigEndian.PutUint32(b[1:], uint32(len(payload)))
+	copy(b[frameHeaderSize:], payload)
+	// The descriptors ride on the first byte; the rest is a plain stream.
+	n, _, err := c.WriteMsgUnix(b, unix.UnixRights(fds...), nil)
+	for _, f := range files {
+		runtime.KeepAlive(f)
+	}
+	if err == nil && n < len(b) {
+		_, err = c.Write(b[n:])
+	}
+	return err
 }

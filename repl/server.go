@@ -65,12 +65,12 @@ type Server struct {
 	closed   bool                // guarded by mu
 	adopted  []*Session          // restored from another process, not yet running; guarded by mu
 
-	migrate func(out io.Writer)            // starts a migration for :migrate; guarded by mu
-	upgrade func(id uint64, out io.Writer) // moves a session for :upgrade; guarded by mu
-	detached bool                          // the listener belongs to another process; guarded by mu
-	empty    chan struct{}                 // closed when detached with no session left
-	emptied  bool                          // empty is closed; guarded by mu
-	notice  string              // shown by adopted sessions as they start; guarded by mu
+	migrate  func(out io.Writer)            // starts a migration for :migrate; guarded by mu
+	upgrade  func(id uint64, out io.Writer) // moves a session for :upgrade; guarded by mu
+	detached bool                           // the listener belongs to another process; guarded by mu
+	empty    chan struct{}                  // closed when detached with no session left
+	emptied  bool                           // empty is closed; guarded by mu
+	notice   string                         // shown by adopted sessions as they start; guarded by mu
 
 	cond         *sync.Cond      // on mu: signals acceptPaused and acceptIdle
 	acceptPaused bool            // a migration holds the accept loop; guarded by mu
