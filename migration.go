@@ -34,6 +34,7 @@ type migrator struct {
 
 	busy      sync.Mutex    // held for the length of a migration
 	handedOff chan struct{} // closed once a successor has taken over
+	peer      peerState     // the other process of an incremental migration
 }
 
 // service adapts the REPL server to what migrate.Handoff moves.
@@ -47,16 +48,13 @@ func (s service) Pause(ctx context.Context) error { return s.m.srv.Pause(ctx, s.
 func (s service) Resume()                         { s.m.srv.Resume() }
 
 func (s service) Export() ([]*os.File, []migrate.Record, []string, error) {
-	lf, sessions, err := s.m.srv.Export(s.drop...)
+	files, err := s.m.listenerFiles()
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cf, err := s.m.ctl.File()
+	sessions, err := s.m.srv.Export(s.drop...)
 	if err != nil {
-		lf.Close()
-		for _, e := range sessions {
-			e.Conn.Close()
-		}
+		closeFiles(files)
 		return nil, nil, nil, err
 	}
 	recs := make([]migrate.Record, len(sessions))
@@ -67,21 +65,38 @@ func (s service) Export() ([]*os.File, []migrate.Record, []string, error) {
 			lost = append(lost, fmt.Sprintf("session %d: %s", e.ID, l))
 		}
 	}
-	files := []*os.File{lf, cf}
-	if s.m.http != nil {
-		hf, err := s.m.http.(*net.TCPListener).File()
+	return files, recs, lost, nil
+}
+
+// listenerFiles duplicates what a successor listens on: telnet, control,
+// and the status page when there is one, in that order.
+func (m *migrator) listenerFiles() ([]*os.File, error) {
+	lf, err := m.srv.ListenerFile()
+	if err != nil {
+		return nil, err
+	}
+	files := []*os.File{lf}
+	cf, err := m.ctl.File()
+	if err != nil {
+		closeFiles(files)
+		return nil, err
+	}
+	files = append(files, cf)
+	if m.http != nil {
+		hf, err := m.http.(*net.TCPListener).File()
 		if err != nil {
-			for _, f := range files {
-				f.Close()
-			}
-			for _, e := range sessions {
-				e.Conn.Close()
-			}
-			return nil, nil, nil, err
+			closeFiles(files)
+			return nil, err
 		}
 		files = append(files, hf)
 	}
-	return files, recs, lost, nil
+	return files, nil
+}
+
+func closeFiles(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }
 
 // binary is the new build: the one asked for, or by default this
@@ -116,6 +131,9 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 		return migrate.Report{}, migrate.ErrInProgress
 	}
 	defer m.busy.Unlock()
+	if err := m.canMigrate(ctx); err != nil {
+		return migrate.Report{}, err
+	}
 	var err error
 	if req.binary, err = m.binary(req.binary); err != nil {
 		return migrate.Report{}, err
@@ -154,6 +172,12 @@ func (m *migrator) defaults() migration {
 // handle answers the control socket.
 func (m *migrator) handle(ctx context.Context, req migrate.Request, progress io.Writer) migrate.Response {
 	switch req.Command {
+	case "adopt":
+		return m.adoptReply(req)
+	case "commit":
+		return m.commitReply(req)
+	case "abort":
+		return m.abortReply(req)
 	case "status":
 		var b strings.Builder
 		fmt.Fprintf(&b, "pid %d\nversion %s\n", os.Getpid(), versionString())
@@ -163,6 +187,9 @@ func (m *migrator) handle(ctx context.Context, req migrate.Request, progress io.
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.ID, s.User, s.Addr, s.Since.Format(time.DateTime))
 		}
 		tw.Flush()
+		if req.Args["local"] != "true" {
+			b.WriteString(m.peerStatus(ctx))
+		}
 		return migrate.Response{OK: true, Output: b.String()}
 	case "snapshot":
 		return m.snapshotReply(req)
@@ -184,6 +211,15 @@ func (m *migrator) handle(ctx context.Context, req migrate.Request, progress io.
 			mig.strict, _ = strconv.ParseBool(v)
 		}
 		mig.drop = splitList(req.Args["drop"])
+		if req.Args["session"] != "" {
+			return m.moveReply(ctx, req, mig, progress)
+		}
+		if req.Args["incremental"] == "true" {
+			if err := m.runIncremental(context.WithoutCancel(ctx), mig, progress); err != nil {
+				return migrate.Response{Error: "incremental migration failed, nothing changed: " + err.Error()}
+			}
+			return migrate.Response{OK: true}
+		}
 		if req.Args["dry-run"] == "true" {
 			if err := m.dryRun(ctx, mig, progress); err != nil {
 				return migrate.Response{Error: "dry run failed: " + err.Error()}
@@ -232,6 +268,8 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		drop = append(drop, s)
 		return nil
 	})
+	incremental := fs.Bool("incremental", false, "move the listener to the new build now and each session later (:upgrade, --session)")
+	session := fs.Uint64("session", 0, "move only the session with this `id` to the other process of an incremental migration (either way)")
 	dryRun := fs.Bool("dry-run", false, "restore every session's state in a staging run of the new build, report, and change nothing")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -239,7 +277,11 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	req := migrate.Request{Command: "migrate", Args: map[string]string{
 		"timeout": timeout.String(), "grace": grace.String(), "strict": strconv.FormatBool(*strict),
 		"dry-run": strconv.FormatBool(*dryRun), "drop": strings.Join(drop, ","),
+		"incremental": strconv.FormatBool(*incremental),
 	}}
+	if *session != 0 {
+		req.Args["session"] = strconv.FormatUint(*session, 10)
+	}
 	if *binary != "" {
 		if !strings.HasPrefix(*binary, "/") {
 			wd, _ := os.Getwd()

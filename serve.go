@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -72,6 +73,11 @@ type meta struct {
 	Version  string
 	Sessions int           `cbor:",omitempty"`
 	Restore  time.Duration `cbor:",omitempty"` // the successor's time to restore every session
+
+	// An incremental migration's old process: its own control socket,
+	// where it keeps serving its sessions, and its last session id.
+	Peer   string `cbor:",omitempty"`
+	NextID uint64 `cbor:",omitempty"`
 }
 
 func versionString() string { return fmt.Sprintf("%s (%s)", buildVersion(), runtime.Version()) }
@@ -141,8 +147,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Logger:       log,
 	})
 
+	var old meta
 	if pred != nil {
-		var old meta
 		ln, ctl, hln, old, err = takeOver(ctx, pred, srv, log)
 		if err != nil {
 			return err
@@ -160,6 +166,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	// settled on (the generated admin's, if any).
 	succArgs := append(append([]string{"serve"}, args...), "--users", usersFile)
 	m := &migrator{srv: srv, ctl: ctl, http: hln, args: succArgs, log: log, flags: f, handedOff: make(chan struct{})}
+	m.peer.detached = make(chan struct{})
+	if pred != nil && old.Peer != "" {
+		// An incremental migration: the old process keeps its sessions.
+		m.peer.set(old.Peer)
+		srv.SetNextID(old.NextID)
+	}
 	srv.SetMigrate(m.fromSession)
 
 	if err := writePidfile(f.pidfile); err != nil {
@@ -200,9 +212,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	var emptied <-chan struct{} // set once detached
+	detached := m.peer.detached
 	for {
 		select {
 		case err := <-errc:
+			if errors.Is(err, repl.ErrDetached) {
+				continue // an incremental migration: the sessions go on
+			}
 			ctl.Close()
 			srv.Close()
 			stopHTTP()
@@ -217,6 +234,27 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			stopHTTP() // the successor accepts on its copy of the socket
 			<-ctlDone  // the migrate command has its answer
 			log.Info("handed over; exiting")
+			return nil
+		case <-detached:
+			// An incremental migration committed: the new process accepts
+			// and answers the main control socket; this one serves its
+			// sessions, on a control socket of its own, until they leave.
+			srv.Detach()
+			ctl.Detach()
+			ctl.Close()
+			<-ctlDone
+			stopHTTP()
+			ctl = m.peer.ctl
+			m.ctl = ctl
+			go func() { ctlDone <- ctl.Serve(m.handle) }()
+			emptied = srv.Emptied()
+			detached = nil
+			log.Info("listener handed over; serving the remaining sessions until they leave", "sessions", len(srv.Sessions()), "control", ctl.Path())
+		case <-emptied:
+			log.Info("the last session has left; exiting")
+			ctl.Close()
+			os.Remove(ctl.Path() + ".lock") // this process's own socket: nobody else locks it
+			srv.Close()
 			return nil
 		case <-ctx.Done():
 			log.Info("shutting down")

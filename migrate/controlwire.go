@@ -24,6 +24,8 @@ type Request struct {
 	// MaxRequestFiles. The server closes them after the handler returns;
 	// a handler keeps what it needs by duplicating it.
 	Files []*os.File `cbor:"-"`
+	// Data is a machine-readable payload, opaque here: a session record.
+	Data []byte `cbor:"3,keyasint,omitempty"`
 }
 
 // MaxRequestFiles bounds the descriptors a request carries.
@@ -48,7 +50,7 @@ const (
 
 // Limits of control frames. A peer exceeding them is disconnected.
 const (
-	maxRequestSize  = 1 << 20
+	maxRequestSize  = 64 << 20 // a session's record
 	maxProgressSize = 64 << 10
 	maxResponseSize = 256 << 20 // a snapshot file
 	maxArgs         = 256

@@ -156,46 +156,33 @@ func (s *Server) Resume() {
 	}
 }
 
-// Export returns the listener and every session, paused, for another
-// process. The server keeps its own copies until it exits or resumes.
-//
-// The variables named in drop are left out of every namespace.
-func (s *Server) Export(drop ...string) (*os.File, []Exported, error) {
+// Export returns every session, paused, for another process (the
+// listener goes with ListenerFile). The server keeps its own copies until
+// it exits or resumes. The variables named in drop are left out of every
+// namespace.
+func (s *Server) Export(drop ...string) ([]Exported, error) {
 	s.mu.Lock()
-	ln := s.ln
 	sessions := make([]*Session, 0, len(s.sessions))
 	for _, sess := range s.sessions {
 		sessions = append(sessions, sess)
 	}
 	s.mu.Unlock()
-	fl, ok := ln.(interface{ File() (*os.File, error) })
-	if !ok {
-		return nil, nil, fmt.Errorf("listener %T cannot be handed over", ln)
-	}
-	lf, err := fl.File()
-	if err != nil {
-		return nil, nil, err
-	}
 	sortSessions(sessions)
 	var out []Exported
-	fail := func(err error) (*os.File, []Exported, error) {
-		lf.Close()
-		for _, e := range out {
-			e.Conn.Close()
-		}
-		return nil, nil, err
-	}
 	for _, sess := range sessions {
 		if !sess.still() {
 			continue // its client left during the pause; nothing to carry
 		}
 		e, err := sess.export(drop...)
 		if err != nil {
-			return fail(fmt.Errorf("session %d: %w", sess.id, err))
+			for _, e := range out {
+				e.Conn.Close()
+			}
+			return nil, fmt.Errorf("session %d: %w", sess.id, err)
 		}
 		out = append(out, e)
 	}
-	return lf, out, nil
+	return out, nil
 }
 
 // Adopt restores a session exported by another process on conn, to run

@@ -169,7 +169,7 @@ func (s *Server) Hold(data []byte, conn *os.File) (uint64, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.detached {
+	if s.closed || s.emptied {
 		sess.discard()
 		return 0, errors.New("this server is not taking sessions")
 	}
@@ -256,4 +256,12 @@ func (s *Session) cmdDrop(args []string) bool {
 		s.printf("%s stays here and arrives at its zero value after the next migration\n", name)
 	}
 	return false
+}
+
+// Running reports whether session id is here and running (not held).
+func (s *Server) Running(id uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[id]
+	return ok && sess.running
 }
