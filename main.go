@@ -61,6 +61,8 @@ Usage:
   translucent serve [--listen ADDR] [--users FILE] [flags]   run the server
   translucent migrate [--control PATH] [--binary PATH]      hand the live server to a new build
   translucent migrate --dry-run [--binary PATH]             restore the live state in a staging run of a build; change nothing
+  translucent migrate --incremental [--binary PATH]         move the port now, each session later (:upgrade, --session)
+  translucent migrate --session ID [--drop NAME]            move one session to the other process, either way
   translucent status [--control PATH]                       the server's pid, version and sessions
   translucent snapshot [--session ID] -o FILE               write the live sessions' state to a file
   translucent verify FILE                                   restore a snapshot file here and check it
