@@ -67,6 +67,7 @@ Usage:
   translucent snapshot [--session ID] -o FILE               write the live sessions' state to a file
   translucent verify FILE                                   restore a snapshot file here and check it
   translucent adduser --users FILE NAME                     add a user (password on stdin)
+  translucent demo [--pause] [--keep]                       the talk's walk-through, live (builds two versions)
   translucent version                                       print the version
 
 Run 'translucent COMMAND -h' for a command's flags.
@@ -102,6 +103,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return verifyCmd(args, stdin, stdout, stderr)
 	case "adduser":
 		return adduser(args, stdin, stderr)
+	case "demo":
+		return demoCmd(ctx, args, stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "translucent %s (%s %s/%s)\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return nil

@@ -1,0 +1,244 @@
+package demo
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MigrateReport is what `translucent migrate` printed on success, parsed.
+// The format is main's migrator.run and migrate.Report.String:
+//
+//	migrating pid 4242 (v1 (go1.26.8)) to /path/translucent
+//	old pid 4242 (v1 (go1.26.8))
+//	new pid 4251 (v2 (go1.26.8))
+//	new pid 4251, 1 sessions
+//	  start     82.433ms
+//	  quiesce   221µs
+//	  ...
+//	longest pause a session saw: 9.279ms
+//	not carried: session 1: ...
+type MigrateReport struct {
+	OldPid     int
+	OldVersion string
+	NewPid     int
+	NewVersion string
+	Binary     string // the build the server migrated to
+	Sessions   int
+	Phases     []Phase
+	Pause      time.Duration // the longest a session waited
+	NotCarried []string
+}
+
+// Phase is one timed step of a handoff.
+type Phase struct {
+	Name     string
+	Duration time.Duration
+}
+
+// ParseMigrateReport parses the output of a successful `translucent
+// migrate`. Lines it does not know are skipped, so that the format can
+// grow; it fails when a line it knows is malformed, when the pids
+// disagree, or when the pids, the session count or the pause are missing.
+func ParseMigrateReport(out string) (MigrateReport, error) {
+	var r MigrateReport
+	sessionsSeen, pauseSeen := false, false
+	for n, line := range strings.Split(out, "\n") {
+		bad := func(err error) (MigrateReport, error) {
+			return MigrateReport{}, fmt.Errorf("demo: migrate output line %d %q: %w", n+1, line, err)
+		}
+		switch {
+		case strings.HasPrefix(line, "migrating pid "):
+			pid, rest, err := leadingInt(strings.TrimPrefix(line, "migrating pid "))
+			if err != nil {
+				return bad(err)
+			}
+			// The version holds parentheses itself: "(v1 (go1.26.8)) to /bin".
+			i := strings.LastIndex(rest, ") to ")
+			if !strings.HasPrefix(rest, " (") || i < 0 {
+				return bad(errors.New("want \"(VERSION) to BINARY\""))
+			}
+			r.OldPid, r.OldVersion, r.Binary = pid, rest[2:i], rest[i+len(") to "):]
+		case strings.HasPrefix(line, "old pid "):
+			pid, v, err := pidVersion(strings.TrimPrefix(line, "old pid "))
+			if err != nil {
+				return bad(err)
+			}
+			if r.OldPid != 0 && r.OldPid != pid {
+				return bad(fmt.Errorf("old pid %d, but the migration started from pid %d", pid, r.OldPid))
+			}
+			r.OldPid, r.OldVersion = pid, v
+		case strings.HasPrefix(line, "new pid "):
+			pid, rest, err := leadingInt(strings.TrimPrefix(line, "new pid "))
+			if err != nil {
+				return bad(err)
+			}
+			if r.NewPid != 0 && r.NewPid != pid {
+				return bad(fmt.Errorf("new pid %d, but an earlier line said %d", pid, r.NewPid))
+			}
+			r.NewPid = pid
+			switch {
+			case strings.HasPrefix(rest, " (") && strings.HasSuffix(rest, ")"):
+				r.NewVersion = rest[2 : len(rest)-1]
+			case strings.HasPrefix(rest, ", ") && strings.HasSuffix(rest, " sessions"):
+				if r.Sessions, err = strconv.Atoi(strings.TrimSuffix(rest[2:], " sessions")); err != nil {
+					return bad(err)
+				}
+				sessionsSeen = true
+			default:
+				return bad(errors.New("want \"(VERSION)\" or \", N sessions\" after the pid"))
+			}
+		case strings.HasPrefix(line, "  "):
+			f := strings.Fields(line)
+			if len(f) != 2 {
+				return bad(errors.New("want a phase and its duration"))
+			}
+			d, err := time.ParseDuration(f[1])
+			if err != nil {
+				return bad(err)
+			}
+			r.Phases = append(r.Phases, Phase{f[0], d})
+		case strings.HasPrefix(line, "longest pause a session saw: "):
+			d, err := time.ParseDuration(strings.TrimPrefix(line, "longest pause a session saw: "))
+			if err != nil {
+				return bad(err)
+			}
+			r.Pause, pauseSeen = d, true
+		case strings.HasPrefix(line, "not carried: "):
+			r.NotCarried = append(r.NotCarried, strings.TrimPrefix(line, "not carried: "))
+		}
+	}
+	var missing []string
+	if r.OldPid == 0 {
+		missing = append(missing, "the old pid")
+	}
+	if r.NewPid == 0 {
+		missing = append(missing, "the new pid")
+	}
+	if !sessionsSeen {
+		missing = append(missing, "the session count")
+	}
+	if !pauseSeen {
+		missing = append(missing, "the pause")
+	}
+	if len(missing) > 0 {
+		return MigrateReport{}, fmt.Errorf("demo: migrate output lacks %s:\n%s", strings.Join(missing, ", "), out)
+	}
+	return r, nil
+}
+
+// leadingInt splits "4242 (v1)" into 4242 and " (v1)".
+func leadingInt(s string) (int, string, error) {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	n, err := strconv.Atoi(s[:i])
+	if err != nil {
+		return 0, "", fmt.Errorf("want a pid: %w", err)
+	}
+	return n, s[i:], nil
+}
+
+// pidVersion parses "4242 (v1 (go1.26.8))".
+func pidVersion(s string) (int, string, error) {
+	pid, rest, err := leadingInt(s)
+	if err != nil {
+		return 0, "", err
+	}
+	if !strings.HasPrefix(rest, " (") || !strings.HasSuffix(rest, ")") {
+		return 0, "", errors.New("want \"PID (VERSION)\"")
+	}
+	return pid, rest[2 : len(rest)-1], nil
+}
+
+// logLine is one line of the server's log (log/slog's text format):
+// key=value pairs, a value quoted as Go quotes it when it holds a space,
+// a quote or an equals sign.
+type logLine struct {
+	text  string // as written
+	attrs map[string]string
+	raw   []string // each key=value as written, in order
+}
+
+func (l logLine) get(key string) string { return l.attrs[key] }
+
+// without is the line without the named attributes (a time stamp, the
+// phases already shown), for people to read.
+func (l logLine) without(keys ...string) string {
+	if len(l.raw) == 0 {
+		return l.text
+	}
+	var kept []string
+	for _, kv := range l.raw {
+		k, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(keys, k) {
+			kept = append(kept, kv)
+		}
+	}
+	return strings.Join(kept, " ")
+}
+
+// parseLogLine parses one slog text line. A line that is not one (a panic,
+// a race report) comes back with no attributes and ok false.
+func parseLogLine(s string) (l logLine, ok bool) {
+	l = logLine{text: s, attrs: map[string]string{}}
+	notSlog := func() (logLine, bool) { return logLine{text: s, attrs: map[string]string{}}, false }
+	rest := s
+	for rest != "" {
+		start := rest
+		eq := strings.IndexByte(rest, '=')
+		if eq <= 0 || strings.ContainsAny(rest[:eq], " \"") {
+			return notSlog()
+		}
+		key := rest[:eq]
+		rest = rest[eq+1:]
+		var val string
+		if strings.HasPrefix(rest, `"`) {
+			end := quotedEnd(rest)
+			if end < 0 {
+				return notSlog()
+			}
+			v, err := strconv.Unquote(rest[:end])
+			if err != nil {
+				return notSlog()
+			}
+			val, rest = v, rest[end:]
+		} else {
+			sp := strings.IndexByte(rest, ' ')
+			if sp < 0 {
+				sp = len(rest)
+			}
+			val, rest = rest[:sp], rest[sp:]
+		}
+		if rest != "" && rest[0] != ' ' {
+			return notSlog()
+		}
+		l.raw = append(l.raw, start[:len(start)-len(rest)])
+		rest = strings.TrimPrefix(rest, " ")
+		l.attrs[key] = val
+	}
+	_, hasTime := l.attrs["time"]
+	_, hasMsg := l.attrs["msg"]
+	if !hasTime || !hasMsg {
+		return notSlog()
+	}
+	return l, true
+}
+
+// quotedEnd returns the index just past the Go-quoted string s starts
+// with, or -1.
+func quotedEnd(s string) int {
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return -1
+}
