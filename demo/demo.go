@@ -134,12 +134,7 @@ type demo struct {
 }
 
 // part prints a part's heading, first waiting for Enter with Pause.
-func (d *demo) part(n int, title string) error {
-	h := fmt.Sprintf("Migration walk-through - part %d: %s", n, title)
-	return d.heading(h)
-}
-
-func (d *demo) heading(h string) error {
+func (d *demo) part(ctx context.Context, n int, title string) error {
 	if d.printer != nil {
 		d.printer.endLine()
 	}
@@ -151,11 +146,17 @@ func (d *demo) heading(h string) error {
 				d.opts.Pause = false
 				fmt.Fprintln(d.out, "(no more input: going on without pausing)")
 			}
-		case <-d.quit:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
-	fmt.Fprintf(d.out, "\n%s\n%s\n", h, strings.Repeat("=", len(h)))
+	d.heading(fmt.Sprintf("Migration walk-through - part %d: %s", n, title))
 	return nil
+}
+
+// heading prints h, underlined, the way the slides had a title.
+func (d *demo) heading(h string) {
+	fmt.Fprintf(d.out, "\n%s\n%s\n", h, strings.Repeat("=", len(h)))
 }
 
 // startEnter reads lines from In for the pauses. Its goroutine ends at
@@ -239,9 +240,7 @@ func (d *demo) prepare(ctx context.Context) error {
 	o := d.opts
 	fmt.Fprintf(d.out, "translucent demo: the walk-through of \"Translucent Inter-Process Service\n"+
 		"Migration\" (PyCon 2004), live, against real processes.\nIts files: %s\n", d.dir)
-	if err := d.heading("Preparation: two builds that report different versions"); err != nil {
-		return err
-	}
+	d.heading("Preparation: two builds that report different versions")
 	d.oldBin, d.newBin = o.Binary, o.NewBinary
 	if d.oldBin == "" || d.newBin == "" {
 		if _, err := exec.LookPath("go"); err != nil {
@@ -295,7 +294,7 @@ func (d *demo) prepare(ctx context.Context) error {
 
 // part1: the old server starts.
 func (d *demo) part1(ctx context.Context) error {
-	if err := d.part(1, "the server starts"); err != nil {
+	if err := d.part(ctx, 1, "the server starts"); err != nil {
 		return err
 	}
 	d.say("The old build serves telnet and a small HTTP status page, on free\nloopback ports:")
@@ -336,7 +335,7 @@ func (d *demo) part1(ctx context.Context) error {
 
 // part2: the client logs in and fills a namespace.
 func (d *demo) part2(ctx context.Context) error {
-	if err := d.part(2, "a client logs in and fills its namespace"); err != nil {
+	if err := d.part(ctx, 2, "a client logs in and fills its namespace"); err != nil {
 		return err
 	}
 	d.say("A scripted telnet client (the demo's own, in line mode: it echoes what it\ntypes) connects, logs in and types:\n")
@@ -398,7 +397,7 @@ func (d *demo) part2(ctx context.Context) error {
 
 // part3: the migration, seen from the server's side.
 func (d *demo) part3(ctx context.Context) error {
-	if err := d.part(3, "the migration, from the server's side"); err != nil {
+	if err := d.part(ctx, 3, "the migration, from the server's side"); err != nil {
 		return err
 	}
 	d.say("Meanwhile a loop asks the status page for its pid every %v, a new\nconnection each time (results in part 4).", httpEvery)
@@ -455,7 +454,7 @@ func (d *demo) part3(ctx context.Context) error {
 
 // part4: the migration, seen from the clients' side.
 func (d *demo) part4(ctx context.Context) error {
-	if err := d.part(4, "the migration, from the clients' side"); err != nil {
+	if err := d.part(ctx, 4, "the migration, from the clients' side"); err != nil {
 		return err
 	}
 	d.say("The telnet client's connection %s -> %s stayed open\n"+
@@ -479,7 +478,7 @@ func (d *demo) part4(ctx context.Context) error {
 
 // part5: the old server shuts down.
 func (d *demo) part5(ctx context.Context) error {
-	if err := d.part(5, "the old server shuts down"); err != nil {
+	if err := d.part(ctx, 5, "the old server shuts down"); err != nil {
 		return err
 	}
 	select {
@@ -521,7 +520,7 @@ func (d *demo) part5(ctx context.Context) error {
 
 // part6: the client goes on, in the same connection.
 func (d *demo) part6(ctx context.Context) error {
-	if err := d.part(6, "the client's experience"); err != nil {
+	if err := d.part(ctx, 6, "the client's experience"); err != nil {
 		return err
 	}
 	d.say("The same connection, the same session, typing on:\n")

@@ -57,11 +57,11 @@ func ParseMigrateReport(out string) (MigrateReport, error) {
 				return bad(err)
 			}
 			// The version holds parentheses itself: "(v1 (go1.26.8)) to /bin".
-			i := strings.LastIndex(rest, ") to ")
-			if !strings.HasPrefix(rest, " (") || i < 0 {
+			i := closing(strings.TrimPrefix(rest, " "))
+			if !strings.HasPrefix(rest, " (") || i < 0 || !strings.HasPrefix(rest[1+i:], ") to ") {
 				return bad(errors.New("want \"(VERSION) to BINARY\""))
 			}
-			r.OldPid, r.OldVersion, r.Binary = pid, rest[2:i], rest[i+len(") to "):]
+			r.OldPid, r.OldVersion, r.Binary = pid, rest[2:1+i], rest[1+i+len(") to "):]
 		case strings.HasPrefix(line, "old pid "):
 			pid, v, err := pidVersion(strings.TrimPrefix(line, "old pid "))
 			if err != nil {
@@ -81,7 +81,10 @@ func ParseMigrateReport(out string) (MigrateReport, error) {
 			}
 			r.NewPid = pid
 			switch {
-			case strings.HasPrefix(rest, " (") && strings.HasSuffix(rest, ")"):
+			case strings.HasPrefix(rest, " ("):
+				if closing(rest[1:]) != len(rest)-2 {
+					return bad(errors.New("want \"PID (VERSION)\""))
+				}
 				r.NewVersion = rest[2 : len(rest)-1]
 			case strings.HasPrefix(rest, ", ") && strings.HasSuffix(rest, " sessions"):
 				if r.Sessions, err = strconv.Atoi(strings.TrimSuffix(rest[2:], " sessions")); err != nil {
@@ -143,13 +146,34 @@ func leadingInt(s string) (int, string, error) {
 	return n, s[i:], nil
 }
 
+// closing returns the index of the parenthesis that closes the one s
+// starts with, or -1.
+func closing(s string) int {
+	depth := 0
+	for i, c := range s {
+		switch c {
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+		if depth == 0 {
+			return -1
+		}
+	}
+	return -1
+}
+
 // pidVersion parses "4242 (v1 (go1.26.8))".
 func pidVersion(s string) (int, string, error) {
 	pid, rest, err := leadingInt(s)
 	if err != nil {
 		return 0, "", err
 	}
-	if !strings.HasPrefix(rest, " (") || !strings.HasSuffix(rest, ")") {
+	if !strings.HasPrefix(rest, " (") || closing(rest[1:]) != len(rest)-2 {
 		return 0, "", errors.New("want \"PID (VERSION)\"")
 	}
 	return pid, rest[2 : len(rest)-1], nil
