@@ -84,7 +84,13 @@ func Run(ctx context.Context, opts Options) (err error) {
 		d.startEnter()
 	}
 	reachedEnd := false
-	defer func() { err = errors.Join(err, d.finish(reachedEnd)) }()
+	defer func() {
+		ferr := d.finish(reachedEnd)
+		if err != nil && ctx.Err() != nil {
+			err = fmt.Errorf("demo: interrupted (%w)", ctx.Err())
+		}
+		err = errors.Join(err, ferr)
+	}()
 
 	steps := []func(context.Context) error{
 		d.prepare, d.part1, d.part2, d.part3, d.part4, d.part5, d.part6,
@@ -188,15 +194,24 @@ func (d *demo) say(format string, args ...any) {
 // show prints a command as an operator would type it, wrapped for a
 // projector, the way a shell takes it.
 func (d *demo) show(args []string) {
+	// A flag stays on one line with its value.
+	var units []string
+	for i := 0; i < len(args); i++ {
+		u := shellQuote(args[i])
+		if strings.HasPrefix(args[i], "-") && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+			i++
+			u += " " + shellQuote(args[i])
+		}
+		units = append(units, u)
+	}
 	fmt.Fprintln(d.out)
 	line := "  $"
-	for i, a := range args {
-		q := shellQuote(a)
-		if i > 0 && len(line)+1+len(q) > 76 {
+	for i, u := range units {
+		if i > 0 && len(line)+1+len(u) > 76 {
 			fmt.Fprintln(d.out, line+` \`)
-			line = "      "
+			line = "     "
 		}
-		line += " " + q
+		line += " " + u
 	}
 	fmt.Fprintln(d.out, line)
 }
@@ -457,9 +472,13 @@ func (d *demo) part4(ctx context.Context) error {
 	if err := d.part(ctx, 4, "the migration, from the clients' side"); err != nil {
 		return err
 	}
+	saw := "its user saw nothing"
+	if d.quietBytes > 0 {
+		saw = "what its user saw"
+	}
 	d.say("The telnet client's connection %s -> %s stayed open\n"+
-		"throughout; it received %d bytes while the migration ran: its user saw nothing.",
-		d.cl.conn.LocalAddr(), d.cl.conn.RemoteAddr(), d.quietBytes)
+		"throughout; it received %d bytes while the migration ran: %s.",
+		d.cl.conn.LocalAddr(), d.cl.conn.RemoteAddr(), d.quietBytes, saw)
 	s := d.http
 	d.say("\nThe simple (stateless) migration: the HTTP loop made %d requests, %d failed.", s.Requests, s.Failed)
 	for _, pid := range s.Pids {
@@ -493,9 +512,10 @@ func (d *demo) part5(ctx context.Context) error {
 	if d.oldExit != nil {
 		status = d.oldExit.Error()
 	}
-	d.say("The old process, pid %d, has exited (%s) without closing a single\n"+
-		"connection: it left them to the new process. Both write to the same log\n"+
-		"(shown without time stamps, and without the phases of part 3).\n", d.oldPid, status)
+	d.say("The old process, pid %d, has exited (%s),\n"+
+		"without closing a single connection: it left them to the new process.\n"+
+		"Both write to the same log (shown without time stamps, and without the\n"+
+		"phases of part 3).\n", d.oldPid, status)
 	var oldLines, newLines []string
 	started := false
 	old, nu := strconv.Itoa(d.oldPid), strconv.Itoa(d.newPid)
@@ -526,12 +546,19 @@ func (d *demo) part6(ctx context.Context) error {
 	d.say("The same connection, the same session, typing on:\n")
 	d.printer.WriteString(">>> ") // the prompt still on its screen
 	d.after = map[string]string{}
-	for _, line := range []string{"sys.Version", "os.Getpid()", "before", "p", "scale(p, 10)", "Point{3, 4}"} {
-		out, err := d.eval(ctx, line)
+	for _, step := range []struct{ expr, comment string }{
+		{"sys.Version", ""},
+		{"os.Getpid()", ""},
+		{"before", "  // the old pid, kept in the namespace"},
+		{"p", ""},
+		{"scale(p, 10)", ""},
+		{"Point{3, 4}", "  // the type, declared in part 2"},
+	} {
+		out, err := d.eval(ctx, step.expr+step.comment)
 		if err != nil {
 			return err
 		}
-		d.after[line] = out
+		d.after[step.expr] = out
 	}
 	d.newVersion, d.pidAfter = d.after["sys.Version"], d.after["os.Getpid()"]
 	return nil
