@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -188,11 +189,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	var hs *http.Server
+	var httpConns atomic.Int64 // the status page's open connections
+	var httpHandedOff atomic.Bool
 	if hln != nil {
-		hs = &http.Server{Handler: statusPage{srv}, ReadHeaderTimeout: 10 * time.Second}
+		hs = &http.Server{Handler: statusPage{srv}, ReadHeaderTimeout: 10 * time.Second,
+			ConnState: func(_ net.Conn, st http.ConnState) {
+				switch st {
+				case http.StateNew:
+					httpConns.Add(1)
+				case http.StateClosed, http.StateHijacked:
+					httpConns.Add(-1)
+				}
+			}}
 		log.Info("http listening", "addr", hln.Addr().String())
-		go func() { // ends when hs is shut down
-			if err := hs.Serve(hln); err != http.ErrServerClosed {
+		go func() { // ends when hs is shut down or its listener handed off
+			if err := hs.Serve(hln); err != http.ErrServerClosed && !httpHandedOff.Load() {
 				errc <- err
 			}
 		}()
@@ -204,6 +215,24 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			hs.Shutdown(ctx)
+		}
+	}
+	// handOffHTTP lets the successor have the status page. Not Shutdown: a
+	// server shutting down drops, unanswered, a request it reads from a
+	// connection it accepted just before (net/http conn.serve checks
+	// shuttingDown after reading), and a request loop saw EOF at every few
+	// migrations. Instead stop accepting (the successor accepts on its own
+	// copy of the socket), end keep-alive, and answer every connection
+	// already accepted.
+	handOffHTTP := func() {
+		if hs == nil {
+			return
+		}
+		httpHandedOff.Store(true)
+		hln.Close()
+		hs.SetKeepAlivesEnabled(false) // closes idle connections; clients retry those
+		for deadline := time.Now().Add(5 * time.Second); httpConns.Load() > 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond) // as Shutdown itself polls
 		}
 	}
 	ctlDone := make(chan error, 1)
@@ -231,8 +260,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			// connection. Leave them as they are: no goodbye, no shutdown.
 			ctl.Detach()
 			ctl.Close()
-			stopHTTP() // the successor accepts on its copy of the socket
-			<-ctlDone  // the migrate command has its answer
+			handOffHTTP() // the successor accepts on its copy of the socket
+			<-ctlDone     // the migrate command has its answer
 			log.Info("handed over; exiting")
 			return nil
 		case <-detached:
@@ -243,7 +272,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			ctl.Detach()
 			ctl.Close()
 			<-ctlDone
-			stopHTTP()
+			handOffHTTP()
 			ctl = m.peer.ctl
 			m.ctl = ctl
 			go func() { ctlDone <- ctl.Serve(m.handle) }()
