@@ -287,6 +287,15 @@ func (d *demo) prepare(ctx context.Context) error {
 	} else {
 		d.say("Two prebuilt servers, as given:")
 	}
+	// Absolute, for the migrate command and for the instructions --keep
+	// prints.
+	for _, p := range []*string{&d.oldBin, &d.newBin} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return err
+		}
+		*p = abs
+	}
 	var versions [2]string
 	for i, bin := range []string{d.oldBin, d.newBin} {
 		out, err := d.run(ctx, "", bin, "version")
