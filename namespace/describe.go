@@ -36,18 +36,16 @@ import (
 
 // Limits of what Describe and Graph show.
 const (
-	describeMaxValue = 512      // bytes of one variable's rendered value
-	describeMaxElems = 16       // elements of a slice, array, map or struct shown
-	describeMaxDepth = 8        // nesting shown
-	describeMaxStr   = 200      // bytes of a string shown
-	describeMaxDecl  = 16 << 10 // bytes of one declaration shown
-	describeMaxType  = 200      // bytes of a type's name
-	describeMaxTypes = 1 << 16  // types made, against hostile journals
-	typeMaxDepth     = 64       // nesting of a type resolved
-	formMaxBytes     = 4 << 10  // encodings decoded for display
-	graphMaxNodes    = 500      // nodes in a graph
-	graphMaxEdges    = 32       // references drawn from one node
-	graphMaxRow      = 60       // bytes of one row of a node
+	describeMaxValue  = 512      // bytes of one variable's rendered value
+	describeMaxElems  = 16       // elements of a slice, array, map or struct shown
+	describeMaxShares = 16       // variables named as sharing a variable's values
+	describeMaxDepth  = 8        // nesting shown
+	describeMaxStr    = 200      // bytes of a string shown
+	describeMaxDecl   = 16 << 10 // bytes of one declaration shown
+	describeMaxType   = 200      // bytes of a type's name
+	describeMaxTypes  = 1 << 16  // types made, against hostile journals
+	typeMaxDepth      = 64       // nesting of a type resolved
+	formMaxBytes      = 4 << 10  // encodings decoded for display
 )
 
 // Description is a Snapshot for people: what Restore would declare and the
@@ -75,8 +73,11 @@ type VarDescription struct {
 	// request, the session's notes say what was lost.
 	Carried bool `json:"carried"`
 
-	Node   int      `json:"node,omitempty"`   // the variable's own node, #N
-	Shares []string `json:"shares,omitempty"` // other variables reaching a node this one reaches
+	Node int `json:"node,omitempty"` // the variable's own node, #N
+
+	// Shares names other variables that reach a value this one reaches:
+	// a change through one shows through the others (the first few).
+	Shares []string `json:"shares,omitempty"`
 }
 
 // Describe returns s for people. It fails only for a snapshot of another
@@ -91,7 +92,7 @@ func (s *Snapshot) Describe() (Description, error) {
 	}
 	d := newDescriber(s)
 	desc := Description{Imports: d.env.importList, Declarations: d.env.declList}
-	reached := map[int][]int{} // shared node → the variables reaching it
+	reached := map[int][]int{} // shared node → the variables reaching it, the first describeMaxShares+1
 	for k, v := range s.Vars {
 		t := d.env.source(v.Type, v.At)
 		w := d.newWriter(describeMaxValue)
@@ -107,8 +108,8 @@ func (s *Snapshot) Describe() (Description, error) {
 		}
 		vd.Value = w.String()
 		for ref := range w.reached {
-			if !slices.Contains(reached[ref], k) {
-				reached[ref] = append(reached[ref], k)
+			if ks := reached[ref]; len(ks) <= describeMaxShares && !slices.Contains(ks, k) {
+				reached[ref] = append(ks, k)
 			}
 		}
 		desc.Vars = append(desc.Vars, vd)
@@ -116,8 +117,9 @@ func (s *Snapshot) Describe() (Description, error) {
 	for _, ks := range reached {
 		for _, a := range ks {
 			for _, b := range ks {
-				if a != b && !slices.Contains(desc.Vars[a].Shares, s.Vars[b].Name) {
-					desc.Vars[a].Shares = append(desc.Vars[a].Shares, s.Vars[b].Name)
+				shares := desc.Vars[a].Shares
+				if a != b && len(shares) < describeMaxShares && !slices.Contains(shares, s.Vars[b].Name) {
+					desc.Vars[a].Shares = append(shares, s.Vars[b].Name)
 				}
 			}
 		}
@@ -132,12 +134,13 @@ func (s *Snapshot) Describe() (Description, error) {
 type describer struct {
 	s      *Snapshot
 	env    *typeEnv
-	varOf  map[int]int // node → the variable whose storage it is
-	shared []bool      // by node: referred to more than once
+	varOf  map[int]int   // node → the variable whose storage it is
+	shared []bool        // by node: referred to more than once
+	orders map[int][]int // map node → the order of its keys, sorted once
 }
 
 func newDescriber(s *Snapshot) *describer {
-	d := &describer{s: s, env: newTypeEnv(s), varOf: map[int]int{}, shared: make([]bool, len(s.Nodes)+1)}
+	d := &describer{s: s, env: newTypeEnv(s), varOf: map[int]int{}, shared: make([]bool, len(s.Nodes)+1), orders: map[int][]int{}}
 	counts := make([]uint8, len(s.Nodes)+1)
 	count := func(ref int) {
 		if d.valid(ref) && counts[ref] < 2 {
@@ -180,8 +183,8 @@ type valueWriter struct {
 	reached map[int]bool // shared nodes and variables' nodes reached
 }
 
-func (d *describer) newWriter(max int) *valueWriter {
-	return &valueWriter{d: d, max: max, onPath: map[int]bool{}, done: map[int]bool{}, reached: map[int]bool{}}
+func (d *describer) newWriter(limit int) *valueWriter {
+	return &valueWriter{d: d, max: limit, onPath: map[int]bool{}, done: map[int]bool{}, reached: map[int]bool{}}
 }
 
 func (w *valueWriter) full() bool { return w.b.Len() > w.max }
@@ -328,7 +331,7 @@ func (w *valueWriter) own(ref int, t *dtype, elide bool, depth int) {
 	case n.Form != "":
 		w.write(w.d.form(n, t))
 	case u.kind == kMap:
-		w.mapLit(n, t, u, elide, depth)
+		w.mapLit(ref, t, u, elide, depth)
 	default:
 		w.list(n, t, u, elide, depth)
 	}
@@ -398,11 +401,12 @@ func (w *valueWriter) list(n *Node, t, u *dtype, elide bool, depth int) {
 	w.write("}")
 }
 
-func (w *valueWriter) mapLit(n *Node, t, u *dtype, elide bool, depth int) {
+func (w *valueWriter) mapLit(ref int, t, u *dtype, elide bool, depth int) {
+	n := w.d.node(ref)
 	w.typeName(t, elide)
 	w.write("{")
 	l := min(len(n.Keys), len(n.Elems))
-	for i, k := range mapOrder(n.Keys[:l], u.key) {
+	for i, k := range w.d.mapOrder(ref, u.key) {
 		if w.full() {
 			return
 		}
@@ -660,11 +664,18 @@ func anyPacked(n *Node) elements {
 	return elements{n: len(n.Bytes), at: func(k int) Value { return Value{Uint: uint64(n.Bytes[k])} }, typ: predeclared["uint8"]}
 }
 
-// mapOrder returns the order in which to show a map's keys: sorted when
-// they are of a basic kind, as fmt sorts them; as stored otherwise (the
-// order of the map's iteration when the snapshot was taken).
-func mapOrder(keys []Value, kt *dtype) []int {
+// mapOrder returns the order in which to show the keys of map node ref:
+// sorted when they are of a basic kind, as fmt sorts them; as stored
+// otherwise (the order of the map's iteration when the snapshot was
+// taken). A map is sorted once, however many values share it.
+func (d *describer) mapOrder(ref int, kt *dtype) []int {
+	if order, ok := d.orders[ref]; ok {
+		return order
+	}
+	n := d.node(ref)
+	keys := n.Keys[:min(len(n.Keys), len(n.Elems))]
 	order := make([]int, len(keys))
+	d.orders[ref] = order
 	for k := range order {
 		order[k] = k
 	}
@@ -718,7 +729,7 @@ func (d *describer) dynType(n *Node) (*dtype, bool) {
 // form renders a value of a package type that its own methods carry.
 func (d *describer) form(n *Node, t *dtype) string {
 	name := t.name
-	if t.kind == kUnknown && name == unknownType.name || name == "" {
+	if t.kind == kUnknown && name == unknownType.name {
 		name = ""
 	}
 	named := func(def string) string {
@@ -807,23 +818,23 @@ func decodeForm(t *dtype, n *Node) (s string, ok bool) {
 	return "", false
 }
 
-// quote quotes s, cut to max bytes.
-func quote(s string, max int) string {
-	if len(s) <= max {
+// quote quotes s, cut to n bytes.
+func quote(s string, n int) string {
+	if len(s) <= n {
 		return strconv.Quote(s)
 	}
-	return strconv.Quote(cut(s, max)) + "…"
+	return strconv.Quote(cut(s, n)) + "…"
 }
 
-// cut returns s cut to at most max bytes, on a rune boundary.
-func cut(s string, max int) string {
-	if len(s) <= max {
+// cut returns s cut to at most n bytes, on a rune boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	for max > 0 && !utf8.RuneStart(s[max]) {
-		max--
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return s[:max]
+	return s[:n]
 }
 
 // printable is s with control characters (a file's content must not drive
@@ -1009,11 +1020,10 @@ func pkgName(p string) string {
 var pkgAliasRE = regexp.MustCompile(reservedPrefix + `p(\d+)`)
 
 // display returns type source src for people: the packages Restore
-// imports under reserved names named by their own names, cut to max
-// bytes.
-func (e *typeEnv) display(src string, max int) string {
-	if len(src) > 4*max {
-		src = cut(src, 4*max)
+// imports under reserved names named by their own names, cut to n bytes.
+func (e *typeEnv) display(src string, n int) string {
+	if len(src) > 4*n {
+		src = cut(src, 4*n)
 	}
 	src = pkgAliasRE.ReplaceAllStringFunc(src, func(alias string) string {
 		k, err := strconv.Atoi(alias[len(reservedPrefix)+1:])
@@ -1023,8 +1033,8 @@ func (e *typeEnv) display(src string, max int) string {
 		return pkgName(e.s.Packages[k])
 	})
 	src = printable(src)
-	if len(src) > max {
-		return cut(src, max) + "…"
+	if len(src) > n {
+		return cut(src, n) + "…"
 	}
 	return src
 }
@@ -1059,7 +1069,7 @@ type typeScope struct {
 	params map[string]*dtype
 }
 
-func (e *typeEnv) make(t dtype) *dtype {
+func (e *typeEnv) newType(t dtype) *dtype {
 	if len(t.name) > describeMaxType {
 		t.name = cut(t.name, describeMaxType) + "…"
 	}
@@ -1102,11 +1112,11 @@ func (e *typeEnv) expr(x ast.Expr, sc typeScope, depth int) *dtype {
 		}
 	case *ast.StarExpr:
 		el := e.expr(x.X, sc, depth+1)
-		return e.make(dtype{kind: kPointer, name: "*" + el.name, elem: el})
+		return e.newType(dtype{kind: kPointer, name: "*" + el.name, elem: el})
 	case *ast.ArrayType:
 		el := e.expr(x.Elt, sc, depth+1)
 		if x.Len == nil {
-			return e.make(dtype{kind: kSlice, name: "[]" + el.name, elem: el})
+			return e.newType(dtype{kind: kSlice, name: "[]" + el.name, elem: el})
 		}
 		l := int64(-1)
 		if lit, ok := x.Len.(*ast.BasicLit); ok && lit.Kind == token.INT {
@@ -1114,24 +1124,24 @@ func (e *typeEnv) expr(x ast.Expr, sc typeScope, depth int) *dtype {
 				l = n
 			}
 		}
-		return e.make(dtype{kind: kArray, name: "[" + strconv.FormatInt(l, 10) + "]" + el.name, elem: el, length: l})
+		return e.newType(dtype{kind: kArray, name: "[" + strconv.FormatInt(l, 10) + "]" + el.name, elem: el, length: l})
 	case *ast.MapType:
 		k, el := e.expr(x.Key, sc, depth+1), e.expr(x.Value, sc, depth+1)
-		return e.make(dtype{kind: kMap, name: "map[" + k.name + "]" + el.name, key: k, elem: el})
+		return e.newType(dtype{kind: kMap, name: "map[" + k.name + "]" + el.name, key: k, elem: el})
 	case *ast.ChanType:
 		el := e.expr(x.Value, sc, depth+1)
 		prefix := map[ast.ChanDir]string{ast.SEND: "chan<- ", ast.RECV: "<-chan "}[x.Dir]
 		if prefix == "" {
 			prefix = "chan "
 		}
-		return e.make(dtype{kind: kChan, name: prefix + el.name, elem: el})
+		return e.newType(dtype{kind: kChan, name: prefix + el.name, elem: el})
 	case *ast.FuncType:
-		return e.make(dtype{kind: kFunc, name: "func" + e.signature(x, sc, depth+1)})
+		return e.newType(dtype{kind: kFunc, name: "func" + e.signature(x, sc, depth+1)})
 	case *ast.InterfaceType:
 		if x.Methods == nil || len(x.Methods.List) == 0 {
-			return e.make(dtype{kind: kInterface, name: "interface{}"})
+			return e.newType(dtype{kind: kInterface, name: "interface{}"})
 		}
-		return e.make(dtype{kind: kInterface, name: "interface{…}"})
+		return e.newType(dtype{kind: kInterface, name: "interface{…}"})
 	case *ast.StructType:
 		return e.structType(x, sc, depth+1)
 	}
@@ -1187,7 +1197,7 @@ func (e *typeEnv) structType(x *ast.StructType, sc typeScope, depth int) *dtype 
 		}
 	}
 	t.name = "struct{" + strings.Join(parts, "; ") + "}"
-	return e.make(t)
+	return e.newType(t)
 }
 
 // embeddedName is the field name of an embedded type.
@@ -1226,7 +1236,7 @@ func (e *typeEnv) declared(name string, args []*dtype, pos, depth int) *dtype {
 	}
 	decls := e.decls[name]
 	if len(decls) == 0 {
-		return e.make(dtype{kind: kUnknown, name: display})
+		return e.newType(dtype{kind: kUnknown, name: display})
 	}
 	decl := decls[len(decls)-1]
 	for _, d := range decls {
@@ -1263,7 +1273,7 @@ func (e *typeEnv) declared(name string, args []*dtype, pos, depth int) *dtype {
 	}
 	// Entered before its definition is resolved, so that a type that
 	// refers to itself (through a pointer) finds it.
-	t := e.make(dtype{kind: kNamed, name: display})
+	t := e.newType(dtype{kind: kNamed, name: display})
 	if len(e.named) < describeMaxTypes {
 		e.named[key] = t
 	}
@@ -1278,18 +1288,18 @@ func (e *typeEnv) pkgType(pkgIdent, name string, depth int) *dtype {
 	if rest, ok := strings.CutPrefix(pkgIdent, reservedPrefix+"p"); ok {
 		k, err := strconv.Atoi(rest)
 		if err != nil || k < 0 || k >= len(e.s.Packages) {
-			return e.make(dtype{kind: kUnknown, name: pkgIdent + "." + name})
+			return e.newType(dtype{kind: kUnknown, name: pkgIdent + "." + name})
 		}
 		p = e.s.Packages[k]
 	} else if p = e.imports[pkgIdent]; p == "" {
-		return e.make(dtype{kind: kUnknown, name: pkgIdent + "." + name})
+		return e.newType(dtype{kind: kUnknown, name: pkgIdent + "." + name})
 	}
 	if pk := unrestrictedSymbols()[p]; pk != nil {
 		if sym, ok := pk.syms[name]; ok && sym.IsValid() && sym.Kind() == reflect.Pointer && sym.IsNil() {
 			return e.rtype(sym.Type().Elem(), depth+1)
 		}
 	}
-	return e.make(dtype{kind: kUnknown, name: pkgName(p) + "." + name, pkg: p})
+	return e.newType(dtype{kind: kUnknown, name: pkgName(p) + "." + name, pkg: p})
 }
 
 // rtype resolves a compiled type.
@@ -1302,7 +1312,7 @@ func (e *typeEnv) rtype(rt reflect.Type, depth int) *dtype {
 	}
 	e.left--
 	if rt.Name() != "" && rt.PkgPath() != "" {
-		t := e.make(dtype{kind: kNamed, name: pkgName(rt.PkgPath()) + "." + rt.Name(), pkg: rt.PkgPath()})
+		t := e.newType(dtype{kind: kNamed, name: pkgName(rt.PkgPath()) + "." + rt.Name(), pkg: rt.PkgPath()})
 		e.rtypes[rt] = t // before its fields, which may point back to it
 		t.under = e.rtypeLiteral(rt, depth+1)
 		return t
@@ -1319,38 +1329,38 @@ func (e *typeEnv) rtypeLiteral(rt reflect.Type, depth int) *dtype {
 	case reflect.String:
 		return predeclared["string"]
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return e.make(dtype{kind: kInt, name: k.String(), bits: rt.Bits()})
+		return e.newType(dtype{kind: kInt, name: k.String(), bits: rt.Bits()})
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return e.make(dtype{kind: kUint, name: k.String(), bits: rt.Bits()})
+		return e.newType(dtype{kind: kUint, name: k.String(), bits: rt.Bits()})
 	case reflect.Float32, reflect.Float64:
-		return e.make(dtype{kind: kFloat, name: k.String(), bits: rt.Bits()})
+		return e.newType(dtype{kind: kFloat, name: k.String(), bits: rt.Bits()})
 	case reflect.Complex64, reflect.Complex128:
-		return e.make(dtype{kind: kComplex, name: k.String(), bits: rt.Bits()})
+		return e.newType(dtype{kind: kComplex, name: k.String(), bits: rt.Bits()})
 	case reflect.Pointer:
 		el := e.rtype(rt.Elem(), depth)
-		return e.make(dtype{kind: kPointer, name: "*" + el.name, elem: el})
+		return e.newType(dtype{kind: kPointer, name: "*" + el.name, elem: el})
 	case reflect.Slice:
 		el := e.rtype(rt.Elem(), depth)
-		return e.make(dtype{kind: kSlice, name: "[]" + el.name, elem: el})
+		return e.newType(dtype{kind: kSlice, name: "[]" + el.name, elem: el})
 	case reflect.Array:
 		el := e.rtype(rt.Elem(), depth)
-		return e.make(dtype{kind: kArray, name: "[" + strconv.Itoa(rt.Len()) + "]" + el.name, elem: el, length: int64(rt.Len())})
+		return e.newType(dtype{kind: kArray, name: "[" + strconv.Itoa(rt.Len()) + "]" + el.name, elem: el, length: int64(rt.Len())})
 	case reflect.Map:
 		key, el := e.rtype(rt.Key(), depth), e.rtype(rt.Elem(), depth)
-		return e.make(dtype{kind: kMap, name: "map[" + key.name + "]" + el.name, key: key, elem: el})
+		return e.newType(dtype{kind: kMap, name: "map[" + key.name + "]" + el.name, key: key, elem: el})
 	case reflect.Chan:
-		return e.make(dtype{kind: kChan, name: rt.String()})
+		return e.newType(dtype{kind: kChan, name: rt.String()})
 	case reflect.Func:
-		return e.make(dtype{kind: kFunc, name: rt.String()})
+		return e.newType(dtype{kind: kFunc, name: rt.String()})
 	case reflect.Interface:
-		return e.make(dtype{kind: kInterface, name: rt.String()})
+		return e.newType(dtype{kind: kInterface, name: rt.String()})
 	case reflect.Struct:
 		t := dtype{kind: kStruct, name: rt.String()}
 		for k := range rt.NumField() {
 			f := rt.Field(k)
 			t.fields = append(t.fields, dfield{name: f.Name, typ: e.rtype(f.Type, depth)})
 		}
-		return e.make(t)
+		return e.newType(t)
 	}
 	return unknownType
 }

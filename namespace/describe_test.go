@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -201,6 +202,15 @@ func hostileSnapshots() map[string]Snapshot {
 		diamonds[k].Elems = []Value{{Ref: k + 2}, {Ref: k + 2}}
 	}
 	deep := strings.Repeat("[]", 5000) + "int"
+	// Many variables sharing one big map: sorted once, named sharing a few.
+	bigMap := Node{Keys: make([]Value, 100_000), Elems: make([]Value, 100_000)}
+	for k := range bigMap.Keys {
+		bigMap.Keys[k] = Value{Int: int64(len(bigMap.Keys) - k)}
+	}
+	sharers := make([]SnapshotVar, 3000)
+	for k := range sharers {
+		sharers[k] = v("m"+strconv.Itoa(k), "map[int]int", 1)
+	}
 	return map[string]Snapshot{
 		"refs out of range": {Vars: []SnapshotVar{v("x", "*int", 7), v("y", "*int", -1), v("z", "[]int", 1)},
 			Nodes: []Node{{V: Value{Ref: 99}}}},
@@ -227,6 +237,7 @@ func hostileSnapshots() map[string]Snapshot {
 				"type E struct{ A, B, C, D, E, F, G, H F }", "type F = struct{ A, B, C, D, E, F, G, H E2 }", "type E2 = struct{ A, B, C, D, E, F, G, H E }"},
 			Vars:  []SnapshotVar{v("a", "A", 1), v("c", "C", 1), v("g", "G[int]", 1), v("e", "E", 1), v("deep", deep, 1)},
 			Nodes: []Node{{Elems: []Value{{Int: 1}}}}},
+		"many sharers": {Vars: sharers, Nodes: []Node{{V: Value{Ref: 2}}, bigMap}},
 		"control characters": {Vars: []SnapshotVar{v("s", "string", 1)}, Journal: []string{"type \x1b[31mX int"},
 			Nodes: []Node{{V: Value{Str: "\x1b[2J"}}}},
 	}
@@ -242,7 +253,12 @@ func TestDescribeHostile(t *testing.T) {
 				if len(v.Value) > describeMaxValue+len("…") {
 					t.Errorf("%s: %d bytes", v.Name, len(v.Value))
 				}
-				t.Logf("%s %s = %s", v.Name, v.Type, v.Value)
+				if len(v.Shares) > describeMaxShares {
+					t.Errorf("%s: shares with %d variables", v.Name, len(v.Shares))
+				}
+				if len(d.Vars) < 100 {
+					t.Logf("%s %s = %s", v.Name, v.Type, v.Value)
+				}
 			}
 			var dot bytes.Buffer
 			if err := s.WriteDOT(&dot, "s", name); err != nil {

@@ -47,8 +47,13 @@ type GraphEdge struct {
 	Value bool `json:"value,omitempty"`
 }
 
-// graphMaxRows bounds the rows of one node.
-const graphMaxRows = 12
+// Limits of what a Graph shows.
+const (
+	graphMaxNodes = 500 // nodes in a graph
+	graphMaxEdges = 32  // references drawn from one node
+	graphMaxRows  = 12  // rows of one node
+	graphMaxRow   = 60  // bytes of one row
+)
 
 // Graph returns the graph of s's values. Like Describe, it fails only for
 // a snapshot of another version.
@@ -192,7 +197,7 @@ func (b *graphBuilder) fill(j graphJob) {
 	u := j.t.underlying()
 	switch {
 	case j.own && u.kind == kMap:
-		b.mapRows(j.at, n, u)
+		b.mapRows(j.at, j.ref, u)
 	case j.own || u.kind == kArray:
 		b.listRows(j.at, n, j.t, u)
 	case u.kind == kStruct && len(n.Elems) == len(u.fields):
@@ -329,9 +334,10 @@ func (b *graphBuilder) listRows(at int, n *Node, t, u *dtype) {
 	}
 }
 
-func (b *graphBuilder) mapRows(at int, n *Node, u *dtype) {
+func (b *graphBuilder) mapRows(at, ref int, u *dtype) {
+	n := b.d.node(ref)
 	l := min(len(n.Keys), len(n.Elems))
-	for i, k := range mapOrder(n.Keys[:l], u.key) {
+	for i, k := range b.d.mapOrder(ref, u.key) {
 		if i == graphMaxEdges {
 			b.rows(at, fmt.Sprintf("… %d more entries", l-i))
 			return
