@@ -13,7 +13,6 @@ import (
 	"os/signal"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -337,7 +336,11 @@ func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *repl.Server, 
 		}
 		return fail(err)
 	}
-	err = adoptAll(srv, records)
+	data, conns := make([][]byte, len(records)), make([]*os.File, len(records))
+	for i, r := range records {
+		data[i], conns[i] = r.Data, r.Conn
+	}
+	err = srv.AdoptAll(data, conns)
 	if err == nil && os.Getenv("TRANSLUCENT_TEST_FAIL") == "refuse" {
 		err = fmt.Errorf("refused by TRANSLUCENT_TEST_FAIL")
 	}
@@ -374,32 +377,6 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-// adoptAll restores the sessions in parallel, one worker per CPU: restoring
-// namespaces is most of a migration's pause. It returns the first error.
-func adoptAll(srv *repl.Server, records []migrate.Record) error {
-	work := make(chan migrate.Record)
-	errc := make(chan error, len(records))
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), max(len(records), 1)) {
-		wg.Add(1)
-		go func() { // ends when work is closed
-			defer wg.Done()
-			for r := range work {
-				if err := srv.Adopt(r.Data, r.Conn); err != nil {
-					errc <- err
-				}
-			}
-		}()
-	}
-	for _, r := range records {
-		work <- r
-	}
-	close(work)
-	wg.Wait()
-	close(errc)
-	return <-errc // nil when closed empty
 }
 
 // withoutFlag returns args without flag name and its value, in either

@@ -171,24 +171,11 @@ func (s *Server) Export(drop ...string) ([]Exported, error) {
 	// Snapshots are independent and all in the pause: one worker per CPU.
 	exported := make([]Exported, len(sessions))
 	errs := make([]error, len(sessions))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), max(len(sessions), 1)) {
-		wg.Add(1)
-		go func() { // ends when next is closed
-			defer wg.Done()
-			for i := range next {
-				if sessions[i].still() { // else its client left during the pause: nothing to carry
-					exported[i], errs[i] = sessions[i].export(drop...)
-				}
-			}
-		}()
-	}
-	for i := range sessions {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	forEach(len(sessions), func(i int) {
+		if sessions[i].still() { // else its client left during the pause: nothing to carry
+			exported[i], errs[i] = sessions[i].export(drop...)
+		}
+	})
 	out := make([]Exported, 0, len(sessions))
 	for i, e := range exported {
 		if errs[i] != nil {
@@ -199,6 +186,36 @@ func (s *Server) Export(drop ...string) ([]Exported, error) {
 		}
 	}
 	return out, nil
+}
+
+// AdoptAll adopts sessions (see Adopt) in parallel, one worker per CPU:
+// restoring namespaces is most of a migration's pause. It returns the
+// first error; every conn is closed either way.
+func (s *Server) AdoptAll(data [][]byte, conns []*os.File) error {
+	errs := make([]error, len(data))
+	forEach(len(data), func(i int) { errs[i] = s.Adopt(data[i], conns[i]) })
+	return errors.Join(errs...)
+}
+
+// forEach calls f(0) ... f(n-1) on one goroutine per CPU and returns when
+// all have returned.
+func forEach(n int, f func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), max(n, 1)) {
+		wg.Add(1)
+		go func() { // ends when next is closed
+			defer wg.Done()
+			for i := range next {
+				f(i)
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 // Adopt restores a session exported by another process on conn, to run

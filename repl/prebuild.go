@@ -2,8 +2,6 @@ package repl
 
 import (
 	"bytes"
-	"runtime"
-	"sync"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -29,43 +27,29 @@ type prebuilt struct {
 // left to the handoff, which will report it.
 func (s *Server) Prebuild(f *SnapshotFile) (built int, took time.Duration) {
 	start := time.Now()
-	work := make(chan SessionState)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() { // ends when work is closed
-			defer wg.Done()
-			for st := range work {
-				key, err := cbor.Marshal(st.Namespace)
-				if err != nil {
-					continue
-				}
-				shell := &Session{srv: s, id: st.ID, pausing: make(chan struct{})}
-				ns, err := namespace.Restore(shell.namespaceOptions(), *st.Namespace)
-				if err != nil {
-					continue
-				}
-				shell.ns = ns
-				mu.Lock()
-				s.mu.Lock()
-				if s.prebuilt == nil {
-					s.prebuilt = make(map[uint64]prebuilt)
-				}
-				s.prebuilt[st.ID] = prebuilt{sess: shell, key: key}
-				s.mu.Unlock()
-				built++
-				mu.Unlock()
-			}
-		}()
-	}
-	for _, st := range f.Sessions {
-		if st.Namespace != nil {
-			work <- st
+	forEach(len(f.Sessions), func(i int) {
+		st := f.Sessions[i]
+		if st.Namespace == nil {
+			return
 		}
-	}
-	close(work)
-	wg.Wait()
+		key, err := cbor.Marshal(st.Namespace)
+		if err != nil {
+			return
+		}
+		shell := &Session{srv: s, id: st.ID, pausing: make(chan struct{})}
+		ns, err := namespace.Restore(shell.namespaceOptions(), *st.Namespace)
+		if err != nil {
+			return // left to the handoff, which will report it
+		}
+		shell.ns = ns
+		s.mu.Lock() // also guards built
+		defer s.mu.Unlock()
+		if s.prebuilt == nil {
+			s.prebuilt = make(map[uint64]prebuilt)
+		}
+		s.prebuilt[st.ID] = prebuilt{sess: shell, key: key}
+		built++
+	})
 	return built, time.Since(start)
 }
 
