@@ -103,6 +103,19 @@ func TestSnapshotStaging(t *testing.T) {
 	if out, err := exec.Command(binary, "verify", file).CombinedOutput(); err != nil {
 		t.Fatalf("verify: %v\n%s", err, out)
 	}
+	out, err := exec.Command(binary, "inspect", file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("inspect: %v\n%s", err, out)
+	}
+	for _, want := range []string{"session " + id + ": " + testUser, "type Point struct", "Point{X: 1, Y: 2}", "&p", `"ada"`, "<cycle: #", `errors.New("boom")`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("inspect output lacks %q:\n%s", want, out)
+		}
+	}
+	dot, err := exec.Command(binary, "inspect", "--dot", file).Output()
+	if err != nil || !strings.HasPrefix(string(dot), "digraph") || !strings.Contains(string(dot), "->") {
+		t.Errorf("inspect --dot: %v\n%s", err, dot)
+	}
 	// A staging server offers the file's namespaces to :attach.
 	st := startServer(t, "--restore", file)
 	sc := loggedIn(t, st)
@@ -126,7 +139,7 @@ func TestSnapshotStaging(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.cbor")
 	data, _ := os.ReadFile(file)
 	os.WriteFile(bad, data[:len(data)/2], 0o600)
-	out, err := exec.Command(binary, "serve", "--listen", "127.0.0.1:0", "--control", filepath.Join(t.TempDir(), "c.sock"), "--restore", bad).CombinedOutput()
+	out, err = exec.Command(binary, "serve", "--listen", "127.0.0.1:0", "--control", filepath.Join(t.TempDir(), "c.sock"), "--restore", bad).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "corrupt or truncated") {
 		t.Errorf("serve --restore of a truncated file: %v\n%s", err, out)
 	}

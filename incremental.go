@@ -152,11 +152,16 @@ func (m *migrator) move(ctx context.Context, id uint64, grace time.Duration, dro
 		return err
 	}
 	paused := time.Now()
+	conn, err := e.Conn.File() // a duplicate, for the request; ours stays open
+	if err != nil {
+		m.srv.Stay(id)
+		return err
+	}
 	resp, err := migrate.Call(ctx, to, migrate.Request{
-		Command: "adopt", Data: e.State, Files: []*os.File{e.Conn},
+		Command: "adopt", Data: e.State, Files: []*os.File{conn},
 		Args: map[string]string{"from": strconv.Itoa(os.Getpid())},
 	}, nil)
-	e.Conn.Close()
+	conn.Close()
 	if err == nil && !resp.OK {
 		err = errors.New(resp.Error)
 	}

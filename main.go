@@ -66,6 +66,7 @@ Usage:
   translucent status [--control PATH]                       the server's pid, version and sessions
   translucent snapshot [--session ID] -o FILE               write the live sessions' state to a file
   translucent verify FILE                                   restore a snapshot file here and check it
+  translucent inspect [--dot | --json] FILE                 show a snapshot file: declarations, values, object graph
   translucent adduser --users FILE NAME                     add a user (password on stdin)
   translucent demo [--pause] [--keep]                       the talk's walk-through, live (builds two versions)
   translucent version                                       print the version
@@ -101,6 +102,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return snapshotCmd(ctx, args, stdout, stderr)
 	case "verify":
 		return verifyCmd(args, stdin, stdout, stderr)
+	case "inspect":
+		return inspectCmd(args, stdin, stdout, stderr)
 	case "adduser":
 		return adduser(args, stdin, stderr)
 	case "demo":

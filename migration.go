@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -10,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,7 +63,7 @@ func (s service) Export() ([]*os.File, []migrate.Record, []string, error) {
 	recs := make([]migrate.Record, len(sessions))
 	var lost []string
 	for i, e := range sessions {
-		recs[i] = migrate.Record{ID: e.ID, Data: e.State, Conn: e.Conn}
+		recs[i] = migrate.Record{ID: e.ID, Data: e.State, Sock: e.Conn}
 		for _, l := range e.Lost {
 			lost = append(lost, fmt.Sprintf("session %d: %s", e.ID, l))
 		}
@@ -141,8 +144,15 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: versionString()})
 	fmt.Fprintf(progress, "migrating pid %d (%s) to %s\n", os.Getpid(), versionString(), req.binary)
 	m.log.Info("migration starting", "binary", req.binary)
+	args := m.args
+	if pre, err := m.precopy(); err != nil {
+		m.log.Warn("no precopy; every namespace will be restored in the pause", "err", err)
+	} else if pre != "" {
+		defer os.Remove(pre)
+		args = append(slices.Clone(args), "--precopy", pre)
+	}
 	rep, err := migrate.Handoff(ctx, service{m, req.grace, req.drop}, migrate.Options{
-		Binary: req.binary, Args: m.args, Timeout: req.timeout, Strict: req.strict,
+		Binary: req.binary, Args: args, Timeout: req.timeout, Strict: req.strict,
 		Meta: self, Stdout: os.Stdout, Stderr: os.Stderr,
 		BeforeCommit: func() {
 			if os.Getenv("TRANSLUCENT_TEST_FAIL") == "die-after-ready" {
@@ -161,6 +171,9 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 	m.log.Info("migration committed", "new_pid", rep.NewPid, "new_version", succ.Version,
 		"sessions", rep.Sessions, "pause", rep.Pause, "phases", rep.Phases, "not_carried", rep.Lost)
 	fmt.Fprintf(progress, "old pid %d (%s)\nnew pid %d (%s)\n%s", os.Getpid(), versionString(), rep.NewPid, succ.Version, rep)
+	if succ.Prebuilt > 0 {
+		fmt.Fprintf(progress, "namespaces restored before the pause: %d of %d\n", succ.Prebuilt, rep.Sessions)
+	}
 	close(m.handedOff)
 	return rep, nil
 }
@@ -328,4 +341,24 @@ func (p statusPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintf(w, "pid %d version %s\n", os.Getpid(), versionString())
+}
+
+// precopy writes a live snapshot of every namespace to a private file for
+// the successor to restore before the pause; "" when there is nothing to
+// restore.
+func (m *migrator) precopy() (string, error) {
+	f, err := m.srv.Snapshot(nil)
+	if err != nil || len(f.Sessions) == 0 {
+		return "", err
+	}
+	var b bytes.Buffer
+	if err := repl.WriteSnapshotFile(&b, f); err != nil {
+		return "", err
+	}
+	dir, err := privateDir()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, fmt.Sprintf("precopy-%d.cbor", os.Getpid()))
+	return path, writeFileAtomic(path, b.Bytes(), 0o600)
 }

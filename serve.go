@@ -13,7 +13,6 @@ import (
 	"os/signal"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -37,6 +36,7 @@ type serveFlags struct {
 	announce               bool
 	http                   string
 	restore                string
+	precopy                string
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
@@ -57,6 +57,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.pidfile, "pidfile", "", "`file` holding the serving process's pid, rewritten atomically by each new process")
 	fs.BoolVar(&f.announce, "announce", false, "after a migration, show each session a one-line notice (off: the session simply goes on)")
 	fs.StringVar(&f.restore, "restore", "", "a staging server: offer the namespaces of this snapshot `file` to :attach")
+	fs.StringVar(&f.precopy, "precopy", "", "(set by a migrating server for its successor) a snapshot `file` of namespaces to restore before the handoff")
 	fs.StringVar(&f.http, "http", "", "also serve a stateless HTTP status page (pid and version) on `address`; it moves with the telnet port")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -79,6 +80,10 @@ type meta struct {
 	// where it keeps serving its sessions, and its last session id.
 	Peer   string `cbor:",omitempty"`
 	NextID uint64 `cbor:",omitempty"`
+
+	// Prebuilt is how many namespaces the successor had restored before
+	// the pause, from the old process's live snapshot (--precopy).
+	Prebuilt int `cbor:",omitempty"`
 }
 
 func versionString() string { return fmt.Sprintf("%s (%s)", buildVersion(), runtime.Version()) }
@@ -149,6 +154,17 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	})
 
 	var old meta
+	if pred != nil && f.precopy != "" {
+		// Restore the namespaces now, before the old process pauses
+		// anyone: the sessions that have not changed since are given
+		// these, and the pause is spared their restore.
+		if pre, err := openSnapshot(f.precopy, nil); err != nil {
+			log.Warn("precopy unreadable; every namespace is restored in the pause", "err", err)
+		} else {
+			n, took := srv.Prebuild(pre)
+			log.Info("namespaces restored ahead of the handoff", "sessions", n, "took", took)
+		}
+	}
 	if pred != nil {
 		ln, ctl, hln, old, err = takeOver(ctx, pred, srv, log)
 		if err != nil {
@@ -165,7 +181,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 	// A successor gets the same flags, with the users file this process
 	// settled on (the generated admin's, if any).
-	succArgs := append(append([]string{"serve"}, args...), "--users", usersFile)
+	succArgs := append(append([]string{"serve"}, withoutFlag(args, "precopy")...), "--users", usersFile)
 	m := &migrator{srv: srv, ctl: ctl, http: hln, args: succArgs, log: log, flags: f, handedOff: make(chan struct{})}
 	m.peer.detached = make(chan struct{})
 	if pred != nil && old.Peer != "" {
@@ -349,7 +365,11 @@ func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *repl.Server, 
 		}
 		return fail(err)
 	}
-	err = adoptAll(srv, records)
+	data, conns := make([][]byte, len(records)), make([]*os.File, len(records))
+	for i, r := range records {
+		data[i], conns[i] = r.Data, r.Conn
+	}
+	err = srv.AdoptAll(data, conns)
 	if err == nil && os.Getenv("TRANSLUCENT_TEST_FAIL") == "refuse" {
 		err = fmt.Errorf("refused by TRANSLUCENT_TEST_FAIL")
 	}
@@ -365,7 +385,8 @@ func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *repl.Server, 
 	if os.Getenv("TRANSLUCENT_TEST_FAIL") == "exit-before-ready" {
 		os.Exit(3)
 	}
-	report, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: versionString(), Sessions: len(records), Restore: time.Since(start)})
+	reused := srv.DropPrebuilt()
+	report, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: versionString(), Sessions: len(records), Restore: time.Since(start), Prebuilt: reused})
 	if err := pred.Ready(report); err != nil {
 		os.Exit(1) // the predecessor is gone or aborted: it still owns everything
 	}
@@ -373,7 +394,7 @@ func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *repl.Server, 
 		log.Error("handoff aborted by the old process; exiting without touching its connections", "err", err)
 		os.Exit(1)
 	}
-	log.Info("took over", "from_pid", old.Pid, "from_version", old.Version, "sessions", len(records), "restore", time.Since(start))
+	log.Info("took over", "from_pid", old.Pid, "from_version", old.Version, "sessions", len(records), "prebuilt", reused, "restore", time.Since(start))
 	return ln, ctl, hln, old, nil
 }
 
@@ -387,28 +408,19 @@ func splitList(s string) []string {
 	return out
 }
 
-// adoptAll restores the sessions in parallel, one worker per CPU: restoring
-// namespaces is most of a migration's pause. It returns the first error.
-func adoptAll(srv *repl.Server, records []migrate.Record) error {
-	work := make(chan migrate.Record)
-	errc := make(chan error, len(records))
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), max(len(records), 1)) {
-		wg.Add(1)
-		go func() { // ends when work is closed
-			defer wg.Done()
-			for r := range work {
-				if err := srv.Adopt(r.Data, r.Conn); err != nil {
-					errc <- err
-				}
-			}
-		}()
+// withoutFlag returns args without flag name and its value, in either
+// form (--name V, --name=V, one dash or two).
+func withoutFlag(args []string, name string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := strings.TrimLeft(args[i], "-")
+		switch {
+		case a == name && len(a) < len(args[i]):
+			i++ // and its value
+		case strings.HasPrefix(a, name+"=") && len(a) < len(args[i]):
+		default:
+			out = append(out, args[i])
+		}
 	}
-	for _, r := range records {
-		work <- r
-	}
-	close(work)
-	wg.Wait()
-	close(errc)
-	return <-errc // nil when closed empty
+	return out
 }

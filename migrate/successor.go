@@ -64,7 +64,15 @@ type Record struct {
 	// Conn is the session's connection, or nil. In Receive's result it is
 	// close-on-exec and owned by the caller.
 	Conn *os.File
+	// Sock, when Conn is nil, is a connection whose own descriptor is
+	// sent: no duplicate, so that a server with 10,000 connections does
+	// not need 10,000 more descriptors to hand them over. Send and
+	// Handoff neither close nor otherwise change it.
+	Sock syscall.Conn
 }
+
+// hasConn reports whether r carries a connection.
+func (r *Record) hasConn() bool { return r.Conn != nil || r.Sock != nil }
 
 // Successor is the old process's handle on a new process started by Start.
 // Its methods are called in order (Send, WaitReady, Commit) by one
@@ -251,8 +259,8 @@ func sendState(ch *channel, h Header, listeners []*os.File, sessions []Record) e
 		parts, fds = append(parts[:0], encodeBatchTable(batch)), fds[:0]
 		for j, r := range batch {
 			parts = append(parts, r.Data)
-			if r.Conn != nil {
-				fd, err := fileFD(r.Conn)
+			if r.hasConn() {
+				fd, err := recordFD(&r)
 				if err != nil {
 					return fmt.Errorf("migrate: session %d (record %d): %w", r.ID, start+j, err)
 				}
@@ -463,4 +471,21 @@ func exitDescription(ps *os.ProcessState) string {
 		return fmt.Sprintf("on signal %v", ws.Signal())
 	}
 	return fmt.Sprintf("with status %d", ps.ExitCode())
+}
+
+// recordFD returns the descriptor of r's connection, without changing its
+// blocking mode (see fileFD).
+func recordFD(r *Record) (int, error) {
+	if r.Conn != nil {
+		return fileFD(r.Conn)
+	}
+	sc, err := r.Sock.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	if err := sc.Control(func(u uintptr) { fd = int(u) }); err != nil {
+		return -1, err
+	}
+	return fd, nil
 }

@@ -145,7 +145,7 @@ func encodeBatchTable(recs []Record) []byte {
 	p := b[2:]
 	for _, r := range recs {
 		binary.BigEndian.PutUint64(p, r.ID)
-		if r.Conn != nil {
+		if r.hasConn() {
 			p[8] = entryConn
 		}
 		binary.BigEndian.PutUint32(p[9:], uint32(len(r.Data)))

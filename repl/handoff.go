@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -45,13 +46,12 @@ type SessionState struct {
 	Lost      []string            // what the namespace could not carry, told to the owner on arrival
 }
 
-// Exported is one session ready to leave: its record and a duplicate of
-// its connection's descriptor.
+// Exported is one session ready to leave: its record and its connection.
 type Exported struct {
 	ID    uint64
-	State []byte // CBOR of SessionState
-	Conn  *os.File
-	Lost  []string // what the namespace could not carry, for the report
+	State []byte       // CBOR of SessionState
+	Conn  *net.TCPConn // the session's own: to send, not to close
+	Lost  []string     // what the namespace could not carry, for the report
 }
 
 // Pause prepares a migration: the accept loop stops (new clients wait in
@@ -168,21 +168,54 @@ func (s *Server) Export(drop ...string) ([]Exported, error) {
 	}
 	s.mu.Unlock()
 	sortSessions(sessions)
-	var out []Exported
-	for _, sess := range sessions {
-		if !sess.still() {
-			continue // its client left during the pause; nothing to carry
+	// Snapshots are independent and all in the pause: one worker per CPU.
+	exported := make([]Exported, len(sessions))
+	errs := make([]error, len(sessions))
+	forEach(len(sessions), func(i int) {
+		if sessions[i].still() { // else its client left during the pause: nothing to carry
+			exported[i], errs[i] = sessions[i].export(drop...)
 		}
-		e, err := sess.export(drop...)
-		if err != nil {
-			for _, e := range out {
-				e.Conn.Close()
-			}
-			return nil, fmt.Errorf("session %d: %w", sess.id, err)
+	})
+	out := make([]Exported, 0, len(sessions))
+	for i, e := range exported {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("session %d: %w", sessions[i].id, errs[i])
 		}
-		out = append(out, e)
+		if e.ID != 0 {
+			out = append(out, e)
+		}
 	}
 	return out, nil
+}
+
+// AdoptAll adopts sessions (see Adopt) in parallel, one worker per CPU:
+// restoring namespaces is most of a migration's pause. It returns the
+// first error; every conn is closed either way.
+func (s *Server) AdoptAll(data [][]byte, conns []*os.File) error {
+	errs := make([]error, len(data))
+	forEach(len(data), func(i int) { errs[i] = s.Adopt(data[i], conns[i]) })
+	return errors.Join(errs...)
+}
+
+// forEach calls f(0) ... f(n-1) on one goroutine per CPU and returns when
+// all have returned.
+func forEach(n int, f func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), max(n, 1)) {
+		wg.Add(1)
+		go func() { // ends when next is closed
+			defer wg.Done()
+			for i := range next {
+				f(i)
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 // Adopt restores a session exported by another process on conn, to run
@@ -255,18 +288,19 @@ func (s *Server) adopt(st SessionState, nc net.Conn) error {
 
 // restore makes a session of st on nc, not registered.
 func (s *Server) restore(st SessionState, nc net.Conn) (*Session, error) {
-	sess := &Session{
-		pausing: make(chan struct{}),
-		srv:     s, id: st.ID, addr: st.Addr, nc: nc, hist: &history{entries: st.History},
-		user: st.User, since: st.Since, charMode: st.CharMode,
-		loginName: st.LoginName, loginTry: st.LoginTry, chunk: st.Chunk,
-		restored: true, lost: st.Lost,
+	sess := s.takePrebuilt(st) // nil unless Prebuild restored this namespace
+	if sess == nil {
+		sess = &Session{srv: s, pausing: make(chan struct{})}
 	}
+	sess.id, sess.addr, sess.nc, sess.hist = st.ID, st.Addr, nc, &history{entries: st.History}
+	sess.user, sess.since, sess.charMode = st.User, st.Since, st.CharMode
+	sess.loginName, sess.loginTry, sess.chunk = st.LoginName, st.LoginTry, st.Chunk
+	sess.restored, sess.lost = true, st.Lost
 	sess.conn = telnet.Restore(nc, st.Telnet)
 	sess.newInput()
 	sess.in.restore(st.Input)
 	sess.setEditor()
-	if st.Namespace != nil {
+	if st.Namespace != nil && sess.ns == nil {
 		ns, err := namespace.Restore(sess.namespaceOptions(), *st.Namespace)
 		if err != nil {
 			return nil, fmt.Errorf("session %d: namespace: %w", st.ID, err)
@@ -391,11 +425,7 @@ func (sess *Session) export(drop ...string) (Exported, error) {
 	if !ok {
 		return Exported{}, errors.New("not a TCP connection")
 	}
-	f, err := tc.File()
-	if err != nil {
-		return Exported{}, err
-	}
-	return Exported{ID: sess.id, State: data, Conn: f, Lost: lost}, nil
+	return Exported{ID: sess.id, State: data, Conn: tc, Lost: lost}, nil
 }
 
 func sortSessions(sessions []*Session) {

@@ -72,6 +72,9 @@ type Server struct {
 	emptied  bool                           // empty is closed; guarded by mu
 	notice   string                         // shown by adopted sessions as they start; guarded by mu
 
+	prebuilt map[uint64]prebuilt // namespaces restored ahead of a handoff; guarded by mu
+	reused   int                 // prebuilt namespaces adopted sessions took; guarded by mu
+
 	cond         *sync.Cond      // on mu: signals acceptPaused and acceptIdle
 	acceptPaused bool            // a migration holds the accept loop; guarded by mu
 	acceptIdle   bool            // the accept loop is waiting for Resume; guarded by mu
