@@ -457,12 +457,24 @@ func (d *demo) part3(ctx context.Context) error {
 	d.say("\nWhat moved, over a socket pair between the two processes:\n"+
 		"  - the listening sockets (telnet, HTTP, control) as descriptors (SCM_RIGHTS);\n"+
 		"  - %s: each connection as a descriptor, each session's state\n"+
-		"    (telnet options, history, namespace) as a CBOR record; %s.\n"+
-		"The phases: start = pid %d starts and says HELLO (no one waits for it);\n"+
-		"quiesce = sessions parked at their prompts; transfer = descriptors and\n"+
-		"records sent; restore = the namespaces rebuilt, READY; commit = COMMIT, the\n"+
-		"old process lets go. The longest any session waited: %v.",
-		sessions, carried, d.rep.NewPid, d.rep.Pause)
+		"    (telnet options, history, namespace) as a CBOR record; %s.",
+		sessions, carried)
+	start, restore := "starts and says HELLO", "every namespace rebuilt; READY"
+	if d.rep.Prebuilt > 0 {
+		// main's precopy: the old process's live snapshot, restored by the
+		// new one before it says HELLO, while every session still runs.
+		start = "starts, restores a live copy of the namespaces, says HELLO"
+		restore = "each namespace kept if unchanged since, else rebuilt; READY"
+	}
+	d.say("The phases:\n"+
+		"  start     pid %d %s;\n"+
+		"            no session waits for any of it\n"+
+		"  quiesce   the sessions parked at their prompts: the pause begins\n"+
+		"  transfer  descriptors and records sent\n"+
+		"  restore   %s\n"+
+		"  commit    COMMIT: the old process lets go, the pause ends\n"+
+		"The longest any session waited: %v.",
+		d.rep.NewPid, start, restore, d.rep.Pause)
 
 	// Requests on the new side too, then the loop has done its part.
 	err = poll(ctx, d.opts.Timeout, func() (bool, error) {

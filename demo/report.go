@@ -21,6 +21,7 @@ import (
 //	  ...
 //	longest pause a session saw: 9.279ms
 //	not carried: session 1: ...
+//	namespaces restored before the pause: 1 of 1
 type MigrateReport struct {
 	OldPid     int
 	OldVersion string
@@ -31,6 +32,7 @@ type MigrateReport struct {
 	Phases     []Phase
 	Pause      time.Duration // the longest a session waited
 	NotCarried []string
+	Prebuilt   int // namespaces the new process restored from a live copy before the pause
 }
 
 // Phase is one timed step of a handoff.
@@ -110,6 +112,15 @@ func ParseMigrateReport(out string) (MigrateReport, error) {
 				return bad(err)
 			}
 			r.Pause, pauseSeen = d, true
+		case strings.HasPrefix(line, "namespaces restored before the pause: "):
+			n, rest, err := leadingInt(strings.TrimPrefix(line, "namespaces restored before the pause: "))
+			if err != nil {
+				return bad(err)
+			}
+			if !strings.HasPrefix(rest, " of ") {
+				return bad(errors.New("want \"N of M\""))
+			}
+			r.Prebuilt = n
 		case strings.HasPrefix(line, "not carried: "):
 			r.NotCarried = append(r.NotCarried, strings.TrimPrefix(line, "not carried: "))
 		}

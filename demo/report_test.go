@@ -33,6 +33,8 @@ func TestParseMigrateReport(t *testing.T) {
 	}
 	withLost := full
 	withLost.NotCarried = []string{"session 1: c (chan int)", "session 2: f (func())"}
+	prebuilt := full
+	prebuilt.Prebuilt = 1
 	noSessions := full
 	noSessions.Sessions, noSessions.Phases = 0, full.Phases[:1]
 
@@ -46,6 +48,10 @@ func TestParseMigrateReport(t *testing.T) {
 		{name: "not carried",
 			out:  migrateOut + "not carried: session 1: c (chan int)\nnot carried: session 2: f (func())\n",
 			want: withLost},
+		{name: "precopy", out: migrateOut + "namespaces restored before the pause: 1 of 1\n", want: prebuilt},
+		{name: "bad precopy line",
+			out:     migrateOut + "namespaces restored before the pause: 1/1\n",
+			wantErr: "want \"N of M\""},
 		{name: "lines it does not know are skipped",
 			out:  "a progress line\n" + migrateOut + "something new\n",
 			want: full},
