@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -328,19 +327,6 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprint(stdout, resp.Output)
 	return nil
-}
-
-// statusPage is the HTTP status page of --http: the talk's "simple
-// (stateless) migration", where only the listening socket has to move.
-type statusPage struct{ srv *repl.Server }
-
-func (p statusPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/" {
-		http.NotFound(w, r)
-		return
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintf(w, "pid %d version %s\n", os.Getpid(), versionString())
 }
 
 // precopy writes a live snapshot of every namespace to a private file for

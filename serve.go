@@ -8,12 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -204,53 +202,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	log.Info("listening", "addr", addr.String(), "connect", fmt.Sprintf("telnet %s %d", host, addr.Port), "control", ctl.Path(), "version", versionString())
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
-	var hs *http.Server
-	var httpConns atomic.Int64 // the status page's open connections
-	var httpHandedOff atomic.Bool
-	if hln != nil {
-		hs = &http.Server{Handler: statusPage{srv}, ReadHeaderTimeout: 10 * time.Second,
-			ConnState: func(_ net.Conn, st http.ConnState) {
-				switch st {
-				case http.StateNew:
-					httpConns.Add(1)
-				case http.StateClosed, http.StateHijacked:
-					httpConns.Add(-1)
-				}
-			}}
-		log.Info("http listening", "addr", hln.Addr().String())
-		go func() { // ends when hs is shut down or its listener handed off
-			if err := hs.Serve(hln); err != http.ErrServerClosed && !httpHandedOff.Load() {
-				errc <- err
-			}
-		}()
-	}
-	stopHTTP := func() {
-		if hs != nil {
-			// Requests under way finish; idle keep-alive connections are
-			// closed, and clients retry them on the new process.
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			hs.Shutdown(ctx)
-		}
-	}
-	// handOffHTTP lets the successor have the status page. Not Shutdown: a
-	// server shutting down drops, unanswered, a request it reads from a
-	// connection it accepted just before (net/http conn.serve checks
-	// shuttingDown after reading), and a request loop saw EOF at every few
-	// migrations. Instead stop accepting (the successor accepts on its own
-	// copy of the socket), end keep-alive, and answer every connection
-	// already accepted.
-	handOffHTTP := func() {
-		if hs == nil {
-			return
-		}
-		httpHandedOff.Store(true)
-		hln.Close()
-		hs.SetKeepAlivesEnabled(false) // closes idle connections; clients retry those
-		for deadline := time.Now().Add(5 * time.Second); httpConns.Load() > 0 && time.Now().Before(deadline); {
-			time.Sleep(time.Millisecond) // as Shutdown itself polls
-		}
-	}
+	page := newStatusPage(srv, hln, log, errc)
 	ctlDone := make(chan error, 1)
 	go func() { ctlDone <- ctl.Serve(m.handle) }()
 	hup := make(chan os.Signal, 1)
@@ -267,7 +219,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			}
 			ctl.Close()
 			srv.Close()
-			stopHTTP()
+			page.stop()
 			return err
 		case <-hup:
 			go m.fromSignal() // ends with the migration; m.busy keeps it to one
@@ -276,8 +228,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			// connection. Leave them as they are: no goodbye, no shutdown.
 			ctl.Detach()
 			ctl.Close()
-			handOffHTTP() // the successor accepts on its copy of the socket
-			<-ctlDone     // the migrate command has its answer
+			page.handOff() // the successor accepts on its copy of the socket
+			<-ctlDone      // the migrate command has its answer
 			log.Info("handed over; exiting")
 			return nil
 		case <-detached:
@@ -288,7 +240,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			ctl.Detach()
 			ctl.Close()
 			<-ctlDone
-			handOffHTTP()
+			page.handOff()
 			ctl = m.peer.ctl
 			m.ctl = ctl
 			go func() { ctlDone <- ctl.Serve(m.handle) }()
@@ -306,7 +258,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			log.Info("shutting down")
 			ctl.Close()
 			srv.Close()
-			stopHTTP()
+			page.stop()
 			<-errc
 			return nil
 		}

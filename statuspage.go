@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"translucent/repl"
+)
+
+// statusPage is the HTTP status page of --http: the talk's "simple
+// (stateless) migration", where only the listening socket has to move.
+type statusPage struct{ srv *repl.Server }
+
+func (p statusPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/" {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "pid %d version %s\n", os.Getpid(), versionString())
+}
+
+// statusServer serves the status page on a listener a migration moves.
+type statusServer struct {
+	hs        *http.Server
+	ln        net.Listener
+	conns     atomic.Int64 // open connections
+	handedOff atomic.Bool
+}
+
+// newStatusPage serves the status page on ln, if not nil, until stop or
+// handOff; a failure of its accept loop goes to errc.
+func newStatusPage(srv *repl.Server, ln net.Listener, log *slog.Logger, errc chan<- error) *statusServer {
+	s := &statusServer{ln: ln}
+	if ln == nil {
+		return s
+	}
+	s.hs = &http.Server{Handler: statusPage{srv}, ReadHeaderTimeout: 10 * time.Second,
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			switch st {
+			case http.StateNew:
+				s.conns.Add(1)
+			case http.StateClosed, http.StateHijacked:
+				s.conns.Add(-1)
+			}
+		}}
+	log.Info("http listening", "addr", ln.Addr().String())
+	go func() { // ends when hs is shut down or its listener handed off
+		if err := s.hs.Serve(ln); err != http.ErrServerClosed && !s.handedOff.Load() {
+			errc <- err
+		}
+	}()
+	return s
+}
+
+// stop shuts the page down: requests under way finish.
+func (s *statusServer) stop() {
+	if s.hs == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.hs.Shutdown(ctx)
+}
+
+// handOff lets the successor have the status page. Not Shutdown: a server
+// shutting down drops, unanswered, a request it reads from a connection it
+// accepted just before (net/http conn.serve checks shuttingDown after
+// reading), and a request loop saw EOF at every few migrations. Instead
+// stop accepting (the successor accepts on its own copy of the socket),
+// end keep-alive, and answer every connection already accepted.
+func (s *statusServer) handOff() {
+	if s.hs == nil {
+		return
+	}
+	s.handedOff.Store(true)
+	s.ln.Close()
+	s.hs.SetKeepAlivesEnabled(false) // closes idle connections; clients retry those
+	for deadline := time.Now().Add(5 * time.Second); s.conns.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond) // as Shutdown itself polls
+	}
+}
