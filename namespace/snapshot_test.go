@@ -1,6 +1,7 @@
 package namespace
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -778,5 +779,44 @@ func TestDropLeavesAVariableOut(t *testing.T) {
 	}
 	if !ns.Undrop("a") || ns.Undrop("a") || len(ns.Dropped()) != 0 {
 		t.Fatal("Undrop")
+	}
+}
+
+// A namespace that did not change encodes the same, maps included: the
+// dry run and the handoff's reuse of prebuilt namespaces compare encodings.
+func TestSnapshotIsDeterministic(t *testing.T) {
+	ns := New(Options{})
+	defer ns.Close()
+	for _, src := range []string{
+		`type K struct{ A int; B string }`,
+		`m := map[string]int{}`, `for i := 0; i < 50; i++ { m[fmt.Sprint(i)] = i }`,
+		`byStruct := map[K][]int{{1, "a"}: {1}, {1, "b"}: {2}, {0, "z"}: {3}}`,
+		`var anyKeys = map[any]bool{1: true, "x": false, 2.5: true, K{}: true}`,
+		`nested := map[int]map[int]string{1: {1: "a", 2: "b"}, 2: {3: "c"}}`,
+	} {
+		if _, err := ns.Eval(context.Background(), src); err != nil {
+			if _, err := ns.Eval(context.Background(), `import "fmt"`); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ns.Eval(context.Background(), src); err != nil {
+				t.Fatalf("%s: %v", src, err)
+			}
+		}
+	}
+	var first []byte
+	for i := range 20 {
+		snap, _, err := ns.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := cbor.Marshal(snap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = b
+		} else if !bytes.Equal(b, first) {
+			t.Fatalf("snapshot %d encodes differently from the first", i)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package namespace
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding"
 	"encoding/gob"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -623,10 +625,14 @@ func (e *encoder) content(v reflect.Value, own bool, p *valuePath) Node {
 	case reflect.Map:
 		n.Keys = make([]Value, 0, v.Len())
 		n.Elems = make([]Value, 0, v.Len())
-		for it := v.MapRange(); it.Next(); {
-			k := it.Key()
+		// In key order, not Go's random one: a namespace that did not
+		// change must encode the same (a dry run compares encodings, and
+		// so does the handoff, to reuse what was restored ahead).
+		keys := v.MapKeys()
+		slices.SortFunc(keys, compareKeys)
+		for _, k := range keys {
 			n.Keys = append(n.Keys, e.value(k, p))
-			n.Elems = append(n.Elems, e.value(it.Value(), p.mapKey(k)))
+			n.Elems = append(n.Elems, e.value(v.MapIndex(k), p.mapKey(k)))
 		}
 		e.size += 2 * len(n.Keys)
 	case reflect.Interface:
@@ -1209,4 +1215,68 @@ func (d *decoder) location(name string, offset int, at time.Time) *time.Location
 		}
 	}
 	return time.FixedZone(name, offset)
+}
+
+// compareKeys orders map keys of one type, as fmt prints maps: numbers,
+// strings and booleans by value, pointers and channels by address,
+// structs and arrays field by field, interfaces by type then value. NaN
+// keys compare equal to each other and below every other number.
+func compareKeys(a, b reflect.Value) int {
+	switch a.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return cmp.Compare(a.Int(), b.Int())
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return cmp.Compare(a.Uint(), b.Uint())
+	case reflect.String:
+		return strings.Compare(a.String(), b.String())
+	case reflect.Float32, reflect.Float64:
+		return cmp.Compare(a.Float(), b.Float())
+	case reflect.Complex64, reflect.Complex128:
+		if c := cmp.Compare(real(a.Complex()), real(b.Complex())); c != 0 {
+			return c
+		}
+		return cmp.Compare(imag(a.Complex()), imag(b.Complex()))
+	case reflect.Bool:
+		switch {
+		case a.Bool() == b.Bool():
+			return 0
+		case !a.Bool():
+			return -1
+		}
+		return 1
+	case reflect.Pointer, reflect.UnsafePointer, reflect.Chan:
+		return cmp.Compare(a.Pointer(), b.Pointer())
+	case reflect.Struct:
+		for i := range a.NumField() {
+			if c := compareKeys(a.Field(i), b.Field(i)); c != 0 {
+				return c
+			}
+		}
+		return 0
+	case reflect.Array:
+		for i := range a.Len() {
+			if c := compareKeys(a.Index(i), b.Index(i)); c != 0 {
+				return c
+			}
+		}
+		return 0
+	case reflect.Interface:
+		switch {
+		case a.IsNil() && b.IsNil():
+			return 0
+		case a.IsNil():
+			return -1
+		case b.IsNil():
+			return 1
+		}
+		ea, eb := a.Elem(), b.Elem()
+		if c := strings.Compare(ea.Type().String(), eb.Type().String()); c != 0 {
+			return c
+		}
+		if ea.Type() != eb.Type() {
+			return cmp.Compare(ea.Type().Size(), eb.Type().Size()) // distinct types of one name: any stable order
+		}
+		return compareKeys(ea, eb)
+	}
+	return 0
 }
