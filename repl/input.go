@@ -70,8 +70,13 @@ func (in *input) pump() {
 	for {
 		in.mu.Lock()
 		for (in.paused || len(in.buf) >= maxBuffered) && in.err == nil {
-			in.pumpIdle = true
-			in.cond.Broadcast()
+			// Signal only a change: two waiters that broadcast on every
+			// wake-up (this loop and Read's) wake each other forever, and a
+			// paused server with many sessions spends its CPUs on that.
+			if !in.pumpIdle {
+				in.pumpIdle = true
+				in.cond.Broadcast()
+			}
 			in.cond.Wait()
 		}
 		if in.err != nil {
@@ -178,8 +183,10 @@ func (in *input) Read(p []byte) (int, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for (len(in.buf) == 0 || in.paused) && in.err == nil {
-		in.parked = in.paused
-		in.cond.Broadcast()
+		if in.parked != in.paused { // a change only (see pump)
+			in.parked = in.paused
+			in.cond.Broadcast()
+		}
 		in.cond.Wait()
 	}
 	in.parked = false
