@@ -69,6 +69,7 @@ Usage:
   translucent inspect [--dot | --json] FILE                 show a snapshot file: declarations, values, object graph
   translucent adduser --users FILE NAME                     add a user (password on stdin)
   translucent version                                       print the version
+  translucent bench [--sessions 1,100,1000] [--out DIR]     measure migration pauses, memory and round trips
 
 Run 'translucent COMMAND -h' for a command's flags.
 `
@@ -105,6 +106,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return inspectCmd(args, stdin, stdout, stderr)
 	case "adduser":
 		return adduser(args, stdin, stderr)
+	case "bench":
+		return benchCmd(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "translucent %s (%s %s/%s)\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return nil
