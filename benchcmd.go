@@ -25,7 +25,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	binary := fs.String("binary", "", "the build to migrate from (default: build one from --source)")
 	newBinary := fs.String("new-binary", "", "the build to migrate to (default: build one from --source)")
 	source := fs.String("source", ".", "the repository `dir` to build both from when --binary or --new-binary is missing")
-	interval := fs.Duration("interval", 0, "how often each session types a line (default: max(10ms, N × 0.5ms))")
+	interval := fs.Duration("interval", 0, "how often each session types a line (default: max(2ms, N × 0.5ms))")
 	timeout := fs.Duration("timeout", time.Hour, "time allowed for each session count")
 	if err := fs.Parse(args); err != nil {
 		return err

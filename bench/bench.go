@@ -32,8 +32,10 @@ type Options struct {
 	Source            string
 
 	// Interval is how often each session types a line; 0 scales it with
-	// the session count (max(10ms, N × 0.5ms)) to keep the offered load
-	// near 2,000 lines a second, which two cores serve with room to spare.
+	// the session count (max(2ms, N × 0.5ms)) to keep the offered load
+	// near 2,000 lines a second (500 at one session), which two cores serve
+	// with room to spare, while a short interval at small counts means a
+	// line is typed soon after the server stops reading.
 	Interval time.Duration
 	Timeout  time.Duration // for each session count; default 1h
 	Parallel int           // logins and namespace set-ups at once; default 32

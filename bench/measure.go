@@ -20,7 +20,7 @@ func (r *runner) interval(n int) time.Duration {
 	if r.opts.Interval > 0 {
 		return r.opts.Interval
 	}
-	return max(10*time.Millisecond, time.Duration(n)*500*time.Microsecond)
+	return max(2*time.Millisecond, time.Duration(n)*500*time.Microsecond)
 }
 
 // measure takes every figure at n sessions. It never panics on a failed
@@ -270,7 +270,7 @@ func (r *runner) typeAndMigrate(ctx context.Context, srv *server, clients []*cli
 	} else {
 		r.logf("N=%d: migrating to %s while %d sessions type every %v", n, r.bin2, n, interval)
 		var out string
-		out, migStart, migEnd, err = srv.migrate(ctx, r.bin1, r.bin2, 30*time.Minute)
+		out, migStart, migEnd, err = srv.migrate(ctx, r.bin1, r.bin2, migrateTimeout(n))
 		run.Migration.Total = migEnd.Sub(migStart)
 		if err == nil {
 			run.Migration.Report, err = ParseMigrateOutput(out)
@@ -343,6 +343,12 @@ func (r *runner) typeAndMigrate(ctx context.Context, srv *server, clients []*cli
 	r.logf("N=%d: lines sent %d answered %d duplicated %d lost %d; connections lost %d; pause p50 %v p99 %v max %v over %d sessions",
 		n, run.Lines.Sent, run.Lines.Answered, run.Lines.Duplicated, run.Lines.Lost, run.ConnectionsLost,
 		run.Migration.Pause.P50, run.Migration.Pause.P99, run.Migration.Pause.Max, run.Migration.Pause.N)
+}
+
+// migrateTimeout is the time a migration of n sessions is given: ample
+// for the restore of every namespace, whose cost grows with n.
+func migrateTimeout(n int) time.Duration {
+	return max(time.Minute, time.Duration(n)*20*time.Millisecond)
 }
 
 // pace waits d, the schedule of the load, or until ctx ends.

@@ -242,9 +242,13 @@ func (s *server) kill() {
 	}
 }
 
-// migrate runs `bin migrate` to newBin and returns its output and when it
-// started and ended. On success the chain's serving process is the new one.
+// migrate runs `bin migrate` to newBin, allowing the server timeout for
+// the migration, and returns its output and when it started and ended. The
+// command is killed a minute after timeout: a server stuck where its
+// timeout is not checked must not stall the bench.
 func (s *server) migrate(ctx context.Context, bin, newBin string, timeout time.Duration) (out string, start, end time.Time, err error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout+time.Minute)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "migrate", "--control", s.control, "--binary", newBin, "--timeout", timeout.String())
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -252,6 +256,9 @@ func (s *server) migrate(ctx context.Context, bin, newBin string, timeout time.D
 	err = cmd.Run()
 	end = time.Now()
 	out = stdout.String()
+	if err != nil && ctx.Err() != nil {
+		return out, start, end, fmt.Errorf("migrate: no answer %v after the migration's own timeout of %v; command killed", time.Minute, timeout)
+	}
 	if err != nil {
 		return out, start, end, fmt.Errorf("migrate: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
