@@ -18,6 +18,7 @@ type MigrateReport struct {
 	Sessions   int           `json:"sessions"`
 	Phases     []Phase       `json:"phases"`
 	Pause      time.Duration `json:"pause_ns"` // "longest pause a session saw", as the old server timed it
+	Prebuilt   int           `json:"prebuilt"` // namespaces the new process restored before the pause (precopy)
 	NotCarried []string      `json:"not_carried,omitempty"`
 }
 
@@ -43,6 +44,7 @@ var (
 	reSessions = regexp.MustCompile(`^new pid (\d+), (\d+) sessions$`)
 	rePhase    = regexp.MustCompile(`^\s+(start|quiesce|transfer|restore|commit)\s+(\S+)$`)
 	rePause    = regexp.MustCompile(`^longest pause a session saw: (\S+)$`)
+	rePrebuilt = regexp.MustCompile(`^namespaces restored before the pause: (\d+) of \d+$`)
 )
 
 // ParseMigrateOutput reads the standard output of a successful
@@ -73,6 +75,8 @@ func ParseMigrateOutput(out string) (MigrateReport, error) {
 				return r, fmt.Errorf("migrate output: pause: %w", err)
 			}
 			r.Pause, sawPause = d, true
+		} else if m := rePrebuilt.FindStringSubmatch(line); m != nil {
+			r.Prebuilt, _ = strconv.Atoi(m[1])
 		} else if l, ok := strings.CutPrefix(line, "not carried: "); ok {
 			r.NotCarried = append(r.NotCarried, l)
 		}

@@ -50,6 +50,7 @@ new pid 2, 10000 sessions
   restore   12.000001s
   commit    1ns
 longest pause a session saw: 2m15.5s
+namespaces restored before the pause: 9998 of 10000
 not carried: session 3: c (chan int)
 not carried: session 4: f (func())
 `, "\n", "\r\n"),
@@ -61,6 +62,7 @@ not carried: session 4: f (func())
 					{"commit", time.Nanosecond},
 				},
 				Pause:      135500 * time.Millisecond,
+				Prebuilt:   9998,
 				NotCarried: []string{"session 3: c (chan int)", "session 4: f (func())"},
 			},
 		},
@@ -94,7 +96,7 @@ not carried: session 4: f (func())
 
 func equalReports(a, b MigrateReport) bool {
 	if a.OldPid != b.OldPid || a.OldVersion != b.OldVersion || a.NewPid != b.NewPid || a.NewVersion != b.NewVersion ||
-		a.Sessions != b.Sessions || a.Pause != b.Pause || len(a.Phases) != len(b.Phases) || len(a.NotCarried) != len(b.NotCarried) {
+		a.Sessions != b.Sessions || a.Pause != b.Pause || a.Prebuilt != b.Prebuilt || len(a.Phases) != len(b.Phases) || len(a.NotCarried) != len(b.NotCarried) {
 		return false
 	}
 	for i := range a.Phases {

@@ -190,6 +190,12 @@ func WriteMarkdown(w io.Writer, res Results) error {
 		}
 		return dur(r.Migration.Total)
 	})
+	row("namespaces restored before the pause (precopy)", func(r Measurement) string {
+		if !r.Migration.OK {
+			return "—"
+		}
+		return fmt.Sprintf("%d of %d", r.Migration.Report.Prebuilt, r.Migration.Report.Sessions)
+	})
 	for _, ph := range []string{"start", "quiesce", "transfer", "restore", "commit"} {
 		row("  phase "+ph, func(r Measurement) string {
 			if !r.Migration.OK {
