@@ -319,7 +319,9 @@ func (r *runner) typeAndMigrate(ctx context.Context, srv *server, clients []*cli
 			run.Notes = append(run.Notes, fmt.Sprintf("session %d: unexpected answers %q", c.idx, c.unexpected))
 		}
 		all = append(all, c.latencies()...)
-		if run.Migration.OK {
+		// A migration that failed and rolled back paused the sessions
+		// too: that pause is measured the same way.
+		if run.Migration.Attempted {
 			if p, in, black := c.pause(migStart, migEnd, bFrom); in {
 				pauses = append(pauses, p)
 				run.Migration.SessionsInFlight++
@@ -327,6 +329,8 @@ func (r *runner) typeAndMigrate(ctx context.Context, srv *server, clients []*cli
 					run.Migration.SessionsBlackout++
 				}
 			}
+		}
+		if run.Migration.OK {
 			if at, ok := c.firstAnswerBy(newPid); ok && (first.IsZero() || at.Before(first)) {
 				first = at
 			}
@@ -370,19 +374,27 @@ func (r *runner) restart(ctx context.Context, srv *server, clients []*client, lo
 	for _, c := range clients {
 		c.resetLines()
 	}
+	// The clients give up when no new server comes.
+	clientCtx, giveUp := context.WithCancel(ctx)
+	defer giveUp()
 	var restartErr error
+	var stopNote string
 	var newSrv *server
 	var wg sync.WaitGroup
 	wg.Add(1)
 	t0 := time.Now()
 	go func() { // the operator; ends when the new server listens or fails to
 		defer wg.Done()
+		// A server that ignores SIGTERM is killed by stop: the restart
+		// goes on, and the note says so.
 		if err := srv.stop(); err != nil {
-			restartErr = err
-			return
+			stopNote = err.Error()
 		}
 		newSrv, restartErr = startServer(ctx, r.bin2, filepath.Join(r.tmp, fmt.Sprintf("r%d", n)), logFile, r.serveArgs(srv.addr, n)...)
 		cmp.Handoff = time.Since(t0)
+		if restartErr != nil {
+			giveUp()
+		}
 	}()
 	outage := make([]time.Duration, n)
 	failed, err := forEach(ctx, n, n, func(i int) error {
@@ -391,13 +403,16 @@ func (r *runner) restart(ctx context.Context, srv *server, clients []*client, lo
 		if err := c.awaitClose(deadline); err != nil {
 			return err
 		}
-		if _, err := c.reconnect(ctx, srv.addr, benchUser, benchPassword, deadline); err != nil {
+		if _, err := c.reconnect(clientCtx, srv.addr, benchUser, benchPassword, deadline); err != nil {
 			return err
 		}
 		outage[i] = time.Since(t0)
 		return nil
 	})
 	wg.Wait()
+	if stopNote != "" {
+		cmp.Method += " (stopping the old server: " + stopNote + ")"
+	}
 	if newSrv == nil {
 		cmp.Error = fmt.Sprintf("restart failed: %v", restartErr)
 		return cmp, srv
@@ -406,7 +421,7 @@ func (r *runner) restart(ctx context.Context, srv *server, clients []*client, lo
 	if err != nil {
 		cmp.Error = fmt.Sprintf("%d sessions did not come back: %v", failed, err)
 	}
-	cmp.Outage = Summarize(outage)
+	cmp.Outage = Summarize(nonZero(outage))
 	cmp.Total = cmp.Outage.Max
 	cmp.StateLost = r.countLost(ctx, clients)
 	return cmp, newSrv
@@ -462,17 +477,30 @@ func (r *runner) listenerOnly(ctx context.Context, srv *server, clients []*clien
 		if err == nil && pid != srv.Pid() {
 			err = fmt.Errorf("greeted by pid %d, want the new process %d", pid, srv.Pid())
 		}
-		outage[i] = time.Since(end)
+		if err == nil {
+			outage[i] = time.Since(end)
+		}
 		return err
 	})
 	cmp.Back = n - failed
 	if err != nil {
 		cmp.Error = fmt.Sprintf("%d sessions did not come back: %v", failed, err)
 	}
-	cmp.Outage = Summarize(outage)
+	cmp.Outage = Summarize(nonZero(outage))
 	cmp.Total = cmp.Outage.Max
 	cmp.StateLost = r.countLost(ctx, clients)
 	return cmp
+}
+
+// nonZero is d without its zeros: the sessions that never came back.
+func nonZero(d []time.Duration) []time.Duration {
+	var out []time.Duration
+	for _, v := range d {
+		if v > 0 {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // countLost asks every session for its base variable and counts those

@@ -157,14 +157,17 @@ func WriteMarkdown(w io.Writer, res Results) error {
 	row("log in all sessions", func(r Measurement) string { return durOr(r.Login) })
 	row("declare all namespaces", func(r Measurement) string { return durOr(r.Populate) })
 	row("**pause p50 / p99 / max**", func(r Measurement) string {
-		if !r.Migration.OK {
-			return "—"
-		}
 		p := r.Migration.Pause
+		switch {
+		case p.N == 0:
+			return "—"
+		case !r.Migration.OK:
+			return fmt.Sprintf("%s / %s / %s (failed migration; %d lines never answered)", dur(p.P50), dur(p.P99), dur(p.Max), r.Lines.Lost)
+		}
 		return fmt.Sprintf("**%s / %s / %s**", dur(p.P50), dur(p.P99), dur(p.Max))
 	})
 	row("sessions with a line in flight: during migrate / during the server's pause", func(r Measurement) string {
-		if !r.Migration.OK {
+		if r.Migration.Pause.N == 0 {
 			return "—"
 		}
 		return fmt.Sprintf("%d / %d", r.Migration.SessionsInFlight, r.Migration.SessionsBlackout)
