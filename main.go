@@ -69,6 +69,7 @@ Usage:
   translucent inspect [--dot | --json] FILE                 show a snapshot file: declarations, values, object graph
   translucent adduser --users FILE NAME                     add a user (password on stdin)
   translucent demo [--pause] [--keep]                       the talk's walk-through, live (builds two versions)
+  translucent bench [--sessions 1,100,1000] [--out DIR]     measure migration pauses, memory and round trips
   translucent version                                       print the version
 
 Run 'translucent COMMAND -h' for a command's flags.
@@ -108,6 +109,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return adduser(args, stdin, stderr)
 	case "demo":
 		return demoCmd(ctx, args, stdin, stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "translucent %s (%s %s/%s)\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return nil

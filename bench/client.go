@@ -1,0 +1,452 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The bench's clients are raw TCP connections that answer no telnet
+// negotiation, so the server serves them in line mode (the mode of nc and
+// scripts): a client sends whole lines ending in LF and echoes nothing;
+// the server prints each value and then the prompt. Telnet commands the
+// server sends are stripped from what the client reads.
+
+const prompt = ">>> "
+
+// iacStripper removes telnet commands from a byte stream, keeping state
+// across reads so that a command split between two reads is still removed.
+type iacStripper struct {
+	state int // 0 data, 1 after IAC, 2 after IAC WILL/WONT/DO/DONT, 3 in SB, 4 IAC in SB
+}
+
+func (st *iacStripper) strip(dst, b []byte) []byte {
+	const iac, se, sb, will, dont = 255, 240, 250, 251, 254
+	for _, c := range b {
+		switch st.state {
+		case 0:
+			if c == iac {
+				st.state = 1
+			} else {
+				dst = append(dst, c)
+			}
+		case 1:
+			switch {
+			case c == iac: // an escaped 255 is data
+				dst = append(dst, c)
+				st.state = 0
+			case c >= will && c <= dont:
+				st.state = 2
+			case c == sb:
+				st.state = 3
+			default: // a two-byte command
+				st.state = 0
+			}
+		case 2:
+			st.state = 0
+		case 3:
+			if c == iac {
+				st.state = 4
+			}
+		case 4:
+			if c == se {
+				st.state = 0
+			} else {
+				st.state = 3
+			}
+		}
+	}
+	return dst
+}
+
+// client is one telnet session of the bench. Until startReader and after
+// stopReader, one goroutine drives it synchronously (login, eval); in
+// between, its reader goroutine owns the reading side and one typer
+// goroutine sends lines.
+type client struct {
+	idx  int
+	base int // the value of the namespace's variable base: identifies the session's answers
+	conn net.Conn
+	st   iacStripper
+	text []byte // stripped text received and not yet consumed
+	rbuf []byte
+
+	stopping   atomic.Bool
+	readerDone chan struct{}
+
+	mu         sync.Mutex
+	cond       *sync.Cond  // on mu: a change to answers, readErr or expired
+	sent       []time.Time // sent[k-1] is when line k left; guarded by mu
+	answers    []answer    // guarded by mu
+	unexpected []string    // answers that are no typed line's (first few); guarded by mu
+	nUnexpect  int         // guarded by mu
+	readErr    error       // what ended the connection while reading; guarded by mu
+	writeErr   error       // guarded by mu
+}
+
+// answer is one typed line's answer as received.
+type answer struct {
+	k   int // the line's number in its session, from 1
+	pid int // the process that answered
+	at  time.Time
+}
+
+func newClient(idx int) *client {
+	c := &client{idx: idx, base: (idx + 1) * 1_000_000, rbuf: make([]byte, 16<<10)}
+	c.cond = sync.NewCond(&c.mu)
+	return c
+}
+
+var rePid = regexp.MustCompile(`pid (\d+)\.`)
+
+// login connects to addr and logs in, typing the name ahead of its prompt
+// so that the server, seeing data before any telnet answer, picks line
+// mode at once instead of waiting out its negotiation timeout. It returns
+// the pid the greeting names.
+func (c *client) login(ctx context.Context, addr, user, password string, deadline time.Time) (int, error) {
+	d := net.Dialer{Deadline: deadline}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return 0, err
+	}
+	c.conn, c.st, c.text = conn, iacStripper{}, c.text[:0]
+	if err := c.write(user+"\n", deadline); err != nil {
+		return 0, err
+	}
+	if _, err := c.expect("password: ", deadline); err != nil {
+		return 0, fmt.Errorf("waiting for the password prompt: %w", err)
+	}
+	if err := c.write(password+"\n", deadline); err != nil {
+		return 0, err
+	}
+	greeting, err := c.expect(prompt, deadline)
+	if err != nil {
+		return 0, fmt.Errorf("waiting for the first prompt: %w", err)
+	}
+	m := rePid.FindStringSubmatch(greeting)
+	if m == nil {
+		return 0, fmt.Errorf("login: unexpected greeting %q", greeting)
+	}
+	pid, _ := strconv.Atoi(m[1])
+	return pid, nil
+}
+
+func (c *client) write(s string, deadline time.Time) error {
+	c.conn.SetWriteDeadline(deadline)
+	_, err := c.conn.Write([]byte(s))
+	return err
+}
+
+// expect reads until marker arrives and returns the text before it.
+func (c *client) expect(marker string, deadline time.Time) (string, error) {
+	c.conn.SetReadDeadline(deadline)
+	defer c.conn.SetReadDeadline(time.Time{})
+	for {
+		if i := bytes.Index(c.text, []byte(marker)); i >= 0 {
+			s := string(c.text[:i])
+			c.text = append(c.text[:0], c.text[i+len(marker):]...)
+			return s, nil
+		}
+		n, err := c.conn.Read(c.rbuf)
+		c.text = c.st.strip(c.text, c.rbuf[:n])
+		if err != nil {
+			return string(c.text), err
+		}
+	}
+}
+
+// eval sends line and returns the answer printed before the next prompt,
+// without the line end.
+func (c *client) eval(line string, deadline time.Time) (string, error) {
+	if err := c.write(line+"\n", deadline); err != nil {
+		return "", err
+	}
+	out, err := c.expect(prompt, deadline)
+	return strings.TrimSpace(strings.ReplaceAll(out, "\r\n", "\n")), err
+}
+
+// typedLine is the k-th line a session types: its answer, such as
+// [2]int{3000007, 4242}, names the session (base), the line (k) and the
+// process that evaluated it.
+func (c *client) typedLine(k int) string {
+	return fmt.Sprintf("[2]int{base + %d, os.Getpid()}\n", k)
+}
+
+var reTyped = regexp.MustCompile(`^\[2\]int\{(\d+), (\d+)\}$`)
+
+// startReader hands the reading side to a goroutine that timestamps and
+// records every answer until stopReader.
+func (c *client) startReader() {
+	c.readerDone = make(chan struct{})
+	go c.read() // ends at stopReader or when the connection fails
+}
+
+func (c *client) read() {
+	defer close(c.readerDone)
+	for {
+		// Answers already buffered (by expect) count as arriving now.
+		for {
+			i := bytes.Index(c.text, []byte(prompt))
+			if i < 0 {
+				break
+			}
+			c.record(string(c.text[:i]), time.Now())
+			c.text = append(c.text[:0], c.text[i+len(prompt):]...)
+		}
+		n, err := c.conn.Read(c.rbuf)
+		at := time.Now()
+		c.text = c.st.strip(c.text, c.rbuf[:n])
+		for {
+			i := bytes.Index(c.text, []byte(prompt))
+			if i < 0 {
+				break
+			}
+			c.record(string(c.text[:i]), at)
+			c.text = append(c.text[:0], c.text[i+len(prompt):]...)
+		}
+		if err != nil {
+			if !c.stopping.Load() {
+				c.mu.Lock()
+				c.readErr = err
+				c.cond.Broadcast()
+				c.mu.Unlock()
+			}
+			return
+		}
+	}
+}
+
+// record files one answer.
+func (c *client) record(text string, at time.Time) {
+	text = strings.TrimSpace(strings.ReplaceAll(text, "\r\n", "\n"))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer c.cond.Broadcast()
+	if m := reTyped.FindStringSubmatch(text); m != nil {
+		v, _ := strconv.Atoi(m[1])
+		pid, _ := strconv.Atoi(m[2])
+		if k := v - c.base; k >= 1 && k <= len(c.sent) {
+			c.answers = append(c.answers, answer{k: k, pid: pid, at: at})
+			return
+		}
+	}
+	c.nUnexpect++
+	if len(c.unexpected) < 3 {
+		c.unexpected = append(c.unexpected, text)
+	}
+}
+
+// stopReader takes the reading side back: it wakes the reader with a past
+// deadline and waits for it.
+func (c *client) stopReader() {
+	if c.readerDone == nil {
+		return
+	}
+	c.stopping.Store(true)
+	c.conn.SetReadDeadline(time.Now())
+	<-c.readerDone
+	c.conn.SetReadDeadline(time.Time{})
+	c.stopping.Store(false)
+	c.readerDone = nil
+}
+
+// send types line k+1.
+func (c *client) send() {
+	c.mu.Lock()
+	k := len(c.sent) + 1
+	c.sent = append(c.sent, time.Now())
+	c.mu.Unlock()
+	c.conn.SetWriteDeadline(time.Now().Add(time.Minute))
+	if _, err := c.conn.Write([]byte(c.typedLine(k))); err != nil {
+		c.mu.Lock()
+		if c.writeErr == nil {
+			c.writeErr = err
+		}
+		c.mu.Unlock()
+	}
+}
+
+// typeLines sends a line every interval, the first after phase, until
+// stop is closed.
+func (c *client) typeLines(stop <-chan struct{}, phase, interval time.Duration) {
+	t := time.NewTimer(phase)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		c.send()
+		t.Reset(interval)
+	}
+}
+
+// waitAnswered waits until every line sent has had an answer (or some
+// text in its place), the connection fails, or deadline passes.
+func (c *client) waitAnswered(deadline time.Time) bool {
+	expired := false
+	t := time.AfterFunc(time.Until(deadline), func() {
+		c.mu.Lock()
+		expired = true
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer t.Stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.answers)+c.nUnexpect < len(c.sent) && c.readErr == nil && !expired {
+		c.cond.Wait()
+	}
+	return len(c.answers)+c.nUnexpect >= len(c.sent)
+}
+
+// lineTally is the exactly-once check of one session's typed lines.
+type lineTally struct {
+	sent, answered, duplicated, lost, unexpected int
+	byOld, byNew                                 int
+}
+
+// tally counts the session's lines: answered once, more than once, never.
+func (c *client) tally(oldPid, newPid int) lineTally {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seen := make([]int, len(c.sent)+1)
+	t := lineTally{sent: len(c.sent), unexpected: c.nUnexpect}
+	for _, a := range c.answers {
+		seen[a.k]++
+		switch a.pid {
+		case oldPid:
+			t.byOld++
+		case newPid:
+			t.byNew++
+		}
+	}
+	for k := 1; k <= len(c.sent); k++ {
+		switch {
+		case seen[k] == 0:
+			t.lost++
+		case seen[k] > 1:
+			t.duplicated += seen[k] - 1
+			t.answered++
+		default:
+			t.answered++
+		}
+	}
+	return t
+}
+
+// pause is the longest time from a line sent to its answer among lines in
+// flight at some moment of [from, to]; inFlight reports whether there was
+// any such line, and blackout whether one was in flight during [bFrom, to].
+func (c *client) pause(from, to, bFrom time.Time) (longest time.Duration, inFlight, blackout bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, a := range c.answers {
+		sent := c.sent[a.k-1]
+		if sent.After(to) || a.at.Before(from) {
+			continue
+		}
+		inFlight = true
+		longest = max(longest, a.at.Sub(sent))
+		if !a.at.Before(bFrom) {
+			blackout = true
+		}
+	}
+	return longest, inFlight, blackout
+}
+
+// firstAnswerBy is the earliest answer from process pid, if any.
+func (c *client) firstAnswerBy(pid int) (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var first time.Time
+	for _, a := range c.answers {
+		if a.pid == pid && (first.IsZero() || a.at.Before(first)) {
+			first = a.at
+		}
+	}
+	return first, !first.IsZero()
+}
+
+// latencies are the send→answer times of every answered line.
+func (c *client) latencies() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := make([]time.Duration, 0, len(c.answers))
+	for _, a := range c.answers {
+		d = append(d, a.at.Sub(c.sent[a.k-1]))
+	}
+	return d
+}
+
+// failure is what ended the connection while typing, if anything.
+func (c *client) failure() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return errors.Join(c.readErr, c.writeErr)
+}
+
+// resetLines forgets the typed lines (between one measurement and the
+// next that types again).
+func (c *client) resetLines() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sent, c.answers, c.unexpected, c.nUnexpect, c.readErr, c.writeErr = nil, nil, nil, 0, nil, nil
+}
+
+// awaitClose reads until the server closes the connection, then closes
+// ours.
+func (c *client) awaitClose(deadline time.Time) error {
+	c.conn.SetReadDeadline(deadline)
+	for {
+		if _, err := c.conn.Read(c.rbuf); err != nil {
+			c.conn.Close()
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return fmt.Errorf("the server did not close the connection: %w", err)
+			}
+			return nil
+		}
+	}
+}
+
+// reconnect logs in again after the connection was lost, retrying with a
+// back-off from 10 ms to 200 ms until deadline, as a script reconnecting
+// in a loop would: the port refuses connections while no process listens,
+// and a connection the old process accepted as it went away fails. It
+// returns the pid that greeted it.
+func (c *client) reconnect(ctx context.Context, addr, user, password string, deadline time.Time) (int, error) {
+	delay := 10 * time.Millisecond
+	for {
+		pid, err := c.login(ctx, addr, user, password, deadline)
+		if err == nil {
+			return pid, nil
+		}
+		c.close()
+		if time.Now().Add(delay).After(deadline) {
+			return 0, err
+		}
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		delay = min(2*delay, 200*time.Millisecond)
+	}
+}
+
+// close ends the session's connection.
+func (c *client) close() {
+	if c.conn != nil {
+		c.conn.Close()
+	}
+}
