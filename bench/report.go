@@ -210,7 +210,12 @@ func WriteMarkdown(w io.Writer, res Results) error {
 	row("server RSS: no session / N idle / N with namespaces", func(r Measurement) string {
 		return fmt.Sprintf("%s / %s / %s", mibOr(r.RSSBase), mibOr(r.RSSIdle), mibOr(r.RSSNamespace))
 	})
-	row("RSS of the new process after migrating", func(r Measurement) string { return mibOr(r.RSSAfter) })
+	row("RSS of the new process after migrating", func(r Measurement) string {
+		if !r.Migration.OK {
+			return "—"
+		}
+		return mibOr(r.RSSAfter)
+	})
 	row("**RSS per idle logged-in session**", func(r Measurement) string { return kibOr(r.RSSIdle, r.IdlePerSession) })
 	row("**RSS per session with namespace**", func(r Measurement) string { return kibOr(r.RSSNamespace, r.NamespacePerSession) })
 	row("server descriptors at N", func(r Measurement) string { return intOr(r.ServerFDs) })
