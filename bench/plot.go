@@ -2,6 +2,7 @@ package bench
 
 import (
 	"image/color"
+	"strings"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -16,11 +17,21 @@ import (
 func WritePlot(path string, res Results) error {
 	p := plot.New()
 	p.Title.Text = "translucent: pause a session saw during a live migration"
+	var failed []string
+	for _, r := range res.Runs {
+		if !r.Migration.OK {
+			failed = append(failed, count(r.Sessions))
+		}
+	}
+	if len(failed) > 0 {
+		p.Title.Text += "\n(not drawn: no migration at N = " + strings.Join(failed, ", ") + ")"
+	}
 	p.X.Label.Text = "sessions"
 	p.Y.Label.Text = "pause (ms)"
 	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
 	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
-	p.Legend.Top, p.Legend.Left = true, true
+	// Pauses grow with the sessions: the bottom right stays empty.
+	p.Legend.Top, p.Legend.Left = false, false
 	p.Add(plotter.NewGrid())
 
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
