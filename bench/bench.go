@@ -104,11 +104,19 @@ type MigrationResult struct {
 	Total     time.Duration `json:"total_ns"` // the migrate command, start to exit
 	// Pause is, over the sessions with a line in flight while the migrate
 	// command ran, each one's longest time from a line sent to its answer.
-	Pause            Stats         `json:"pause"`
-	SessionsInFlight int           `json:"sessions_in_flight"` // with a line in flight while migrate ran
-	SessionsBlackout int           `json:"sessions_blackout"`  // with a line in flight during the server's pause
-	FirstNewAnswer   time.Duration `json:"first_new_answer_ns"`
-	HasFirstNew      bool          `json:"has_first_new"`
+	Pause            Stats `json:"pause"`
+	SessionsInFlight int   `json:"sessions_in_flight"` // with a line in flight while migrate ran
+	// BlackoutPause is Pause for the lines in flight during the server's
+	// own pause (quiesce to commit), over the sessions that had one.
+	BlackoutPause    Stats `json:"blackout_pause"`
+	SessionsBlackout int   `json:"sessions_blackout"`
+	// StartTyping is every line sent and answered during the start phase,
+	// while the old process serves and the new one starts; AfterTyping
+	// every line sent after the migrate command returned.
+	StartTyping    Stats         `json:"start_typing"`
+	AfterTyping    Stats         `json:"after_typing"`
+	FirstNewAnswer time.Duration `json:"first_new_answer_ns"`
+	HasFirstNew    bool          `json:"has_first_new"`
 }
 
 // LineCounts is the exactly-once check over every session's typed lines.

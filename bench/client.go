@@ -344,10 +344,10 @@ func (c *client) tally(oldPid, newPid int) lineTally {
 	return t
 }
 
-// pause is the longest time from a line sent to its answer among lines in
-// flight at some moment of [from, to]; inFlight reports whether there was
-// any such line, and blackout whether one was in flight during [bFrom, to].
-func (c *client) pause(from, to, bFrom time.Time) (longest time.Duration, inFlight, blackout bool) {
+// longestInFlight is the longest time from a line sent to its answer
+// among the lines in flight at some moment of [from, to]; ok reports
+// whether there was any such line.
+func (c *client) longestInFlight(from, to time.Time) (longest time.Duration, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, a := range c.answers {
@@ -355,13 +355,25 @@ func (c *client) pause(from, to, bFrom time.Time) (longest time.Duration, inFlig
 		if sent.After(to) || a.at.Before(from) {
 			continue
 		}
-		inFlight = true
+		ok = true
 		longest = max(longest, a.at.Sub(sent))
-		if !a.at.Before(bFrom) {
-			blackout = true
+	}
+	return longest, ok
+}
+
+// latenciesWithin are the send→answer times of the lines both sent and
+// answered within [from, to].
+func (c *client) latenciesWithin(from, to time.Time) []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var d []time.Duration
+	for _, a := range c.answers {
+		sent := c.sent[a.k-1]
+		if !sent.Before(from) && !a.at.After(to) {
+			d = append(d, a.at.Sub(sent))
 		}
 	}
-	return longest, inFlight, blackout
+	return d
 }
 
 // firstAnswerBy is the earliest answer from process pid, if any.

@@ -35,13 +35,23 @@ func TestTallyAndPause(t *testing.T) {
 
 	// The migrate command ran from 15 ms to 65 ms; the server paused from
 	// 40 ms.
-	p, inFlight, blackout := c.pause(at(15), at(65), at(40))
-	if p != 50*time.Millisecond || !inFlight || !blackout {
-		t.Errorf("pause = %v, %v, %v; want 50ms, true, true", p, inFlight, blackout)
+	if p, ok := c.longestInFlight(at(15), at(65)); p != 50*time.Millisecond || !ok {
+		t.Errorf("longest in flight during the migration = %v, %v; want 50ms, true", p, ok)
+	}
+	// During the pause only lines 3 and 4 were in flight.
+	if p, ok := c.longestInFlight(at(40), at(65)); p != 50*time.Millisecond || !ok {
+		t.Errorf("longest in flight during the pause = %v, %v; want 50ms, true", p, ok)
 	}
 	// A window no line overlaps.
-	if p, inFlight, _ := c.pause(at(200), at(300), at(250)); p != 0 || inFlight {
-		t.Errorf("pause after everything = %v, %v; want 0, false", p, inFlight)
+	if p, ok := c.longestInFlight(at(200), at(300)); p != 0 || ok {
+		t.Errorf("longest in flight after everything = %v, %v; want 0, false", p, ok)
+	}
+	// Sent and answered within [0, 15]: lines 1 and 2; after 65: line 6.
+	if d := c.latenciesWithin(at(0), at(15)); len(d) != 2 || d[0] != time.Millisecond || d[1] != 2*time.Millisecond {
+		t.Errorf("latencies before the migration = %v", d)
+	}
+	if d := c.latenciesWithin(at(45), at(1000)); len(d) != 1 || d[0] != 50*time.Millisecond {
+		t.Errorf("latencies after the migration = %v", d)
 	}
 	if first, ok := c.firstAnswerBy(newPid); !ok || !first.Equal(at(70)) {
 		t.Errorf("first answer by the new process = %v, %v", first, ok)

@@ -297,7 +297,7 @@ func (r *runner) typeAndMigrate(ctx context.Context, srv *server, clients []*cli
 	if newPid == oldPid {
 		newPid = -1 // no answer can come from a new process
 	}
-	var pauses, all []time.Duration
+	var pauses, blackouts, all, during, after []time.Duration
 	var first time.Time
 	bFrom := migEnd.Add(-run.Migration.Report.Pause)
 	for _, c := range clients {
@@ -322,13 +322,16 @@ func (r *runner) typeAndMigrate(ctx context.Context, srv *server, clients []*cli
 		// A migration that failed and rolled back paused the sessions
 		// too: that pause is measured the same way.
 		if run.Migration.Attempted {
-			if p, in, black := c.pause(migStart, migEnd, bFrom); in {
+			if p, ok := c.longestInFlight(migStart, migEnd); ok {
 				pauses = append(pauses, p)
 				run.Migration.SessionsInFlight++
-				if black {
-					run.Migration.SessionsBlackout++
-				}
 			}
+			if p, ok := c.longestInFlight(bFrom, migEnd); ok {
+				blackouts = append(blackouts, p)
+				run.Migration.SessionsBlackout++
+			}
+			during = append(during, c.latenciesWithin(migStart, bFrom)...)
+			after = append(after, c.latenciesWithin(migEnd, time.Now())...)
 		}
 		if run.Migration.OK {
 			if at, ok := c.firstAnswerBy(newPid); ok && (first.IsZero() || at.Before(first)) {
@@ -338,6 +341,9 @@ func (r *runner) typeAndMigrate(ctx context.Context, srv *server, clients []*cli
 	}
 	run.Typing = Summarize(all)
 	run.Migration.Pause = Summarize(pauses)
+	run.Migration.BlackoutPause = Summarize(blackouts)
+	run.Migration.StartTyping = Summarize(during)
+	run.Migration.AfterTyping = Summarize(after)
 	if !first.IsZero() {
 		run.Migration.FirstNewAnswer, run.Migration.HasFirstNew = first.Sub(migStart), true
 	}

@@ -172,6 +172,15 @@ func WriteMarkdown(w io.Writer, res Results) error {
 		}
 		return fmt.Sprintf("%d / %d", r.Migration.SessionsInFlight, r.Migration.SessionsBlackout)
 	})
+	row("of which: lines in flight during the server's pause, p50 / p99 / max", func(r Measurement) string {
+		return triple(r.Migration.BlackoutPause)
+	})
+	row("of which: lines typed during the start phase (old serves, new starts), p50 / p99 / max", func(r Measurement) string {
+		return triple(r.Migration.StartTyping)
+	})
+	row("lines typed after migrate returned (new process catching up), p50 / p99 / max", func(r Measurement) string {
+		return triple(r.Migration.AfterTyping)
+	})
 	row("pause as the old server timed it (quiesce → commit)", func(r Measurement) string {
 		if !r.Migration.OK {
 			return "—"
@@ -268,6 +277,7 @@ func WriteMarkdown(w io.Writer, res Results) error {
 ## How each figure was produced
 
 - **Pause**: for each session, the longest time from a typed line leaving the client to its answer arriving, among the lines in flight at some moment while ` + "`translucent migrate`" + ` ran; p50/p99/max are over the sessions that had such a line (the count is in the table). A session types every *interval* without waiting for answers, so a line typed just as the server stops reading waits out the whole blackout, and one typed later waits less: at small intervals the max approaches the server's own figure (quiesce → commit).
+- **Where the pause comes from**: the same per-session figure for the lines in flight during the server's own pause (quiesce → commit, placed at the end of the migrate command), and the latency of lines typed during the start phase, when the old process still serves while the new one starts and restores namespaces ahead (both compete for the two cores), and of lines typed after the command returned.
 - **First answer from the new process**: the earliest answer, over all sessions, carrying the new process's pid, counted from the start of the migrate command (whose first phase, start, is the new process starting while the old one still answers).
 - **Phases**: as ` + "`translucent migrate`" + ` prints them (start: until the new process says it is up; quiesce: every session at rest; transfer: records and descriptors sent; restore: until READY; commit).
 - **RSS**: VmRSS of the serving process from /proc; per session = (RSS at N − RSS with no session) / N, after logging in (idle) and after declaring the namespaces. The Go heap is not collected first, so these include garbage not yet collected.
@@ -304,6 +314,13 @@ func cmpLost(c Comparison) string {
 		return "—"
 	}
 	return fmt.Sprintf("%d / %d", c.Back, c.StateLost)
+}
+
+func triple(s Stats) string {
+	if s.N == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%s / %s / %s", dur(s.P50), dur(s.P99), dur(s.Max))
 }
 
 func statsPair(s Stats) string {
