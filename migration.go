@@ -49,12 +49,12 @@ type service struct {
 func (s service) Pause(ctx context.Context) error { return s.m.srv.Pause(ctx, s.grace) }
 func (s service) Resume()                         { s.m.srv.Resume() }
 
-func (s service) Export() ([]*os.File, []migrate.Record, []string, error) {
+func (s service) Export(hello []byte) ([]*os.File, []migrate.Record, []string, error) {
 	files, err := s.m.listenerFiles()
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	sessions, err := s.m.srv.Export(s.drop...)
+	sessions, err := s.m.srv.Export(hello, s.drop...)
 	if err != nil {
 		closeFiles(files)
 		return nil, nil, nil, err

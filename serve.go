@@ -274,7 +274,7 @@ func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *repl.Server, 
 		os.Exit(3) // failure injection for the end-to-end tests
 	}
 	var old meta
-	if err := pred.Hello(); err != nil {
+	if err := pred.Hello(srv.Ahead()); err != nil {
 		return nil, nil, nil, old, err
 	}
 	h, listeners, records, err := pred.Receive()

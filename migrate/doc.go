@@ -63,12 +63,14 @@
 //
 // # Wire format
 //
-// Every packet starts with a kind byte (H header, B batch, R ready, F fail,
-// C commit) and a flags byte whose bit 0 says the logical message goes on
+// Every packet starts with a kind byte (S hello, H header, B batch, R ready,
+// F fail, C commit) and a flags byte whose bit 0 says the logical message goes on
 // in the next packet. Logical messages longer than a packet (64 KiB) are
 // cut into packets of the same kind; descriptors (SCM_RIGHTS) ride only on
 // a message's first packet. Integers are big-endian.
 //
+//	hello:   report bytes (empty unless EnvHandoffHello was set: older
+//	         predecessors accept only an empty one)
 //	header:  "TRNSLCNT" | version u16 | listeners u16 | sessions u32 | meta length u32 | meta
 //	         the listeners' descriptors attached, in order
 //	batch:   count u16 (1..252) | count × (id u64 | flags u8 | length u32) | data of each record, in order

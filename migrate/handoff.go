@@ -18,8 +18,10 @@ type Service interface {
 	// untouched.
 	Pause(ctx context.Context) error
 	// Export returns the listeners and one record per session. lost names
-	// what could not be carried (a channel, a func value …).
-	Export() (listeners []*os.File, sessions []Record, lost []string, err error)
+	// what could not be carried (a channel, a func value …). hello is the
+	// successor's HELLO report: what it holds already, so that a record
+	// can leave that out.
+	Export(hello []byte) (listeners []*os.File, sessions []Record, lost []string, err error)
 	// Resume undoes Pause.
 	Resume()
 }
@@ -99,7 +101,8 @@ func Handoff(ctx context.Context, svc Service, opts Options) (rep Report, err er
 			succ.Abort()
 		}
 	}()
-	if err := succ.WaitStarted(ctx); err != nil {
+	hello, err := succ.WaitStarted(ctx)
+	if err != nil {
 		return rep, fmt.Errorf("start: %w", err)
 	}
 	t = rep.phase("start", t)
@@ -114,7 +117,7 @@ func Handoff(ctx context.Context, svc Service, opts Options) (rep Report, err er
 	}
 	t = rep.phase("quiesce", t)
 
-	listeners, sessions, lost, err := svc.Export()
+	listeners, sessions, lost, err := svc.Export(hello)
 	if err != nil {
 		resume()
 		return rep, fmt.Errorf("export: %w", err)

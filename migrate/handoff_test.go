@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -407,4 +408,44 @@ func TestSendTimesOut(t *testing.T) {
 	}
 	s.Abort()
 	checkReaped(t, s.Pid())
+}
+
+// TestHelloReport: a successor's HELLO carries what it holds already to a
+// predecessor that reads it (EnvHandoffHello), and nothing to one that
+// predates it, which would refuse a HELLO that is not empty.
+func TestHelloReport(t *testing.T) {
+	s := startChild(t, "hello")
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	report, err := s.WaitStarted(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(report) != helloReport {
+		t.Errorf("WaitStarted = %q, want %q", report, helloReport)
+	}
+
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make([]*net.UnixConn, 2)
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "pair")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c.(*net.UnixConn)
+		defer c.Close()
+	}
+	old := newPredecessor(conns[0]) // no EnvHandoffHello: an older predecessor
+	if err := old.Hello([]byte(helloReport)); err != nil {
+		t.Fatal(err)
+	}
+	kind, payload, _, err := newChannel(conns[1]).readMessage()
+	if err != nil || kind != kindHello || len(payload) != 0 {
+		t.Errorf("an older predecessor got %q %q, %v; want an empty HELLO", kind, payload, err)
+	}
 }

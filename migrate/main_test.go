@@ -59,6 +59,14 @@ func runChild(mode string, args []string) int {
 		logf("%s still set", EnvHandoffFD)
 		return 11
 	}
+	if mode == "hello" { // says what it holds, then waits to be killed
+		if err := p.Hello([]byte(helloReport)); err != nil {
+			logf("Hello: %v", err)
+			return 15
+		}
+		time.Sleep(time.Hour)
+		return 0
+	}
 	if mode == "deaf" { // never reads
 		time.Sleep(time.Hour)
 		return 0
@@ -101,6 +109,9 @@ func runChild(mode string, args []string) int {
 	logf("unknown mode")
 	return 2
 }
+
+// helloReport is what the "hello" child says it holds.
+const helloReport = "built ahead: 7"
 
 // recordLine is what the "count" child writes on a record's connection,
 // and what the test expects there.

@@ -26,6 +26,10 @@ type Predecessor struct {
 	// opened; it tells a dead predecessor from one that closed the socket.
 	pidfd int
 
+	// helloReport: the predecessor reads a report with HELLO
+	// (EnvHandoffHello); an older one refuses a HELLO that is not empty.
+	helloReport bool
+
 	closeOnce sync.Once
 	died      bool // set by WaitCommit
 }
@@ -39,8 +43,10 @@ type Predecessor struct {
 func Inherited() (*Predecessor, error) {
 	v, ok := os.LookupEnv(EnvHandoffFD)
 	pidv := os.Getenv(EnvHandoffPID)
+	hello := os.Getenv(EnvHandoffHello) == "1"
 	os.Unsetenv(EnvHandoffFD)
 	os.Unsetenv(EnvHandoffPID)
+	os.Unsetenv(EnvHandoffHello)
 	if !ok {
 		return nil, nil
 	}
@@ -62,6 +68,7 @@ func Inherited() (*Predecessor, error) {
 		return nil, fmt.Errorf("migrate: handoff socket: %w", err)
 	}
 	p := newPredecessor(fc.(*net.UnixConn))
+	p.helloReport = hello
 	if pid, err := strconv.Atoi(pidv); err == nil {
 		p.pidfd = openParentPidfd(pid)
 	}
@@ -181,8 +188,16 @@ func receiveError(what string, err error) error {
 // Hello tells the predecessor that this process has started and is ready
 // to receive; the predecessor waits for it (WaitStarted) before it pauses
 // its sessions, so that the new binary's start-up is not part of the pause.
-func (p *Predecessor) Hello() error {
-	if err := p.ch.writeMessage(kindHello, nil); err != nil {
+// The report (at most MaxReportSize bytes) says what this process already
+// holds; it is advisory, and left out for a predecessor that predates it.
+func (p *Predecessor) Hello(report []byte) error {
+	if len(report) > MaxReportSize {
+		return fmt.Errorf("migrate: report of %d bytes, limit %d", len(report), MaxReportSize)
+	}
+	if !p.helloReport {
+		report = nil
+	}
+	if err := p.ch.writeMessage(kindHello, nil, report); err != nil {
 		return fmt.Errorf("migrate: sending HELLO: %w", err)
 	}
 	return nil

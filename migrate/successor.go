@@ -23,6 +23,9 @@ import (
 const (
 	EnvHandoffFD  = "TRANSLUCENT_HANDOFF_FD"  // the handoff socket's descriptor number
 	EnvHandoffPID = "TRANSLUCENT_HANDOFF_PID" // the predecessor's pid
+	// EnvHandoffHello says the predecessor reads a report with HELLO; a
+	// build that predates it sees none, so its successors send none.
+	EnvHandoffHello = "TRANSLUCENT_HANDOFF_HELLO"
 )
 
 // handoffFD is the successor's descriptor number of its end of the handoff
@@ -154,7 +157,8 @@ func Start(ctx context.Context, binary string, args []string, stdout, stderr io.
 	cmd.ExtraFiles = []*os.File{theirs}
 	cmd.Env = append(withoutHandoffEnv(os.Environ()),
 		EnvHandoffFD+"="+strconv.Itoa(handoffFD),
-		EnvHandoffPID+"="+strconv.Itoa(os.Getpid()))
+		EnvHandoffPID+"="+strconv.Itoa(os.Getpid()),
+		EnvHandoffHello+"=1")
 	// Bounds Wait when a grandchild keeps a stdout pipe open.
 	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
@@ -178,7 +182,7 @@ func Start(ctx context.Context, binary string, args []string, stdout, stderr io.
 func withoutHandoffEnv(env []string) []string {
 	out := env[:0:0]
 	for _, kv := range env {
-		if strings.HasPrefix(kv, EnvHandoffFD+"=") || strings.HasPrefix(kv, EnvHandoffPID+"=") {
+		if strings.HasPrefix(kv, EnvHandoffFD+"=") || strings.HasPrefix(kv, EnvHandoffPID+"=") || strings.HasPrefix(kv, EnvHandoffHello+"=") {
 			continue
 		}
 		out = append(out, kv)
@@ -302,26 +306,27 @@ func validateSend(h Header, listeners []*os.File, sessions []Record) error {
 }
 
 // WaitStarted waits until the successor says it has started (Hello), so
-// that its start-up can overlap nothing the users wait for. Errors are as
-// for WaitReady. Calling it is optional; it must come before Send.
-func (s *Successor) WaitStarted(ctx context.Context) error {
+// that its start-up can overlap nothing the users wait for, and returns
+// the successor's report (empty from a build that sends none). Errors are
+// as for WaitReady. Calling it is optional; it must come before Send.
+func (s *Successor) WaitStarted(ctx context.Context) ([]byte, error) {
 	if err := s.enter(phaseStarted, phaseStarted); err != nil {
-		return err
+		return nil, err
 	}
 	stop := s.deadlineOn(ctx)
 	defer stop()
-	kind, _, fds, err := s.ch.readMessage()
+	kind, payload, fds, err := s.ch.readMessage()
 	closeFDs(fds)
 	if err != nil {
-		return s.ioError(ctx, "before HELLO", "waiting for HELLO", err)
+		return nil, s.ioError(ctx, "before HELLO", "waiting for HELLO", err)
 	}
 	if kind == kindFail {
-		return fmt.Errorf("%w before receiving anything", ErrRefused)
+		return nil, fmt.Errorf("%w before receiving anything", ErrRefused)
 	}
 	if kind != kindHello || len(fds) > 0 {
-		return protocolErrorf("successor sent a message of kind %q while HELLO was awaited", kind)
+		return nil, protocolErrorf("successor sent a message of kind %q while HELLO was awaited", kind)
 	}
-	return nil
+	return payload, nil
 }
 
 // WaitReady waits for the successor's answer. It returns the successor's

@@ -54,7 +54,7 @@ const (
 	kindCommit = 'C' // predecessor → successor: go on
 	kindReady  = 'R' // successor → predecessor: restored, with a report
 	kindFail   = 'F' // successor → predecessor: refused, with a reason
-	kindHello  = 'S' // successor → predecessor: started, ready to receive
+	kindHello  = 'S' // successor → predecessor: started, ready to receive, with a report
 )
 
 // flagMore, in a packet's second byte, says the logical message goes on in
@@ -83,9 +83,9 @@ func messageLimit(kind byte) (limit int, ok bool) {
 		return headerSize + MaxMetaSize, true
 	case kindBatch:
 		return maxBatchTable + max(batchDataTarget, MaxRecordSize), true
-	case kindCommit, kindHello:
+	case kindCommit:
 		return 0, true
-	case kindReady:
+	case kindReady, kindHello:
 		return MaxReportSize, true
 	case kindFail:
 		return MaxReasonSize, true

@@ -1,7 +1,9 @@
 package repl
 
 import (
+	"bytes"
 	"cmp"
+	"crypto/sha256"
 	"context"
 	"errors"
 	"fmt"
@@ -42,7 +44,12 @@ type SessionState struct {
 	Input     inputState
 	Chunk     string // lines of an incomplete input
 
-	Namespace *namespace.Snapshot // nil while logging in
+	Namespace *namespace.Snapshot // nil while logging in, and when Ahead is set
+	// Ahead, instead of Namespace, names the snapshot the new process
+	// restored before the pause (its SHA-256): the namespace has not
+	// changed since, so the record leaves it out. Only for a process that
+	// said it holds it (Server.Ahead).
+	Ahead []byte `cbor:",omitempty"`
 	Lost      []string            // what the namespace could not carry, told to the owner on arrival
 }
 
@@ -159,8 +166,13 @@ func (s *Server) Resume() {
 // Export returns every session, paused, for another process (the
 // listener goes with ListenerFile). The server keeps its own copies until
 // it exits or resumes. The variables named in drop are left out of every
-// namespace.
-func (s *Server) Export(drop ...string) ([]Exported, error) {
+// namespace. ahead is the other process's Ahead, or nil: a namespace it
+// holds unchanged is named rather than sent.
+func (s *Server) Export(ahead []byte, drop ...string) ([]Exported, error) {
+	built, err := decodeAhead(ahead)
+	if err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	sessions := make([]*Session, 0, len(s.sessions))
 	for _, sess := range s.sessions {
@@ -173,7 +185,7 @@ func (s *Server) Export(drop ...string) ([]Exported, error) {
 	errs := make([]error, len(sessions))
 	forEach(len(sessions), func(i int) {
 		if sessions[i].still() { // else its client left during the pause: nothing to carry
-			exported[i], errs[i] = sessions[i].export(drop...)
+			exported[i], errs[i] = sessions[i].export(built[sessions[i].id], drop...)
 		}
 	})
 	out := make([]Exported, 0, len(sessions))
@@ -260,8 +272,10 @@ func checkSessionState(st SessionState) error {
 	case len(st.History) > historySize, len(st.Chunk) > maxChunk, len(st.Lost) > 1<<16,
 		len(st.Input.Typed) > maxTyped, len(st.Input.Pending) > maxBuffered+64<<10, len(st.Input.Partial) >= utf8.UTFMax:
 		return fmt.Errorf("session %d: record over this build's limits", st.ID)
-	case st.User == "" && st.Namespace != nil:
+	case st.User == "" && (st.Namespace != nil || st.Ahead != nil):
 		return fmt.Errorf("session %d: a namespace but no user", st.ID)
+	case st.Ahead != nil && (st.Namespace != nil || len(st.Ahead) != sha256.Size):
+		return fmt.Errorf("session %d: a malformed reference to a namespace built ahead", st.ID)
 	}
 	return nil
 }
@@ -289,6 +303,9 @@ func (s *Server) adopt(st SessionState, nc net.Conn) error {
 // restore makes a session of st on nc, not registered.
 func (s *Server) restore(st SessionState, nc net.Conn) (*Session, error) {
 	sess := s.takePrebuilt(st) // nil unless Prebuild restored this namespace
+	if sess == nil && st.Ahead != nil {
+		return nil, fmt.Errorf("session %d: its namespace was to be built here ahead of the pause, and is not", st.ID)
+	}
 	if sess == nil {
 		sess = &Session{srv: s, pausing: make(chan struct{})}
 	}
@@ -400,8 +417,9 @@ func (sess *Session) resume() {
 	sess.mu.Unlock()
 }
 
-// export records a paused session.
-func (sess *Session) export(drop ...string) (Exported, error) {
+// export records a paused session. ahead is the digest of the snapshot the
+// other process restored this session's namespace from, or nil.
+func (sess *Session) export(ahead []byte, drop ...string) (Exported, error) {
 	info := sess.info()
 	st := SessionState{
 		Version: StateVersion, ID: sess.id, User: info.User, Since: info.Since, Addr: sess.addr,
@@ -414,8 +432,12 @@ func (sess *Session) export(drop ...string) (Exported, error) {
 		if err != nil {
 			return Exported{}, err
 		}
-		st.Namespace, lost = &snap, notes
-		st.Lost = notes
+		st.Lost, lost = notes, notes
+		if ahead != nil && bytes.Equal(digest(snap), ahead) {
+			st.Ahead = ahead
+		} else {
+			st.Namespace = &snap
+		}
 	}
 	data, err := cbor.Marshal(st)
 	if err != nil {

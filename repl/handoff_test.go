@@ -9,6 +9,7 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 
+	"translucent/namespace"
 	"translucent/telnet"
 )
 
@@ -48,6 +49,10 @@ func TestDecodeSessionState(t *testing.T) {
 		{"huge history", func(s *SessionState) { s.History = make([]string, historySize+1) }, false},
 		{"huge chunk", func(s *SessionState) { s.Chunk = string(make([]byte, maxChunk+1)) }, false},
 		{"long partial", func(s *SessionState) { s.Input.Partial = []byte{0xe2, 0x82, 0xac, 0x80} }, false},
+		{"built ahead", func(s *SessionState) { s.Ahead = make([]byte, 32) }, true},
+		{"built ahead, short digest", func(s *SessionState) { s.Ahead = make([]byte, 31) }, false},
+		{"built ahead and sent", func(s *SessionState) { s.Ahead, s.Namespace = make([]byte, 32), &namespace.Snapshot{} }, false},
+		{"built ahead, no user", func(s *SessionState) { s.Ahead, s.User = make([]byte, 32), "" }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,8 @@ package repl
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"fmt"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -14,12 +16,59 @@ import (
 // the old one pauses anyone, from a snapshot taken live (Prebuild); at the
 // handoff, a session whose namespace has not changed since is given the
 // namespace built ahead, and only the others are restored in the pause.
+//
+// The new process says which namespaces it holds (Ahead, in its HELLO),
+// so the old one need not send those again: a record names the snapshot
+// by its digest instead (SessionState.Ahead), and the pause is spared
+// their encoding, transfer and decoding too.
 
 // prebuilt is a session shell with its namespace restored ahead of time,
 // and the encoded snapshot it was restored from.
 type prebuilt struct {
-	sess *Session
-	key  []byte
+	sess   *Session
+	key    []byte // CBOR of the snapshot
+	digest []byte // its SHA-256
+}
+
+// digest is the SHA-256 of snap's encoding, nil if it has none.
+func digest(snap namespace.Snapshot) []byte {
+	key, err := cbor.Marshal(snap)
+	if err != nil {
+		return nil
+	}
+	sum := sha256.Sum256(key)
+	return sum[:]
+}
+
+// maxAhead bounds the entries of an Ahead report a process decodes.
+const maxAhead = 1 << 20
+
+// Ahead reports the namespaces built ahead (Prebuild), for the old
+// process's Export: session id → digest of the snapshot.
+func (s *Server) Ahead() []byte {
+	s.mu.Lock()
+	m := make(map[uint64][]byte, len(s.prebuilt))
+	for id, p := range s.prebuilt {
+		m[id] = p.digest
+	}
+	s.mu.Unlock()
+	b, _ := cbor.Marshal(m)
+	return b
+}
+
+// decodeAhead reads another process's Ahead; empty is none.
+func decodeAhead(b []byte) (map[uint64][]byte, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var m map[uint64][]byte
+	if err := decMode.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("the new process's list of namespaces built ahead: %w", err)
+	}
+	if len(m) > maxAhead {
+		return nil, fmt.Errorf("the new process's list of namespaces built ahead: %d entries", len(m))
+	}
+	return m, nil
 }
 
 // Prebuild restores the namespaces of f's sessions for a handoff to come,
@@ -47,14 +96,16 @@ func (s *Server) Prebuild(f *SnapshotFile) (built int, took time.Duration) {
 		if s.prebuilt == nil {
 			s.prebuilt = make(map[uint64]prebuilt)
 		}
-		s.prebuilt[st.ID] = prebuilt{sess: shell, key: key}
+		sum := sha256.Sum256(key)
+		s.prebuilt[st.ID] = prebuilt{sess: shell, key: key, digest: sum[:]}
 		built++
 	})
 	return built, time.Since(start)
 }
 
-// takePrebuilt returns the shell built ahead for st, if st's namespace is
-// the one it was built from; otherwise nil, and the shell is dropped.
+// takePrebuilt returns the shell built ahead for st, if st's namespace (or
+// the digest in its place) is the one it was built from; otherwise nil, and
+// the shell is dropped.
 func (s *Server) takePrebuilt(st SessionState) *Session {
 	s.mu.Lock()
 	p, ok := s.prebuilt[st.ID]
@@ -63,8 +114,12 @@ func (s *Server) takePrebuilt(st SessionState) *Session {
 	if !ok {
 		return nil
 	}
-	key, err := cbor.Marshal(st.Namespace)
-	if err != nil || !bytes.Equal(key, p.key) {
+	same := bytes.Equal(st.Ahead, p.digest)
+	if st.Ahead == nil {
+		key, err := cbor.Marshal(st.Namespace)
+		same = err == nil && bytes.Equal(key, p.key)
+	}
+	if !same {
 		p.sess.ns.Close() // changed since: restored again from the record
 		return nil
 	}

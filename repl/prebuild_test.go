@@ -1,9 +1,14 @@
 package repl
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"net"
+	"strings"
 	"testing"
+
+	"github.com/fxamacker/cbor/v2"
 )
 
 // A namespace built ahead is taken by a session whose record holds the
@@ -33,6 +38,77 @@ func TestPrebuild(t *testing.T) {
 			server, client := net.Pipe()
 			defer client.Close()
 			sess, err := srv.restore(st, server)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sess.discard()
+			if got := srv.DropPrebuilt(); got != tt.reused {
+				t.Errorf("reused %d, want %d", got, tt.reused)
+			}
+			res, err := sess.ns.Eval(context.Background(), "q.X + m[\"a\"]")
+			if err != nil || res.Value != "2" {
+				t.Errorf("q.X + m[\"a\"] = %q, %v", res.Value, err)
+			}
+		})
+	}
+}
+
+// TestAhead: the new process names the namespaces it built (Ahead), the
+// old one sends a digest instead of an unchanged namespace, and a record
+// naming a namespace the new process does not hold fails its restore
+// instead of arriving empty.
+func TestAhead(t *testing.T) {
+	live := liveFile(t) // session 7
+	liveDigest := digest(*live.Sessions[0].Namespace)
+	// What the new process reads went through the file: its encoding must
+	// be the live one's, or no digest would ever match.
+	f, err := ReadSnapshotFile(bytes.NewReader(encodeFile(t, live)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := bytes.Repeat([]byte{1}, sha256.Size)
+	tests := []struct {
+		name     string
+		prebuild bool
+		ahead    []byte
+		reused   int
+		wantErr  string
+	}{
+		{"built ahead", true, liveDigest, 1, ""},
+		{"another snapshot", true, other, 0, "is not"},
+		{"nothing built", false, liveDigest, 0, "is not"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := testServer(t)
+			if tt.prebuild {
+				srv.Prebuild(f)
+				built, err := decodeAhead(srv.Ahead())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(built[7], liveDigest) || len(built) != 1 {
+					t.Fatalf("Ahead = %x, want session 7 with the live snapshot's digest %x", built, liveDigest)
+				}
+			}
+			st := f.Sessions[0]
+			st.Namespace, st.Ahead = nil, tt.ahead
+			data, err := cbor.Marshal(st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st, err = decodeSessionState(data); err != nil {
+				t.Fatal(err)
+			}
+			server, client := net.Pipe()
+			defer client.Close()
+			sess, err := srv.restore(st, server)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("restore: %v, want an error with %q", err, tt.wantErr)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -88,6 +88,9 @@ func decodeSnapshotFile(b []byte) (*SnapshotFile, error) {
 		if err := checkSessionState(st); err != nil {
 			return nil, fmt.Errorf("snapshot: %w", err)
 		}
+		if st.Ahead != nil {
+			return nil, fmt.Errorf("snapshot: session %d refers to a namespace built ahead, which a file cannot", st.ID)
+		}
 		if seen[st.ID] {
 			return nil, fmt.Errorf("snapshot: session %d twice", st.ID)
 		}
