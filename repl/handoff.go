@@ -3,8 +3,8 @@ package repl
 import (
 	"bytes"
 	"cmp"
-	"crypto/sha256"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -49,8 +49,8 @@ type SessionState struct {
 	// restored before the pause (its SHA-256): the namespace has not
 	// changed since, so the record leaves it out. Only for a process that
 	// said it holds it (Server.Ahead).
-	Ahead []byte `cbor:",omitempty"`
-	Lost      []string            // what the namespace could not carry, told to the owner on arrival
+	Ahead []byte   `cbor:",omitempty"`
+	Lost  []string // what the namespace could not carry, told to the owner on arrival
 }
 
 // Exported is one session ready to leave: its record and its connection.
