@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
+	"golang.org/x/sys/unix"
 
 	"translucent/namespace"
 )
@@ -72,11 +75,12 @@ func decodeAhead(b []byte) (map[uint64][]byte, error) {
 }
 
 // Prebuild restores the namespaces of f's sessions for a handoff to come,
-// in parallel, one worker per CPU. A namespace that fails to restore is
-// left to the handoff, which will report it.
+// in parallel, one worker per CPU, at the lowest CPU priority (see
+// forEachIdle). A namespace that fails to restore is left to the handoff,
+// which will report it.
 func (s *Server) Prebuild(f *SnapshotFile) (built int, took time.Duration) {
 	start := time.Now()
-	forEach(len(f.Sessions), func(i int) {
+	forEachIdle(len(f.Sessions), func(i int) {
 		st := f.Sessions[i]
 		if st.Namespace == nil {
 			return
@@ -101,6 +105,34 @@ func (s *Server) Prebuild(f *SnapshotFile) (built int, took time.Duration) {
 		built++
 	})
 	return built, time.Since(start)
+}
+
+// forEachIdle is forEach on threads of the lowest CPU priority (nice 19).
+// While a new process restores namespaces ahead, the old one still serves
+// every session on the same cores, and a user's line must not wait for
+// work that is only there to shorten a pause to come. Each worker keeps
+// its thread to itself and ends without giving it back, so the Go runtime
+// ends the thread rather than reuse it at that priority.
+func forEachIdle(n int, f func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), max(n, 1)) {
+		wg.Add(1)
+		go func() { // ends when next is closed, and its thread with it
+			defer wg.Done()
+			runtime.LockOSThread() // never unlocked: see above
+			// Best effort: without it the work is the same, only sooner.
+			unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), 19)
+			for i := range next {
+				f(i)
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 // takePrebuilt returns the shell built ahead for st, if st's namespace (or

@@ -122,10 +122,14 @@ func (s *Server) Snapshot(ids []uint64) (*SnapshotFile, error) {
 		return nil, fmt.Errorf("no session %d", id)
 	}
 	sortSessions(sessions)
-	for _, sess := range sessions {
-		st, err := sess.liveState()
-		if err != nil {
-			f.Skipped = append(f.Skipped, fmt.Sprintf("session %d: %v", sess.id, err))
+	// In parallel: a migration's precopy snapshots every session, and the
+	// users go on typing meanwhile.
+	states := make([]SessionState, len(sessions))
+	errs := make([]error, len(sessions))
+	forEach(len(sessions), func(i int) { states[i], errs[i] = sessions[i].liveState() })
+	for i, st := range states {
+		if errs[i] != nil {
+			f.Skipped = append(f.Skipped, fmt.Sprintf("session %d: %v", st.ID, errs[i]))
 			continue
 		}
 		f.Sessions = append(f.Sessions, st)
