@@ -215,16 +215,28 @@ func (ns *Namespace) acquire(ctx context.Context) error {
 	select {
 	case <-ns.token:
 	default:
-		t := time.NewTimer(busyWait)
+		// Only an interrupted evaluation that will not stop makes this
+		// fail: a snapshot holding the token (a migration's precopy, on a
+		// loaded server) is waited for, however long it takes.
+		t := time.NewTicker(busyWait)
 		defer t.Stop()
-		select {
-		case <-ns.token:
-		case <-ctx.Done():
-			return ErrInterrupted
-		case <-ns.closedCh:
-			return ErrClosed
-		case <-t.C:
-			return ErrBusy
+	wait:
+		for {
+			select {
+			case <-ns.token:
+				break wait
+			case <-ctx.Done():
+				return ErrInterrupted
+			case <-ns.closedCh:
+				return ErrClosed
+			case <-t.C:
+				ns.mu.Lock()
+				stuck := ns.ended != nil && ns.retry
+				ns.mu.Unlock()
+				if stuck {
+					return ErrBusy
+				}
+			}
 		}
 	}
 	ns.mu.Lock()

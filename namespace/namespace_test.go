@@ -636,3 +636,29 @@ func TestLazySymbols(t *testing.T) {
 		{src: "cmp.Compare(1, 2)", value: "-1"},
 	})
 }
+
+// TestEvalWaitsForASnapshot: the token held longer than busyWait by
+// something other than an interrupted evaluation (a migration's live
+// snapshot on a loaded server) delays an evaluation but does not fail it.
+func TestEvalWaitsForASnapshot(t *testing.T) {
+	ns := newTestNS(t, false)
+	ns.mustEval(t, "x := 41")
+	if err := ns.acquire(context.Background()); err != nil { // as Snapshot does
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { // ends with the evaluation
+		_, err := ns.eval(t, "x + 1")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		ns.release()
+		t.Fatalf("Eval returned %v while the token was held", err)
+	case <-time.After(3 * busyWait):
+	}
+	ns.release()
+	if err := <-done; err != nil {
+		t.Errorf("Eval after the snapshot: %v", err)
+	}
+}
