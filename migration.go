@@ -44,21 +44,25 @@ type service struct {
 	m     *migrator
 	grace time.Duration
 	drop  []string // variables left out of every namespace
+
+	sessions []repl.Exported // made by Pause
 }
 
-func (s service) Pause(ctx context.Context) error { return s.m.srv.Pause(ctx, s.grace) }
-func (s service) Resume()                         { s.m.srv.Resume() }
+// Pause pauses and exports at once (repl.Server.PauseExport); Export
+// hands over what it made.
+func (s *service) Pause(ctx context.Context, hello []byte) (err error) {
+	s.sessions, err = s.m.srv.PauseExport(ctx, s.grace, hello, s.drop...)
+	return err
+}
 
-func (s service) Export(hello []byte) ([]*os.File, []migrate.Record, []string, error) {
+func (s *service) Resume() { s.m.srv.Resume() }
+
+func (s *service) Export() ([]*os.File, []migrate.Record, []string, error) {
 	files, err := s.m.listenerFiles()
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	sessions, err := s.m.srv.Export(hello, s.drop...)
-	if err != nil {
-		closeFiles(files)
-		return nil, nil, nil, err
-	}
+	sessions := s.sessions
 	recs := make([]migrate.Record, len(sessions))
 	var lost []string
 	for i, e := range sessions {
@@ -150,7 +154,7 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 		defer os.Remove(pre)
 		args = append(slices.Clone(args), "--precopy", pre)
 	}
-	rep, err := migrate.Handoff(ctx, service{m, req.grace, req.drop}, migrate.Options{
+	rep, err := migrate.Handoff(ctx, &service{m: m, grace: req.grace, drop: req.drop}, migrate.Options{
 		Binary: req.binary, Args: args, Timeout: req.timeout, Strict: req.strict,
 		Meta: self, Stdout: os.Stdout, Stderr: os.Stderr,
 		BeforeCommit: func() {

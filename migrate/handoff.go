@@ -15,13 +15,14 @@ import (
 // process took over, Resume.
 type Service interface {
 	// Pause stops accepting and brings every session to rest, its input
-	// untouched.
-	Pause(ctx context.Context) error
+	// untouched; it may make each session's record as the session comes
+	// to rest. hello is the successor's HELLO report: what it holds
+	// already, so that a record can leave that out. A Pause that fails
+	// has resumed everything.
+	Pause(ctx context.Context, hello []byte) error
 	// Export returns the listeners and one record per session. lost names
-	// what could not be carried (a channel, a func value …). hello is the
-	// successor's HELLO report: what it holds already, so that a record
-	// can leave that out.
-	Export(hello []byte) (listeners []*os.File, sessions []Record, lost []string, err error)
+	// what could not be carried (a channel, a func value …).
+	Export() (listeners []*os.File, sessions []Record, lost []string, err error)
 	// Resume undoes Pause.
 	Resume()
 }
@@ -108,7 +109,7 @@ func Handoff(ctx context.Context, svc Service, opts Options) (rep Report, err er
 	t = rep.phase("start", t)
 
 	paused := t
-	if err := svc.Pause(ctx); err != nil {
+	if err := svc.Pause(ctx, hello); err != nil {
 		return rep, fmt.Errorf("quiesce: %w", err)
 	}
 	resume := func() {
@@ -117,7 +118,7 @@ func Handoff(ctx context.Context, svc Service, opts Options) (rep Report, err er
 	}
 	t = rep.phase("quiesce", t)
 
-	listeners, sessions, lost, err := svc.Export(hello)
+	listeners, sessions, lost, err := svc.Export()
 	if err != nil {
 		resume()
 		return rep, fmt.Errorf("export: %w", err)

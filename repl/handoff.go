@@ -61,11 +61,25 @@ type Exported struct {
 	Lost  []string     // what the namespace could not carry, for the report
 }
 
-// Pause prepares a migration: the accept loop stops (new clients wait in
-// the listener's backlog) and every session stops at its prompt, its input
-// untouched. A session still evaluating after grace is interrupted and told
-// why. Pause fails, after resuming everything, if ctx ends first.
-func (s *Server) Pause(ctx context.Context, grace time.Duration) error {
+// PauseExport prepares a migration and returns every session, paused,
+// for another process (the listener goes with ListenerFile). The accept
+// loop stops (new clients wait in the listener's backlog) and every
+// session stops at its prompt, its input untouched. A session still
+// evaluating after grace is interrupted and told why.
+//
+// Each session's record is made as soon as that session is at rest, while
+// others finish the line they were evaluating: a migration's pause is then
+// the longer of the two, not their sum. The variables named in drop are
+// left out of every namespace. ahead is the other process's Ahead, or nil:
+// a namespace it holds unchanged is named rather than sent.
+//
+// The server keeps its own copies until it exits or resumes (Resume). On
+// failure, or if ctx ends first, everything has resumed.
+func (s *Server) PauseExport(ctx context.Context, grace time.Duration, ahead []byte, drop ...string) ([]Exported, error) {
+	built, err := decodeAhead(ahead)
+	if err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	s.pauseAcceptLocked(ctx)
 	sessions := make([]*Session, 0, len(s.sessions))
@@ -73,21 +87,41 @@ func (s *Server) Pause(ctx context.Context, grace time.Duration) error {
 		sessions = append(sessions, sess)
 	}
 	s.mu.Unlock()
+	sortSessions(sessions)
 
+	exported := make([]Exported, len(sessions))
+	errs := make([]error, len(sessions))
+	cpus := make(chan struct{}, runtime.GOMAXPROCS(0)) // a snapshot is CPU work: one per CPU at a time
 	var wg sync.WaitGroup
-	for _, sess := range sessions {
+	for i, sess := range sessions {
 		wg.Add(1)
-		go func() { // ends when the session is still, gone, or ctx ends
+		go func() { // ends when the session is exported, gone, or ctx ends
 			defer wg.Done()
 			sess.pause(ctx, grace)
+			if ctx.Err() != nil || !sess.still() { // a client that left has nothing to carry
+				return
+			}
+			cpus <- struct{}{}
+			exported[i], errs[i] = sess.export(built[sess.id], drop...)
+			<-cpus
 		}()
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		s.Resume()
-		return fmt.Errorf("sessions did not stop in time: %w", err)
+		return nil, fmt.Errorf("sessions did not stop in time: %w", err)
 	}
-	return nil
+	out := make([]Exported, 0, len(sessions))
+	for i, e := range exported {
+		if errs[i] != nil {
+			s.Resume()
+			return nil, fmt.Errorf("session %d: %w", sessions[i].id, errs[i])
+		}
+		if e.ID != 0 {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }
 
 // PauseAccept stops the accept loop only (new clients wait in the
@@ -161,43 +195,6 @@ func (s *Server) Resume() {
 	for _, sess := range sessions {
 		sess.resume()
 	}
-}
-
-// Export returns every session, paused, for another process (the
-// listener goes with ListenerFile). The server keeps its own copies until
-// it exits or resumes. The variables named in drop are left out of every
-// namespace. ahead is the other process's Ahead, or nil: a namespace it
-// holds unchanged is named rather than sent.
-func (s *Server) Export(ahead []byte, drop ...string) ([]Exported, error) {
-	built, err := decodeAhead(ahead)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	sessions := make([]*Session, 0, len(s.sessions))
-	for _, sess := range s.sessions {
-		sessions = append(sessions, sess)
-	}
-	s.mu.Unlock()
-	sortSessions(sessions)
-	// Snapshots are independent and all in the pause: one worker per CPU.
-	exported := make([]Exported, len(sessions))
-	errs := make([]error, len(sessions))
-	forEach(len(sessions), func(i int) {
-		if sessions[i].still() { // else its client left during the pause: nothing to carry
-			exported[i], errs[i] = sessions[i].export(built[sessions[i].id], drop...)
-		}
-	})
-	out := make([]Exported, 0, len(sessions))
-	for i, e := range exported {
-		if errs[i] != nil {
-			return nil, fmt.Errorf("session %d: %w", sessions[i].id, errs[i])
-		}
-		if e.ID != 0 {
-			out = append(out, e)
-		}
-	}
-	return out, nil
 }
 
 // AdoptAll adopts sessions (see Adopt) in parallel, one worker per CPU:
