@@ -79,7 +79,7 @@ func (m *migrator) isDetached() bool {
 type listenerOnly struct{ m *migrator }
 
 func (s listenerOnly) Pause(ctx context.Context, _ []byte) error { return s.m.srv.PauseAccept(ctx) }
-func (s listenerOnly) Resume()                         { s.m.srv.Resume() }
+func (s listenerOnly) Resume()                                   { s.m.srv.Resume() }
 func (s listenerOnly) Export() ([]*os.File, []migrate.Record, []string, error) {
 	files, err := s.m.listenerFiles()
 	return files, nil, nil, err
