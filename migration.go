@@ -11,6 +11,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,16 +48,44 @@ type service struct {
 	drop  []string // variables left out of every namespace
 
 	sessions []repl.Exported // made by Pause
+	gcHeld   func()          // set by Pause: lets the collector run again
 }
 
 // Pause pauses and exports at once (repl.Server.PauseExport); Export
-// hands over what it made.
+// hands over what it made. The garbage collector is held for the pause: a
+// process that is about to exit has no use for it, and with thousands of
+// namespaces a collection marks gigabytes on the CPUs the pause needs.
 func (s *service) Pause(ctx context.Context, hello []byte) (err error) {
+	s.gcHeld = holdGC()
 	s.sessions, err = s.m.srv.PauseExport(ctx, s.grace, hello, s.drop...)
+	if err != nil {
+		s.gcHeld()
+	}
 	return err
 }
 
-func (s *service) Resume() { s.m.srv.Resume() }
+func (s *service) Resume() {
+	s.m.srv.Resume()
+	s.gcHeld()
+}
+
+// holdGC stops garbage collection until the returned func is called,
+// unless the process's memory doubles meanwhile: a memory limit makes the
+// collector run then all the same.
+func holdGC() (release func()) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	limit := debug.SetMemoryLimit(-1) // -1 reads it
+	debug.SetMemoryLimit(min(limit, int64(2*ms.Sys)))
+	percent := debug.SetGCPercent(-1) // waits for a collection under way
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			debug.SetGCPercent(percent)
+			debug.SetMemoryLimit(limit)
+		})
+	}
+}
 
 func (s *service) Export() ([]*os.File, []migrate.Record, []string, error) {
 	files, err := s.m.listenerFiles()

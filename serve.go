@@ -164,7 +164,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}
 	if pred != nil {
+		// Collect the garbage of starting (and of restoring ahead) now,
+		// while the old process still serves, then hold the collector
+		// until the sessions are ours: a collection of the heap just built
+		// would otherwise fall in the pause, or in the lines queued by it.
+		runtime.GC()
+		release := holdGC()
 		ln, ctl, hln, old, err = takeOver(ctx, pred, srv, log)
+		release()
 		if err != nil {
 			return err
 		}
