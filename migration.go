@@ -71,13 +71,15 @@ func (s *service) Resume() {
 
 // holdGC stops garbage collection until the returned func is called,
 // unless the process's memory doubles meanwhile: a memory limit makes the
-// collector run then all the same.
+// collector run then all the same. A collection already under way goes on
+// beside, but with so distant a goal that nobody is made to assist it.
 func holdGC() (release func()) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	limit := debug.SetMemoryLimit(-1) // -1 reads it
 	debug.SetMemoryLimit(min(limit, int64(2*ms.Sys)))
-	percent := debug.SetGCPercent(-1) // waits for a collection under way
+	// Not -1, which would wait here, in the pause, for that collection.
+	percent := debug.SetGCPercent(1 << 16)
 	var once sync.Once
 	return func() {
 		once.Do(func() {

@@ -93,6 +93,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil)).With("pid", os.Getpid())
+	if os.Getenv("GOGC") == "" {
+		// Most of this heap is interpreters that live as long as their
+		// sessions, so each collection marks nearly all of it for little
+		// garbage: with 10,000 namespaces (2 GB) a collection takes seconds
+		// of CPU, and the lines typed meanwhile wait. Collecting at 3× the
+		// live heap rather than 2× halves how often, for a bit more memory.
+		debug.SetGCPercent(200)
+	}
 	pred, err := migrate.Inherited()
 	if err != nil {
 		return err

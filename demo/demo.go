@@ -469,7 +469,7 @@ func (d *demo) part3(ctx context.Context) error {
 	d.say("The phases:\n"+
 		"  start     pid %d %s;\n"+
 		"            no session waits for any of it\n"+
-		"  quiesce   the sessions parked at their prompts: the pause begins\n"+
+		"  quiesce   the sessions parked at their prompts, their records made: the pause begins\n"+
 		"  transfer  descriptors and records sent\n"+
 		"  restore   %s\n"+
 		"  commit    COMMIT: the old process lets go, the pause ends\n"+

@@ -30,6 +30,7 @@
 // The predecessor, on a migrate request:
 //
 //	s, err := migrate.Start(ctx, binary, args, os.Stdout, os.Stderr)
+//	hello, err := s.WaitStarted(ctx) // optional: what the successor holds already
 //	// quiesce: stop accepting and reading; keep each session's unread input
 //	err = s.Send(ctx, migrate.Header{Meta: meta}, []*os.File{telnetLn, controlLn}, records)
 //	report, err := s.WaitReady(ctx) // ctx carries the timeout
@@ -42,6 +43,8 @@
 // The successor, first thing in main:
 //
 //	p, err := migrate.Inherited() // nil, nil: not a successor
+//	// start up; restore what can be restored ahead of the pause
+//	err = p.Hello(report) // started: the predecessor may pause now
 //	h, listeners, records, err := p.Receive() // on error: p.Fail(err.Error()), exit
 //	// restore, then p.Ready(report), or p.Fail(reason) and exit
 //	err = p.WaitCommit(ctx) // on error: exit without touching any descriptor
@@ -51,6 +54,7 @@
 //
 //	predecessor (old)                          successor (new)
 //	Start ── socketpair, fork+exec, fd 3 ──▶   Inherited
+//	WaitStarted ◀── HELLO(report) ──────────── Hello
 //	Send  ── HEADER + listeners ───────────▶   Receive
 //	      ── BATCH × n (≤252 conns each) ──▶
 //	WaitReady ◀── READY(report) | FAIL(reason) ── Ready | Fail
