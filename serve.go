@@ -183,7 +183,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		// while the old process still serves, then hold the collector
 		// until the sessions are ours: a collection of the heap just built
 		// would otherwise fall in the pause, or in the lines queued by it.
+		// On one CPU: marking would take them all, and the old process
+		// still serves everyone.
+		procs := runtime.GOMAXPROCS(1)
 		runtime.GC()
+		runtime.GOMAXPROCS(procs)
 		release := holdGC()
 		ln, ctl, hln, old, err = takeOver(ctx, pred, srv, log)
 		release()
