@@ -113,8 +113,11 @@ type MigrationResult struct {
 	// StartTyping is every line sent and answered during the start phase,
 	// while the old process serves and the new one starts; AfterTyping
 	// every line sent after the migrate command returned.
-	StartTyping    Stats         `json:"start_typing"`
-	AfterTyping    Stats         `json:"after_typing"`
+	StartTyping Stats `json:"start_typing"`
+	AfterTyping Stats `json:"after_typing"`
+	// Timeline is the same lines by when they were sent, window by
+	// window, from just before the migrate command to the end of typing.
+	Timeline       []Window      `json:"timeline,omitempty"`
 	FirstNewAnswer time.Duration `json:"first_new_answer_ns"`
 	HasFirstNew    bool          `json:"has_first_new"`
 }

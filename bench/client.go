@@ -361,6 +361,18 @@ func (c *client) longestInFlight(from, to time.Time) (longest time.Duration, ok 
 	return longest, ok
 }
 
+// lines are the answered lines: when each was sent, and its wait.
+func (c *client) lines() []sentLine {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]sentLine, 0, len(c.answers))
+	for _, a := range c.answers {
+		sent := c.sent[a.k-1]
+		out = append(out, sentLine{sent, a.at.Sub(sent)})
+	}
+	return out
+}
+
 // latenciesWithin are the send→answer times of the lines both sent and
 // answered within [from, to].
 func (c *client) latenciesWithin(from, to time.Time) []time.Duration {

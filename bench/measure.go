@@ -287,6 +287,7 @@ func (r *runner) typeAndMigrate(ctx context.Context, srv *server, clients []*cli
 	// Go on typing after the migration, to see the new process answer.
 	pace(ctx, max(2*interval, time.Second))
 	stopTyping()
+	typingEnd := time.Now()
 
 	deadline := time.Now().Add(time.Minute + time.Duration(n)*5*time.Millisecond)
 	for _, c := range clients {
@@ -298,6 +299,7 @@ func (r *runner) typeAndMigrate(ctx context.Context, srv *server, clients []*cli
 		newPid = -1 // no answer can come from a new process
 	}
 	var pauses, blackouts, all, during, after []time.Duration
+	var lines []sentLine
 	var first time.Time
 	bFrom := migEnd.Add(-run.Migration.Report.Pause)
 	for _, c := range clients {
@@ -330,6 +332,7 @@ func (r *runner) typeAndMigrate(ctx context.Context, srv *server, clients []*cli
 				blackouts = append(blackouts, p)
 				run.Migration.SessionsBlackout++
 			}
+			lines = append(lines, c.lines()...)
 			during = append(during, c.latenciesWithin(migStart, bFrom)...)
 			after = append(after, c.latenciesWithin(migEnd, time.Now())...)
 		}
@@ -342,6 +345,9 @@ func (r *runner) typeAndMigrate(ctx context.Context, srv *server, clients []*cli
 	run.Typing = Summarize(all)
 	run.Migration.Pause = Summarize(pauses)
 	run.Migration.BlackoutPause = Summarize(blackouts)
+	if run.Migration.Attempted {
+		run.Migration.Timeline = timeline(lines, migStart, bFrom, migEnd, typingEnd)
+	}
 	run.Migration.StartTyping = Summarize(during)
 	run.Migration.AfterTyping = Summarize(after)
 	if !first.IsZero() {

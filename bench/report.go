@@ -261,6 +261,18 @@ func WriteMarkdown(w io.Writer, res Results) error {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", v.Target.Name, count(v.Sessions), v.Target.Limit, v.Figure, met)
 	}
 
+	for _, r := range res.Runs {
+		if len(r.Migration.Timeline) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n## Lines over the migration, N = %s\n\n"+
+			"Each row is the lines typed during one window, by when they were sent (from the start of the migrate command), and how long their answers took.\n\n"+
+			"| sent from | server | lines | p50 | p99 | max |\n|---|---|---|---|---|---|\n", count(r.Sessions))
+		for _, w := range r.Migration.Timeline {
+			fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s |\n", signedDur(w.From), w.Phase, w.Lines.N, durOr(w.Lines.P50), durOr(w.Lines.P99), durOr(w.Lines.Max))
+		}
+	}
+
 	var problems []string
 	for _, r := range res.Runs {
 		for _, s := range append([]string{r.Error, r.Migration.Error, r.Restart.Error, r.ListenerOnly.Error}, append(r.LostErrors, r.Notes...)...) {
@@ -343,6 +355,14 @@ func dur(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%.2f ms", ms)
 	}
+}
+
+// signedDur is dur with a sign, for times relative to an event.
+func signedDur(d time.Duration) string {
+	if d < 0 {
+		return "−" + dur(-d)
+	}
+	return "+" + dur(d)
 }
 
 func durOr(d time.Duration) string {
