@@ -173,7 +173,7 @@ func (ns *Namespace) eval(ctx context.Context, src string, extra *extraDecls) (R
 	if c.empty {
 		return Result{}, nil
 	}
-	if err := ns.acquire(ctx); err != nil {
+	if err := ns.acquire(ctx, true); err != nil {
 		return Result{}, err
 	}
 	c.dropImports(func(imp importSpec) bool { return ns.pkgs[ns.packageName(imp)] == imp.path })
@@ -210,14 +210,16 @@ func (ns *Namespace) eval(ctx context.Context, src string, extra *extraDecls) (R
 	return r.res, r.err
 }
 
-// acquire takes the interpreter token.
-func (ns *Namespace) acquire(ctx context.Context) error {
+// acquire takes the interpreter token. A patient caller (an evaluation)
+// waits as long as the holder is working: only an interrupted evaluation
+// that will not stop makes it fail, so a user's line is never refused for
+// a snapshot that holds the token (a migration's precopy, on a loaded
+// server). An impatient one (a live snapshot) gives up after busyWait
+// rather than wait for a running evaluation, which may never end.
+func (ns *Namespace) acquire(ctx context.Context, patient bool) error {
 	select {
 	case <-ns.token:
 	default:
-		// Only an interrupted evaluation that will not stop makes this
-		// fail: a snapshot holding the token (a migration's precopy, on a
-		// loaded server) is waited for, however long it takes.
 		t := time.NewTicker(busyWait)
 		defer t.Stop()
 	wait:
@@ -233,7 +235,7 @@ func (ns *Namespace) acquire(ctx context.Context) error {
 				ns.mu.Lock()
 				stuck := ns.ended != nil && ns.retry
 				ns.mu.Unlock()
-				if stuck {
+				if stuck || !patient {
 					return ErrBusy
 				}
 			}

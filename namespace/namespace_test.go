@@ -643,7 +643,7 @@ func TestLazySymbols(t *testing.T) {
 func TestEvalWaitsForASnapshot(t *testing.T) {
 	ns := newTestNS(t, false)
 	ns.mustEval(t, "x := 41")
-	if err := ns.acquire(context.Background()); err != nil { // as Snapshot does
+	if err := ns.acquire(context.Background(), false); err != nil { // as Snapshot does
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -660,5 +660,36 @@ func TestEvalWaitsForASnapshot(t *testing.T) {
 	ns.release()
 	if err := <-done; err != nil {
 		t.Errorf("Eval after the snapshot: %v", err)
+	}
+}
+
+// TestSnapshotSkipsARunningEvaluation: a live snapshot does not wait for
+// an evaluation that may never end (a migration's precopy would hang); it
+// reports the namespace busy instead.
+func TestSnapshotSkipsARunningEvaluation(t *testing.T) {
+	ns := newTestNS(t, false)
+	ns.mustEval(t, "x := 1")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { // ends when cancel interrupts the loop
+		_, err := ns.Eval(ctx, "for {}")
+		done <- err
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for running := false; !running; {
+		ns.mu.Lock()
+		running = ns.ended != nil
+		ns.mu.Unlock()
+		if !running && time.Now().After(deadline) {
+			t.Fatal("the loop never started")
+		}
+		runtime.Gosched()
+	}
+	if _, _, err := ns.Snapshot(); !errors.Is(err, ErrBusy) {
+		t.Errorf("Snapshot during for {}: %v, want ErrBusy", err)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, ErrInterrupted) {
+		t.Errorf("for {}: %v, want ErrInterrupted", err)
 	}
 }

@@ -95,7 +95,7 @@ type SnapshotVar struct {
 // The variables named in drop, and those Drop marked, are left out: they
 // arrive at their zero value, with a note saying so.
 func (ns *Namespace) Snapshot(drop ...string) (Snapshot, []string, error) {
-	if err := ns.acquire(context.Background()); err != nil {
+	if err := ns.acquire(context.Background(), false); err != nil {
 		return Snapshot{}, nil, fmt.Errorf("namespace: snapshot: %w", err)
 	}
 	defer ns.release()
@@ -666,7 +666,7 @@ func (r *restorer) setValues(types []dynType, wraps map[int]wrapForm) error {
 // returns ErrInterrupted, and f goes on to its end, when the token is put
 // back. A panic in f is returned as an error.
 func (ns *Namespace) withInterpreter(ctx context.Context, f func(i *interp.Interpreter) error) error {
-	if err := ns.acquire(ctx); err != nil {
+	if err := ns.acquire(ctx, true); err != nil {
 		return err
 	}
 	done := make(chan error, 1)
