@@ -48,26 +48,16 @@ type service struct {
 	drop  []string // variables left out of every namespace
 
 	sessions []repl.Exported // made by Pause
-	gcHeld   func()          // set by Pause: lets the collector run again
 }
 
 // Pause pauses and exports at once (repl.Server.PauseExport); Export
-// hands over what it made. The garbage collector is held for the pause: a
-// process that is about to exit has no use for it, and with thousands of
-// namespaces a collection marks gigabytes on the CPUs the pause needs.
+// hands over what it made.
 func (s *service) Pause(ctx context.Context, hello []byte) (err error) {
-	s.gcHeld = holdGC()
 	s.sessions, err = s.m.srv.PauseExport(ctx, s.grace, hello, s.drop...)
-	if err != nil {
-		s.gcHeld()
-	}
 	return err
 }
 
-func (s *service) Resume() {
-	s.m.srv.Resume()
-	s.gcHeld()
-}
+func (s *service) Resume() { s.m.srv.Resume() }
 
 // holdGC stops garbage collection until the returned func is called,
 // unless the process's memory doubles meanwhile: a memory limit makes the
@@ -179,6 +169,17 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: versionString()})
 	fmt.Fprintf(progress, "migrating pid %d (%s) to %s\n", os.Getpid(), versionString(), req.binary)
 	m.log.Info("migration starting", "binary", req.binary)
+	// No garbage collection from here on: a process about to exit has no
+	// use for it, and with thousands of namespaces one collection marks
+	// gigabytes, on the CPUs that the users' lines, the precopy and the
+	// pause need. Should the migration fail, it comes back.
+	releaseGC := holdGC()
+	committed := false
+	defer func() {
+		if !committed {
+			releaseGC()
+		}
+	}()
 	args := m.args
 	if pre, err := m.precopy(); err != nil {
 		m.log.Warn("no precopy; every namespace will be restored in the pause", "err", err)
@@ -209,6 +210,7 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 	if succ.Prebuilt > 0 {
 		fmt.Fprintf(progress, "namespaces restored before the pause: %d of %d\n", succ.Prebuilt, rep.Sessions)
 	}
+	committed = true
 	close(m.handedOff)
 	return rep, nil
 }

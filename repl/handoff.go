@@ -89,24 +89,40 @@ func (s *Server) PauseExport(ctx context.Context, grace time.Duration, ahead []b
 	s.mu.Unlock()
 	sortSessions(sessions)
 
+	// A goroutine per session waits for it to be at rest, and hands it to
+	// one exporter per CPU: a snapshot is CPU work, and deep (a few
+	// workers' grown stacks serve them all).
 	exported := make([]Exported, len(sessions))
 	errs := make([]error, len(sessions))
-	cpus := make(chan struct{}, runtime.GOMAXPROCS(0)) // a snapshot is CPU work: one per CPU at a time
-	var wg sync.WaitGroup
+	graceCtx, cancel := context.WithTimeout(ctx, grace) // one deadline for all
+	defer cancel()
+	still := make(chan int)
+	var paused sync.WaitGroup
 	for i, sess := range sessions {
-		wg.Add(1)
-		go func() { // ends when the session is exported, gone, or ctx ends
-			defer wg.Done()
-			sess.pause(ctx, grace)
-			if ctx.Err() != nil || !sess.still() { // a client that left has nothing to carry
-				return
+		paused.Add(1)
+		go func() { // ends when the session is at rest, gone, or ctx ends
+			defer paused.Done()
+			sess.pause(ctx, graceCtx)
+			if ctx.Err() == nil && sess.still() { // a client that left has nothing to carry
+				still <- i
 			}
-			cpus <- struct{}{}
-			exported[i], errs[i] = sess.export(built[sess.id], drop...)
-			<-cpus
 		}()
 	}
-	wg.Wait()
+	go func() { // ends when every session is at rest or gone
+		paused.Wait()
+		close(still)
+	}()
+	var exporters sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), max(len(sessions), 1)) {
+		exporters.Add(1)
+		go func() { // ends when still is closed
+			defer exporters.Done()
+			for i := range still {
+				exported[i], errs[i] = sessions[i].export(built[sessions[i].id], drop...)
+			}
+		}()
+	}
+	exporters.Wait()
 	if err := ctx.Err(); err != nil {
 		s.Resume()
 		return nil, fmt.Errorf("sessions did not stop in time: %w", err)
@@ -371,8 +387,9 @@ var decMode, _ = cbor.DecOptions{
 	TagsMd:           cbor.TagsAllowed,
 }.DecMode()
 
-// pause stops the session at its prompt (see Server.Pause).
-func (sess *Session) pause(ctx context.Context, grace time.Duration) {
+// pause stops the session at its prompt (see Server.PauseExport); past
+// graceCtx, a running evaluation is interrupted.
+func (sess *Session) pause(ctx, graceCtx context.Context) {
 	sess.mu.Lock()
 	if sess.paused == nil {
 		sess.paused = make(chan struct{})
@@ -380,8 +397,6 @@ func (sess *Session) pause(ctx context.Context, grace time.Duration) {
 	}
 	sess.mu.Unlock()
 	wake := func() { sess.nc.SetReadDeadline(time.Now()) }
-	graceCtx, cancel := context.WithTimeout(ctx, grace)
-	defer cancel()
 	if sess.in.pause(graceCtx, wake) || ctx.Err() != nil {
 		return
 	}

@@ -99,7 +99,9 @@ func (s *Server) Leave(ctx context.Context, id uint64, grace time.Duration, drop
 	case sess.info().User == "":
 		return Exported{}, fmt.Errorf("session %d is logging in", id)
 	}
-	sess.pause(ctx, grace)
+	graceCtx, cancel := context.WithTimeout(ctx, grace)
+	defer cancel()
+	sess.pause(ctx, graceCtx)
 	if !sess.still() {
 		sess.resume()
 		if ctx.Err() != nil {
