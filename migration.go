@@ -11,8 +11,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,26 +56,6 @@ func (s *service) Pause(ctx context.Context, hello []byte) (err error) {
 }
 
 func (s *service) Resume() { s.m.srv.Resume() }
-
-// holdGC stops garbage collection until the returned func is called,
-// unless the process's memory doubles meanwhile: a memory limit makes the
-// collector run then all the same. A collection already under way goes on
-// beside, but with so distant a goal that nobody is made to assist it.
-func holdGC() (release func()) {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	limit := debug.SetMemoryLimit(-1) // -1 reads it
-	debug.SetMemoryLimit(min(limit, int64(2*ms.Sys)))
-	// Not -1, which would wait here, in the pause, for that collection.
-	percent := debug.SetGCPercent(1 << 16)
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			debug.SetGCPercent(percent)
-			debug.SetMemoryLimit(limit)
-		})
-	}
-}
 
 func (s *service) Export() ([]*os.File, []migrate.Record, []string, error) {
 	files, err := s.m.listenerFiles()
