@@ -142,6 +142,10 @@ func (ns *Namespace) Snapshot(drop ...string) (Snapshot, []string, error) {
 
 	types := newTypeWriter(ns, scope)
 	enc := newEncoder(ns, types)
+	// Room for each variable and about one value it refers to: growing
+	// these copies nodes, and a migration's pause snapshots thousands.
+	enc.nodes = make([]Node, 0, 2*len(names))
+	enc.work = make([]encodeJob, 0, 2*len(names))
 	vit, _ := valueInterface()
 	for _, name := range names {
 		it, _ := scope.isVar(name)
