@@ -224,13 +224,19 @@ func (s *Server) AdoptAll(data [][]byte, conns []*os.File) error {
 
 // forEach calls f(0) ... f(n-1) on one goroutine per CPU and returns when
 // all have returned.
-func forEach(n int, f func(i int)) {
+func forEach(n int, f func(i int)) { workers(n, nil, f) }
+
+// workers is forEach, with each worker calling setup (if not nil) first.
+func workers(n int, setup func(), f func(i int)) {
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), max(n, 1)) {
 		wg.Add(1)
 		go func() { // ends when next is closed
 			defer wg.Done()
+			if setup != nil {
+				setup()
+			}
 			for i := range next {
 				f(i)
 			}

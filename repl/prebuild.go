@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"runtime"
-	"sync"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -114,25 +113,11 @@ func (s *Server) Prebuild(f *SnapshotFile) (built int, took time.Duration) {
 // its thread to itself and ends without giving it back, so the Go runtime
 // ends the thread rather than reuse it at that priority.
 func forEachIdle(n int, f func(i int)) {
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), max(n, 1)) {
-		wg.Add(1)
-		go func() { // ends when next is closed, and its thread with it
-			defer wg.Done()
-			runtime.LockOSThread() // never unlocked: see above
-			// Best effort: without it the work is the same, only sooner.
-			unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), 19)
-			for i := range next {
-				f(i)
-			}
-		}()
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	workers(n, func() {
+		runtime.LockOSThread() // never unlocked: see above
+		// Best effort: without it the work is the same, only sooner.
+		unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), 19)
+	}, f)
 }
 
 // takePrebuilt returns the shell built ahead for st, if st's namespace (or

@@ -42,13 +42,7 @@ func TestPrebuild(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer sess.discard()
-			if got := srv.DropPrebuilt(); got != tt.reused {
-				t.Errorf("reused %d, want %d", got, tt.reused)
-			}
-			res, err := sess.ns.Eval(context.Background(), "q.X + m[\"a\"]")
-			if err != nil || res.Value != "2" {
-				t.Errorf("q.X + m[\"a\"] = %q, %v", res.Value, err)
-			}
+			checkRestored(t, srv, sess, tt.reused)
 		})
 	}
 }
@@ -113,13 +107,20 @@ func TestAhead(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer sess.discard()
-			if got := srv.DropPrebuilt(); got != tt.reused {
-				t.Errorf("reused %d, want %d", got, tt.reused)
-			}
-			res, err := sess.ns.Eval(context.Background(), "q.X + m[\"a\"]")
-			if err != nil || res.Value != "2" {
-				t.Errorf("q.X + m[\"a\"] = %q, %v", res.Value, err)
-			}
+			checkRestored(t, srv, sess, tt.reused)
 		})
+	}
+}
+
+// checkRestored checks that sess took reused namespaces built ahead and
+// has liveFile's namespace.
+func checkRestored(t *testing.T, srv *Server, sess *Session, reused int) {
+	t.Helper()
+	if got := srv.DropPrebuilt(); got != reused {
+		t.Errorf("reused %d, want %d", got, reused)
+	}
+	res, err := sess.ns.Eval(context.Background(), "q.X + m[\"a\"]")
+	if err != nil || res.Value != "2" {
+		t.Errorf("q.X + m[\"a\"] = %q, %v", res.Value, err)
 	}
 }
