@@ -1,9 +1,13 @@
 package repl
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,4 +130,87 @@ func FuzzSessionState(f *testing.F) {
 		client.Close() // the session ends with its client
 		srv.Close()
 	})
+}
+
+// tcpPair returns the two ends of a loopback TCP connection: Export hands
+// over a *net.TCPConn.
+func tcpPair(t *testing.T) (server, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if server, err = ln.Accept(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close(); server.Close() })
+	return server, client
+}
+
+// readUntil reads c until what it read ends with want, or fails the test
+// at the deadline.
+func readUntil(t *testing.T, c net.Conn, want string) string {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	var got []byte
+	b := make([]byte, 1024)
+	for !strings.Contains(string(got), want) {
+		n, err := c.Read(b)
+		if err != nil {
+			t.Fatalf("read: %v; got %q, want %q", err, got, want)
+		}
+		got = append(got, b[:n]...)
+	}
+	return string(got)
+}
+
+// TestPauseExportFailsAndResumes: a session whose interrupted evaluation
+// is stuck in a call that cannot be interrupted cannot be snapshotted, so
+// the export fails, and every session goes on as before.
+func TestPauseExportFailsAndResumes(t *testing.T) {
+	srv := testServer(t)
+	server, client := tcpPair(t)
+	st := validState()
+	st.CharMode, st.Chunk = false, ""
+	st.Input = inputState{Pending: []byte("import \"time\"\rtime.Sleep(2 * time.Second)\r")}
+	if err := srv.adopt(st, server); err != nil {
+		t.Fatal(err)
+	}
+	srv.mu.Lock()
+	sess := srv.sessions[st.ID]
+	srv.mu.Unlock()
+	srv.startAdopted()
+	deadline := time.Now().Add(20 * time.Second)
+	for evaluating := false; !evaluating; {
+		sess.in.mu.Lock()
+		evaluating = sess.in.cancelEval != nil && len(sess.in.buf) == 0 // the sleep, not the import
+		sess.in.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatal("the session never started its evaluation")
+		}
+		runtime.Gosched()
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := srv.PauseExport(ctx, 50*time.Millisecond, nil)
+	if err == nil || !strings.Contains(err.Error(), "busy") {
+		t.Fatalf("PauseExport: %v, want a busy namespace", err)
+	}
+	readUntil(t, client, "interrupted: the server is migrating")
+	// Resumed: once the sleep has returned, the session evaluates again.
+	for {
+		fmt.Fprint(client, "40 + 2\n")
+		if out := readUntil(t, client, ">>> "); strings.Contains(out, "42") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the session did not resume")
+		}
+	}
 }
