@@ -1,6 +1,7 @@
 package repl
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -212,5 +213,55 @@ func TestPauseExportFailsAndResumes(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the session did not resume")
 		}
+	}
+}
+
+// TestPauseExportLeavesOutWhatIsAhead: a namespace the other process holds
+// unchanged travels as its digest; one it holds in another state, whole.
+func TestPauseExportLeavesOutWhatIsAhead(t *testing.T) {
+	for _, same := range []bool{true, false} {
+		srv := testServer(t)
+		server, client := tcpPair(t)
+		st := validState()
+		st.CharMode, st.Chunk = false, ""
+		st.Input = inputState{Pending: []byte("x := 41\r")}
+		if err := srv.adopt(st, server); err != nil {
+			t.Fatal(err)
+		}
+		srv.mu.Lock()
+		sess := srv.sessions[st.ID]
+		srv.mu.Unlock()
+		srv.startAdopted()
+		readUntil(t, client, ">>> ")
+		snap, _, err := sess.ns.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := digest(snap)
+		if !same {
+			d = bytes.Repeat([]byte{7}, len(d))
+		}
+		ahead, err := cbor.Marshal(map[uint64][]byte{st.ID: d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		exported, err := srv.PauseExport(context.Background(), time.Second, ahead)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(exported) != 1 {
+			t.Fatalf("exported %d sessions, want 1", len(exported))
+		}
+		got, err := decodeSessionState(exported[0].State)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if same && (got.Namespace != nil || !bytes.Equal(got.Ahead, d)) {
+			t.Errorf("unchanged: record has namespace %v and digest %x, want the digest only", got.Namespace != nil, got.Ahead)
+		}
+		if !same && (got.Namespace == nil || got.Ahead != nil) {
+			t.Errorf("changed: record has namespace %v and digest %x, want the namespace only", got.Namespace != nil, got.Ahead)
+		}
+		srv.Resume()
 	}
 }
