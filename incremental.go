@@ -109,7 +109,7 @@ func (m *migrator) runIncremental(ctx context.Context, req migration, progress i
 	fmt.Fprintf(progress, "incremental migration: pid %d (%s) hands its listener to %s; its %d sessions stay until each moves\n",
 		os.Getpid(), versionString(), binary, len(m.srv.Sessions()))
 	rep, err := migrate.Handoff(ctx, listenerOnly{m}, migrate.Options{
-		Binary: binary, Args: m.args, Timeout: req.timeout, Meta: self, Stdout: os.Stdout, Stderr: os.Stderr,
+		Binary: binary, Args: m.args, Timeout: m.timeoutFor(req.timeout), Meta: self, Stdout: os.Stdout, Stderr: os.Stderr,
 	})
 	if err != nil {
 		own.Close()

@@ -166,7 +166,7 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 		args = append(slices.Clone(args), "--precopy", pre)
 	}
 	rep, err := migrate.Handoff(ctx, &service{m: m, grace: req.grace, drop: req.drop}, migrate.Options{
-		Binary: req.binary, Args: args, Timeout: req.timeout, Strict: req.strict,
+		Binary: req.binary, Args: args, Timeout: m.timeoutFor(req.timeout), Strict: req.strict,
 		Meta: self, Stdout: os.Stdout, Stderr: os.Stderr,
 		BeforeCommit: func() {
 			if os.Getenv("TRANSLUCENT_TEST_FAIL") == "die-after-ready" {
@@ -191,6 +191,17 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 	committed = true
 	close(m.handedOff)
 	return rep, nil
+}
+
+// timeoutFor is the time a migration is given: asked, or by default 30 s
+// plus 10 ms per session. Restoring every namespace ahead, at the lowest
+// CPU priority beside a busy old process, took 30-40 s for 10,000 sessions
+// on two cores: a fixed 30 s would fail every migration of a large server.
+func (m *migrator) timeoutFor(asked time.Duration) time.Duration {
+	if asked > 0 {
+		return asked
+	}
+	return 30*time.Second + time.Duration(len(m.srv.Sessions()))*10*time.Millisecond
 }
 
 func (m *migrator) defaults() migration {
@@ -285,7 +296,7 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.SetOutput(stderr)
 	control := fs.String("control", migrate.DefaultControlPath(), "the server's control socket `path`")
 	binary := fs.String("binary", "", "the new build (default: the server's own executable path, as it is on disk now)")
-	timeout := fs.Duration("timeout", 30*time.Second, "time allowed for the whole migration")
+	timeout := fs.Duration("timeout", 0, "time allowed for the whole migration (default 30s plus 10ms per session)")
 	grace := fs.Duration("grace", 2*time.Second, "time a running evaluation gets before it is interrupted")
 	strict := fs.Bool("strict", false, "abort when a value cannot be carried")
 	var drop []string

@@ -50,7 +50,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.DurationVar(&f.loginTimeout, "login-timeout", time.Minute, "time allowed to log in")
 	fs.DurationVar(&f.loginDelay, "login-delay", time.Second, "pause after a wrong password")
 	fs.DurationVar(&f.grace, "grace", 2*time.Second, "time a running evaluation gets to finish before a migration interrupts it")
-	fs.DurationVar(&f.migrateTimeout, "migrate-timeout", 30*time.Second, "time allowed for a migration (SIGHUP, :migrate)")
+	fs.DurationVar(&f.migrateTimeout, "migrate-timeout", 0, "time allowed for a migration (SIGHUP, :migrate); 0: 30s plus 10ms per session")
 	fs.BoolVar(&f.strict, "strict", false, "abort a migration (SIGHUP, :migrate) when a value cannot be carried")
 	fs.StringVar(&f.admins, "admins", "admin", "comma-separated `users` who may type :migrate")
 	fs.StringVar(&f.pidfile, "pidfile", "", "`file` holding the serving process's pid, rewritten atomically by each new process")

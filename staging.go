@@ -77,7 +77,8 @@ func (m *migrator) dryRun(ctx context.Context, req migration, progress io.Writer
 	for _, s := range f.Skipped {
 		fmt.Fprintf(progress, "  skipped %s\n", s)
 	}
-	ctx, cancel := context.WithTimeout(ctx, req.timeout)
+	timeout := m.timeoutFor(req.timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, "verify", "-")
 	cmd.Stdin = &state
@@ -87,7 +88,7 @@ func (m *migrator) dryRun(ctx context.Context, req migration, progress io.Writer
 	err = cmd.Run()
 	switch {
 	case ctx.Err() != nil:
-		return fmt.Errorf("the staging process did not finish within %v and was killed; production untouched", req.timeout)
+		return fmt.Errorf("the staging process did not finish within %v and was killed; production untouched", timeout)
 	case err != nil:
 		return fmt.Errorf("the staging process failed (%v); production untouched", err)
 	}
