@@ -153,6 +153,24 @@ func tcpPair(t *testing.T) (server, client net.Conn) {
 	return server, client
 }
 
+// runningSession starts, in line mode on a loopback connection, a session
+// of validState whose user typed pending, and returns it with its client.
+func runningSession(t *testing.T, srv *Server, pending string) (*Session, net.Conn) {
+	t.Helper()
+	server, client := tcpPair(t)
+	st := validState()
+	st.CharMode, st.Chunk = false, ""
+	st.Input = inputState{Pending: []byte(pending)}
+	if err := srv.adopt(st, server); err != nil {
+		t.Fatal(err)
+	}
+	srv.mu.Lock()
+	sess := srv.sessions[st.ID]
+	srv.mu.Unlock()
+	srv.startAdopted()
+	return sess, client
+}
+
 // readUntil reads c until what it read ends with want, or fails the test
 // at the deadline.
 func readUntil(t *testing.T, c net.Conn, want string) string {
@@ -175,17 +193,7 @@ func readUntil(t *testing.T, c net.Conn, want string) string {
 // the export fails, and every session goes on as before.
 func TestPauseExportFailsAndResumes(t *testing.T) {
 	srv := testServer(t)
-	server, client := tcpPair(t)
-	st := validState()
-	st.CharMode, st.Chunk = false, ""
-	st.Input = inputState{Pending: []byte("import \"time\"\rtime.Sleep(2 * time.Second)\r")}
-	if err := srv.adopt(st, server); err != nil {
-		t.Fatal(err)
-	}
-	srv.mu.Lock()
-	sess := srv.sessions[st.ID]
-	srv.mu.Unlock()
-	srv.startAdopted()
+	sess, client := runningSession(t, srv, "import \"time\"\rtime.Sleep(2 * time.Second)\r")
 	deadline := time.Now().Add(20 * time.Second)
 	for evaluating := false; !evaluating; {
 		sess.in.mu.Lock()
@@ -221,17 +229,7 @@ func TestPauseExportFailsAndResumes(t *testing.T) {
 func TestPauseExportLeavesOutWhatIsAhead(t *testing.T) {
 	for _, same := range []bool{true, false} {
 		srv := testServer(t)
-		server, client := tcpPair(t)
-		st := validState()
-		st.CharMode, st.Chunk = false, ""
-		st.Input = inputState{Pending: []byte("x := 41\r")}
-		if err := srv.adopt(st, server); err != nil {
-			t.Fatal(err)
-		}
-		srv.mu.Lock()
-		sess := srv.sessions[st.ID]
-		srv.mu.Unlock()
-		srv.startAdopted()
+		sess, client := runningSession(t, srv, "x := 41\r")
 		readUntil(t, client, ">>> ")
 		snap, _, err := sess.ns.Snapshot()
 		if err != nil {
@@ -241,7 +239,7 @@ func TestPauseExportLeavesOutWhatIsAhead(t *testing.T) {
 		if !same {
 			d = bytes.Repeat([]byte{7}, len(d))
 		}
-		ahead, err := cbor.Marshal(map[uint64][]byte{st.ID: d})
+		ahead, err := cbor.Marshal(map[uint64][]byte{sess.id: d})
 		if err != nil {
 			t.Fatal(err)
 		}
