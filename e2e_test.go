@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"translucent/telnet"
 )
 
 // The end-to-end tests build the real binary and drive it over loopback with
@@ -289,32 +291,9 @@ func (tr *transcript) expectClosed(t testing.TB) string {
 
 // stripIAC removes telnet commands and negotiation from b.
 func stripIAC(b []byte) []byte {
-	out := make([]byte, 0, len(b))
-	for i := 0; i < len(b); i++ {
-		if b[i] != 255 {
-			out = append(out, b[i])
-			continue
-		}
-		if i+1 >= len(b) {
-			break
-		}
-		switch c := b[i+1]; {
-		case c == 255:
-			out = append(out, 255)
-			i++
-		case c >= 251 && c <= 254:
-			i += 2
-		case c == 250: // SB … IAC SE
-			j := bytes.Index(b[i:], []byte{255, 240})
-			if j < 0 {
-				return out
-			}
-			i += j + 1
-		default:
-			i++
-		}
-	}
-	return out
+	var d telnet.ClientDecoder
+	data, _ := d.Feed(make([]byte, 0, len(b)), nil, b)
+	return data
 }
 
 // client is a Go telnet client on a raw TCP connection. Unless raw, it

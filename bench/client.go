@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"translucent/telnet"
 )
 
 // The bench's clients are raw TCP connections that answer no telnet
@@ -22,51 +24,6 @@ import (
 
 const prompt = ">>> "
 
-// iacStripper removes telnet commands from a byte stream, keeping state
-// across reads so that a command split between two reads is still removed.
-type iacStripper struct {
-	state int // 0 data, 1 after IAC, 2 after IAC WILL/WONT/DO/DONT, 3 in SB, 4 IAC in SB
-}
-
-func (st *iacStripper) strip(dst, b []byte) []byte {
-	const iac, se, sb, will, dont = 255, 240, 250, 251, 254
-	for _, c := range b {
-		switch st.state {
-		case 0:
-			if c == iac {
-				st.state = 1
-			} else {
-				dst = append(dst, c)
-			}
-		case 1:
-			switch {
-			case c == iac: // an escaped 255 is data
-				dst = append(dst, c)
-				st.state = 0
-			case c >= will && c <= dont:
-				st.state = 2
-			case c == sb:
-				st.state = 3
-			default: // a two-byte command
-				st.state = 0
-			}
-		case 2:
-			st.state = 0
-		case 3:
-			if c == iac {
-				st.state = 4
-			}
-		case 4:
-			if c == se {
-				st.state = 0
-			} else {
-				st.state = 3
-			}
-		}
-	}
-	return dst
-}
-
 // client is one telnet session of the bench. Until startReader and after
 // stopReader, one goroutine drives it synchronously (login, eval); in
 // between, its reader goroutine owns the reading side and one typer
@@ -75,8 +32,8 @@ type client struct {
 	idx  int
 	base int // the value of the namespace's variable base: identifies the session's answers
 	conn net.Conn
-	st   iacStripper
-	text []byte // stripped text received and not yet consumed
+	st   telnet.ClientDecoder // its refusals are not sent: the server serves it in line mode
+	text []byte               // stripped text received and not yet consumed
 	rbuf []byte
 
 	stopping   atomic.Bool
@@ -117,7 +74,7 @@ func (c *client) login(ctx context.Context, addr, user, password string, deadlin
 	if err != nil {
 		return 0, err
 	}
-	c.conn, c.st, c.text = conn, iacStripper{}, c.text[:0]
+	c.conn, c.st, c.text = conn, telnet.ClientDecoder{}, c.text[:0]
 	if err := c.write(user+"\n", deadline); err != nil {
 		return 0, err
 	}
@@ -156,7 +113,7 @@ func (c *client) expect(marker string, deadline time.Time) (string, error) {
 			return s, nil
 		}
 		n, err := c.conn.Read(c.rbuf)
-		c.text = c.st.strip(c.text, c.rbuf[:n])
+		c.text, _ = c.st.Feed(c.text, nil, c.rbuf[:n])
 		if err != nil {
 			return string(c.text), err
 		}
@@ -203,7 +160,7 @@ func (c *client) read() {
 		}
 		n, err := c.conn.Read(c.rbuf)
 		at := time.Now()
-		c.text = c.st.strip(c.text, c.rbuf[:n])
+		c.text, _ = c.st.Feed(c.text, nil, c.rbuf[:n])
 		for {
 			i := bytes.Index(c.text, []byte(prompt))
 			if i < 0 {

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"translucent/telnet"
 )
 
 // readmeOutput is the migrate command's output as the README shows it.
@@ -118,9 +120,9 @@ func TestIACStripper(t *testing.T) {
 	want := "a\xffbcd"
 	// Every split of the stream into two reads gives the same text.
 	for cut := 0; cut <= len(stream); cut++ {
-		var st iacStripper
-		got := st.strip(nil, stream[:cut])
-		got = st.strip(got, stream[cut:])
+		var st telnet.ClientDecoder
+		got, _ := st.Feed(nil, nil, stream[:cut])
+		got, _ = st.Feed(got, nil, stream[cut:])
 		if string(got) != want {
 			t.Errorf("cut at %d: got %q, want %q", cut, got, want)
 		}

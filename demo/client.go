@@ -9,17 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
-)
 
-// Telnet bytes (RFC 854).
-const (
-	iac  = 255
-	dont = 254
-	do   = 253
-	wont = 252
-	will = 251
-	sb   = 250
-	se   = 240
+	"translucent/telnet"
 )
 
 // client is a small telnet client for the scripted session. It refuses
@@ -79,55 +70,17 @@ func (c *client) read() {
 }
 
 // telnetParser is the receiving side of the protocol, kept across reads
-// (a command may be split between two).
-type telnetParser struct {
-	state int // 0 data, 1 after IAC, 2 after IAC and a verb, 3 in SB, 4 IAC in SB
-	verb  byte
-}
+// (a command may be split between two): the data, less the CR of CR LF and
+// CR NUL (a terminal shows LF), and the refusals of every offer.
+type telnetParser struct{ telnet.ClientDecoder }
 
 // feed returns the data in b and the answers to send.
 func (p *telnetParser) feed(b []byte) (data, reply []byte) {
-	for _, x := range b {
-		switch p.state {
-		case 0:
-			switch x {
-			case iac:
-				p.state = 1
-			case '\r', 0: // CR LF and CR NUL end lines; a terminal shows LF
-			default:
-				data = append(data, x)
-			}
-		case 1:
-			switch {
-			case x == iac:
-				data = append(data, iac)
-				p.state = 0
-			case x >= will && x <= dont:
-				p.verb, p.state = x, 2
-			case x == sb:
-				p.state = 3
-			default: // GA, NOP and the like: nothing to show
-				p.state = 0
-			}
-		case 2:
-			switch p.verb {
-			case will:
-				reply = append(reply, iac, dont, x)
-			case do:
-				reply = append(reply, iac, wont, x)
-			}
-			// WONT and DONT need no answer: every option stays off.
-			p.state = 0
-		case 3:
-			if x == iac {
-				p.state = 4
-			}
-		case 4:
-			if x == se {
-				p.state = 0
-			} else {
-				p.state = 3
-			}
+	raw, reply := p.Feed(nil, nil, b)
+	data = raw[:0]
+	for _, x := range raw {
+		if x != '\r' && x != 0 {
+			data = append(data, x)
 		}
 	}
 	return data, reply

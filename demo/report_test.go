@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"translucent/telnet"
 )
 
 // A real migrate output, from README.md.
@@ -155,16 +157,16 @@ func TestParseStatusPage(t *testing.T) {
 // and checks the client refuses every offer and keeps only the text.
 func TestTelnetParser(t *testing.T) {
 	in := []byte{
-		iac, will, 1, iac, will, 3, iac, do, 3, iac, do, 31, iac, do, 24, // WILL ECHO, SGA; DO SGA, NAWS, TTYPE
+		telnet.IAC, telnet.WILL, 1, telnet.IAC, telnet.WILL, 3, telnet.IAC, telnet.DO, 3, telnet.IAC, telnet.DO, 31, telnet.IAC, telnet.DO, 24, // WILL ECHO, SGA; DO SGA, NAWS, TTYPE
 		'u', 's', 'e', 'r', ':', ' ',
-		iac, sb, 24, 1, iac, se, // SB TTYPE SEND … SE
-		'a', '\r', '\n', 'b', '\r', 0, iac, iac, // CR LF, CR NUL, an escaped 255
-		iac, 241, // NOP
-		iac, wont, 1, iac, dont, 3, // no answer needed
+		telnet.IAC, telnet.SB, 24, 1, telnet.IAC, telnet.SE, // SB TTYPE SEND … SE
+		'a', '\r', '\n', 'b', '\r', 0, telnet.IAC, telnet.IAC, // CR LF, CR NUL, an escaped 255
+		telnet.IAC, 241, // NOP
+		telnet.IAC, telnet.WONT, 1, telnet.IAC, telnet.DONT, 3, // no answer needed
 		'c',
 	}
 	wantData := []byte("user: a\nb\xffc")
-	wantReply := []byte{iac, dont, 1, iac, dont, 3, iac, wont, 3, iac, wont, 31, iac, wont, 24}
+	wantReply := []byte{telnet.IAC, telnet.DONT, 1, telnet.IAC, telnet.DONT, 3, telnet.IAC, telnet.WONT, 3, telnet.IAC, telnet.WONT, 31, telnet.IAC, telnet.WONT, 24}
 	for _, split := range []int{len(in), 1, 2, 3, 7} {
 		var p telnetParser
 		var data, reply []byte
