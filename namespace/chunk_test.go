@@ -89,7 +89,7 @@ func TestRewriteGo(t *testing.T) {
 			return path == "math" && name == "Pi"
 		},
 	}
-	const guard = "go func() { " + recoverGuard
+	const guard = goStart + "go func() { " + goEnd + recoverGuard
 	for _, tc := range []struct{ src, want, late string }{
 		{
 			src:  "go declared(x, 1, K, nil, -2*K, math.Pi)",

@@ -17,10 +17,11 @@ import (
 //
 // becomes, on the same line,
 //
-//	func() { __tr_a0, __tr_a1 := F, A; go func() { defer <recover and report>; __tr_a0(__tr_a1, B) }(); }()
+//	func() { __tr_a0, __tr_a1 := F, A; __tr_rt.Go(); go func() { defer __tr_rt.Done(); defer <recover and report>; __tr_a0(__tr_a1, B) }(); }()
 //
 // which evaluates the function value and the arguments at the go statement,
-// as Go does, and runs the call under an interpreted recover. What is left in
+// as Go does, runs the call under an interpreted recover, and counts the
+// goroutine while it runs (see Namespace.Revision). What is left in
 // place is what evaluates the same later: constants, function literals,
 // declared functions and builtins, package-qualified functions and, because
 // yaegi binds method values of native types to a copy of the receiver,
@@ -30,7 +31,11 @@ import (
 // values, say), the late form evaluates everything on the new goroutine.
 
 const (
-	rtName       = reservedPrefix + "rt"
+	rtName = reservedPrefix + "rt"
+	// goCount tells the namespace that a goroutine of its code runs, until
+	// it ends (Revision: the namespace may change without an evaluation).
+	goStart      = rtName + ".Go(); "
+	goEnd        = "defer " + rtName + ".Done(); "
 	recoverGuard = "defer func() { if " + reservedPrefix + "r := recover(); " + reservedPrefix + "r != nil { " + rtName + ".Recovered(" + reservedPrefix + "r) } }(); "
 )
 
@@ -115,7 +120,7 @@ func (r *goRewriter) goStmt(g *ast.GoStmt) string {
 	if call.Ellipsis.IsValid() {
 		dots = "..."
 	}
-	out := "go func() { " + recoverGuard + fn + "(" + strings.Join(args, ", ") + dots + ") }(); "
+	out := goStart + "go func() { " + goEnd + recoverGuard + fn + "(" + strings.Join(args, ", ") + dots + ") }(); "
 	if len(names) > 0 {
 		out = strings.Join(names, ", ") + " := " + strings.Join(values, ", ") + "; " + out
 	}

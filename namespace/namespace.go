@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/traefik/yaegi/interp"
@@ -103,6 +104,13 @@ type Namespace struct {
 	vars    []Var               // mu: Vars' last answer
 	varAt   map[string]varAt    // mu: where in the journal each variable was declared
 	dropped map[string]bool     // mu: variables Drop marked
+
+	// What Revision reports. rev counts the holds of the token that may
+	// change the namespace (evaluations, restores) and Drop/Undrop.
+	rev      uint64       // mu
+	changing bool         // mu: the token is held by an evaluation or a restore
+	timers   bool         // mu: code gave a callback to time.AfterFunc or a finalizer
+	running  atomic.Int64 // goroutines of its code, and pending context.AfterFunc callbacks
 }
 
 // varAt is where in the journal a global variable was declared, first and
@@ -243,6 +251,10 @@ func (ns *Namespace) acquire(ctx context.Context, patient bool) error {
 	}
 	ns.mu.Lock()
 	closed := ns.closed
+	if patient && !closed {
+		ns.rev++
+		ns.changing = true
+	}
 	ns.mu.Unlock()
 	if closed {
 		ns.release()
@@ -251,10 +263,30 @@ func (ns *Namespace) acquire(ctx context.Context, patient bool) error {
 	return nil
 }
 
+// Revision tells a caller that keeps a snapshot whether it still holds.
+// rev changes with every evaluation, restore, Drop and Undrop. settled
+// says that nothing changes the namespace until the next one: no
+// evaluation runs, no goroutine its code started is running, no callback
+// it gave to context.AfterFunc is pending, and it never gave one to
+// time.AfterFunc (a timer can be reset after it fired) or
+// runtime.SetFinalizer. So a snapshot taken between two calls that return
+// the same rev, both settled, is the namespace's state for as long as
+// Revision returns that rev, settled.
+//
+// Not seen: goroutines that native code starts on its own and that call
+// the namespace's functions (os/exec copying into an interpreted Writer,
+// say). Such a namespace can change while settled.
+func (ns *Namespace) Revision() (rev uint64, settled bool) {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	return ns.rev, !ns.changing && !ns.timers && ns.ended == nil && ns.running.Load() == 0
+}
+
 // release puts the interpreter token back, dropping the interpreter if the
 // namespace was closed meanwhile.
 func (ns *Namespace) release() {
 	ns.mu.Lock()
+	ns.changing = false
 	if ns.closed {
 		ns.in = nil
 	}
@@ -323,6 +355,8 @@ func (ns *Namespace) newInterpreter() (*interp.Interpreter, error) {
 		"translucent/rt/rt": {
 			"Value":     value,
 			"Recovered": recovered,
+			"Go":        reflect.ValueOf(func() { ns.running.Add(1) }),
+			"Done":      reflect.ValueOf(func() { ns.running.Add(-1) }),
 			"Types":     reflect.ValueOf(func(v ...interface{}) { ns.captured = v }),
 		},
 		".": {"MapTypes": reflect.ValueOf(map[reflect.Value][]reflect.Type{value: wrapped, recovered: wrapped})},
@@ -767,6 +801,7 @@ func (ns *Namespace) Drop(name string) error {
 		ns.dropped = map[string]bool{}
 	}
 	ns.dropped[name] = true
+	ns.rev++
 	return nil
 }
 
@@ -776,6 +811,7 @@ func (ns *Namespace) Undrop(name string) bool {
 	defer ns.mu.Unlock()
 	had := ns.dropped[name]
 	delete(ns.dropped, name)
+	ns.rev++
 	return had
 }
 

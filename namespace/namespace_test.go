@@ -693,3 +693,93 @@ func TestSnapshotSkipsARunningEvaluation(t *testing.T) {
 		t.Errorf("for {}: %v, want ErrInterrupted", err)
 	}
 }
+
+// waitSettled waits until ns says it is settled, and returns its revision.
+func waitSettled(t *testing.T, ns testNS, why string) uint64 {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		rev, settled := ns.Revision()
+		if settled {
+			return rev
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: never settled", why)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestRevision: every evaluation changes the revision, and the namespace
+// is settled only while no code of its own can run in the background.
+func TestRevision(t *testing.T) {
+	ns := newTestNS(t, false)
+	rev := waitSettled(t, ns, "a new namespace")
+	next := func(src string) {
+		t.Helper()
+		ns.mustEval(t, src)
+		if r := waitSettled(t, ns, src); r == rev {
+			t.Errorf("%s: revision still %d", src, r)
+		} else {
+			rev = r
+		}
+	}
+	next("x := 1")
+	next("x + 1") // changes nothing, but it is an evaluation: not looked into
+	next(`import "context"`)
+
+	unsettled := func(why string) {
+		t.Helper()
+		if _, settled := ns.Revision(); settled {
+			t.Errorf("%s: settled", why)
+		}
+	}
+	ns.mustEval(t, "ch := make(chan int)")
+	ns.mustEval(t, "go func() { <-ch; x = 2 }()")
+	unsettled("a goroutine waits on ch")
+	next("close(ch)") // the goroutine ends
+	ns.mustEval(t, `go panic("boom")`)
+	ns.stderr.waitFor(t, "panic in goroutine: boom\n")
+	waitSettled(t, ns, "after a goroutine's panic")
+	ns.mustEval(t, "func later(n int) { go func() { x = n }() }")
+	ns.mustEval(t, "later(3)")
+	waitSettled(t, ns, "a goroutine of a declared function")
+
+	// A goroutine that would run forever, stopped by an interruption.
+	ns.mustEval(t, "go func() { for { x++ } }()")
+	unsettled("a goroutine spins")
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	if _, err := ns.Eval(ctx, "select {}"); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("select {}: %v", err)
+	}
+	cancel()
+	waitSettled(t, ns, "an interruption stopped every goroutine")
+
+	ns.mustEval(t, "ctx, cancel := context.WithCancel(context.Background())")
+	ns.mustEval(t, "stop := context.AfterFunc(ctx, func() { x = 4 })")
+	unsettled("a context.AfterFunc callback is pending")
+	ns.mustEval(t, "stop()")
+	waitSettled(t, ns, "the callback was stopped")
+	ns.mustEval(t, "context.AfterFunc(ctx, func() { x = 5 })")
+	unsettled("a context.AfterFunc callback is pending")
+	ns.mustEval(t, "cancel()")
+	waitSettled(t, ns, "the callback ran")
+	if res := ns.mustEval(t, "x"); res.Value != "5" {
+		t.Errorf("x = %s after the callback, want 5", res.Value)
+	}
+
+	// Drop changes what a snapshot holds.
+	rev, _ = ns.Revision()
+	if err := ns.Drop("x"); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := ns.Revision(); r == rev {
+		t.Error("Drop left the revision unchanged")
+	}
+
+	// A timer can fire again after a Reset: never settled after one.
+	ns.mustEval(t, `import "time"`)
+	ns.mustEval(t, "time.AfterFunc(0, func() {})")
+	time.Sleep(10 * time.Millisecond) // the timer has fired or not: either way
+	unsettled("after time.AfterFunc")
+}

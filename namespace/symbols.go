@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"reflect"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -369,12 +370,36 @@ func (ns *Namespace) adapt(p *pkg) (map[string]reflect.Value, map[reflect.Value]
 
 	case "time":
 		set("AfterFunc", func(d time.Duration, f func()) *time.Timer {
+			ns.mu.Lock()
+			ns.timers = true // for good: Reset can run f again
+			ns.mu.Unlock()
 			return time.AfterFunc(d, func() { ns.guard(f) })
 		})
 
 	case "context":
 		set("AfterFunc", func(ctx context.Context, f func()) (stop func() bool) {
-			return context.AfterFunc(ctx, func() { ns.guard(f) })
+			ns.running.Add(1) // until f has run, or will not
+			stopF := context.AfterFunc(ctx, func() {
+				defer ns.running.Add(-1)
+				ns.guard(f)
+			})
+			return func() bool {
+				stopped := stopF()
+				if stopped {
+					ns.running.Add(-1)
+				}
+				return stopped
+			}
+		})
+
+	case "runtime":
+		set("SetFinalizer", func(obj, finalizer any) {
+			if finalizer != nil {
+				ns.mu.Lock()
+				ns.timers = true
+				ns.mu.Unlock()
+			}
+			runtime.SetFinalizer(obj, finalizer)
 		})
 	}
 	if syms == nil {
