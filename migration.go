@@ -45,13 +45,27 @@ type service struct {
 	grace time.Duration
 	drop  []string // variables left out of every namespace
 
+	ahead    repl.Ahead      // what the new process built ahead, read by Prepare
+	vouched  int             // namespaces found unchanged since, by Prepare
 	sessions []repl.Exported // made by Pause
+}
+
+// Prepare reads what the new process built ahead, and finds, live, the
+// namespaces it holds unchanged: the pause need not snapshot those.
+func (s *service) Prepare(ctx context.Context, hello []byte) (err error) {
+	if s.ahead, err = repl.DecodeAhead(hello); err != nil {
+		return err
+	}
+	if len(s.drop) == 0 { // a drop changes every namespace it names
+		s.vouched = s.m.srv.Vouch(s.ahead)
+	}
+	return ctx.Err()
 }
 
 // Pause pauses and exports at once (repl.Server.PauseExport); Export
 // hands over what it made.
-func (s *service) Pause(ctx context.Context, hello []byte) (err error) {
-	s.sessions, err = s.m.srv.PauseExport(ctx, s.grace, hello, s.drop...)
+func (s *service) Pause(ctx context.Context, _ []byte) (err error) {
+	s.sessions, err = s.m.srv.PauseExport(ctx, s.grace, s.ahead, s.drop...)
 	return err
 }
 
@@ -165,7 +179,8 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 		defer os.Remove(pre)
 		args = append(slices.Clone(args), "--precopy", pre)
 	}
-	rep, err := migrate.Handoff(ctx, &service{m: m, grace: req.grace, drop: req.drop}, migrate.Options{
+	svc := &service{m: m, grace: req.grace, drop: req.drop}
+	rep, err := migrate.Handoff(ctx, svc, migrate.Options{
 		Binary: req.binary, Args: args, Timeout: m.timeoutFor(req.timeout), Strict: req.strict,
 		Meta: self, Stdout: os.Stdout, Stderr: os.Stderr,
 		BeforeCommit: func() {
@@ -187,6 +202,7 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 	fmt.Fprintf(progress, "old pid %d (%s)\nnew pid %d (%s)\n%s", os.Getpid(), versionString(), rep.NewPid, succ.Version, rep)
 	if succ.Prebuilt > 0 {
 		fmt.Fprintf(progress, "namespaces restored before the pause: %d of %d\n", succ.Prebuilt, rep.Sessions)
+		fmt.Fprintf(progress, "namespaces found unchanged before the pause (not snapshotted in it): %d\n", svc.vouched)
 	}
 	committed = true
 	close(m.handedOff)

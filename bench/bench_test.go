@@ -75,7 +75,8 @@ func TestRun(t *testing.T) {
 		check(r.ConnectionsLost == 0, "%d connections lost: %v", r.ConnectionsLost, r.LostErrors)
 		check(r.Migration.Pause.N == n && r.Migration.Pause.Max > 0, "pause %+v", r.Migration.Pause)
 		check(r.Migration.HasFirstNew && r.Migration.FirstNewAnswer > 0, "no answer from the new process")
-		check(r.Migration.Report.Sessions == n && len(r.Migration.Report.Phases) == 5, "report %+v", r.Migration.Report)
+		rep := r.Migration.Report
+		check(rep.Sessions == n && len(rep.Phases) == 6 && rep.Unchanged <= rep.Prebuilt, "report %+v", rep)
 		check(r.RTTNoLoad.N == rttSamples && r.RTTNoLoad.P50 > 0, "x + 1 no load %+v", r.RTTNoLoad)
 		check(n == 1 || r.RTTLoaded.N == rttSamples, "x + 1 loaded %+v", r.RTTLoaded)
 		check(r.RSSBase > 0 && r.RSSNamespace > r.RSSBase && r.RSSAfter > 0, "RSS %d %d %d", r.RSSBase, r.RSSNamespace, r.RSSAfter)

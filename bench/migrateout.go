@@ -17,8 +17,9 @@ type MigrateReport struct {
 	NewVersion string        `json:"new_version"`
 	Sessions   int           `json:"sessions"`
 	Phases     []Phase       `json:"phases"`
-	Pause      time.Duration `json:"pause_ns"` // "longest pause a session saw", as the old server timed it
-	Prebuilt   int           `json:"prebuilt"` // namespaces the new process restored before the pause (precopy)
+	Pause      time.Duration `json:"pause_ns"`  // "longest pause a session saw", as the old server timed it
+	Prebuilt   int           `json:"prebuilt"`  // namespaces the new process restored before the pause (precopy)
+	Unchanged  int           `json:"unchanged"` // of those, found unchanged live (recheck): not snapshotted in the pause
 	NotCarried []string      `json:"not_carried,omitempty"`
 }
 
@@ -42,9 +43,10 @@ var (
 	reOldPid   = regexp.MustCompile(`^old pid (\d+) \((.*)\)$`)
 	reNewPid   = regexp.MustCompile(`^new pid (\d+) \((.*)\)$`)
 	reSessions = regexp.MustCompile(`^new pid (\d+), (\d+) sessions$`)
-	rePhase    = regexp.MustCompile(`^\s+(start|quiesce|transfer|restore|commit)\s+(\S+)$`)
+	rePhase    = regexp.MustCompile(`^\s+(start|recheck|quiesce|transfer|restore|commit)\s+(\S+)$`)
 	rePause    = regexp.MustCompile(`^longest pause a session saw: (\S+)$`)
 	rePrebuilt = regexp.MustCompile(`^namespaces restored before the pause: (\d+) of \d+$`)
+	reVouched  = regexp.MustCompile(`^namespaces found unchanged before the pause \(not snapshotted in it\): (\d+)$`)
 )
 
 // ParseMigrateOutput reads the standard output of a successful
@@ -77,6 +79,8 @@ func ParseMigrateOutput(out string) (MigrateReport, error) {
 			r.Pause, sawPause = d, true
 		} else if m := rePrebuilt.FindStringSubmatch(line); m != nil {
 			r.Prebuilt, _ = strconv.Atoi(m[1])
+		} else if m := reVouched.FindStringSubmatch(line); m != nil {
+			r.Unchanged, _ = strconv.Atoi(m[1])
 		} else if l, ok := strings.CutPrefix(line, "not carried: "); ok {
 			r.NotCarried = append(r.NotCarried, l)
 		}
@@ -84,8 +88,8 @@ func ParseMigrateOutput(out string) (MigrateReport, error) {
 	switch {
 	case r.NewPid == 0:
 		return r, fmt.Errorf("migrate output: no new pid in %q", out)
-	case len(r.Phases) != 5:
-		return r, fmt.Errorf("migrate output: %d phases, want start, quiesce, transfer, restore and commit, in %q", len(r.Phases), out)
+	case len(r.Phases) != 5 && (len(r.Phases) != 6 || r.Phases[1].Name != "recheck"):
+		return r, fmt.Errorf("migrate output: %d phases, want start, (recheck,) quiesce, transfer, restore and commit, in %q", len(r.Phases), out)
 	case !sawPause:
 		return r, fmt.Errorf("migrate output: no pause line in %q", out)
 	}

@@ -460,7 +460,10 @@ func (d *demo) part3(ctx context.Context) error {
 		"    (telnet options, history, namespace) as a CBOR record; %s.",
 		sessions, carried)
 	start, restore := "starts and says HELLO", "every namespace rebuilt; READY"
+	recheck := ""
 	if d.rep.Prebuilt > 0 {
+		recheck = "  recheck   the old process finds, live, the namespaces unchanged since:\n" +
+			"            those are not snapshotted in the pause\n"
 		// main's precopy: the old process's live snapshot, restored by the
 		// new one before it says HELLO, while every session still runs.
 		start = "starts, restores a live copy of the namespaces, says HELLO"
@@ -469,12 +472,13 @@ func (d *demo) part3(ctx context.Context) error {
 	d.say("The phases:\n"+
 		"  start     pid %d %s;\n"+
 		"            no session waits for any of it\n"+
+		"%s"+
 		"  quiesce   the sessions parked at their prompts, their records made: the pause begins\n"+
 		"  transfer  descriptors and records sent\n"+
 		"  restore   %s\n"+
 		"  commit    COMMIT: the old process lets go, the pause ends\n"+
 		"The longest any session waited: %v.",
-		d.rep.NewPid, start, restore, d.rep.Pause)
+		d.rep.NewPid, start, recheck, restore, d.rep.Pause)
 
 	// Requests on the new side too, then the loop has done its part.
 	err = poll(ctx, d.opts.Timeout, func() (bool, error) {

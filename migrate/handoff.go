@@ -27,6 +27,14 @@ type Service interface {
 	Resume()
 }
 
+// A Preparer is a Service with work to do before Pause, while it still
+// serves: Handoff calls Prepare with the successor's HELLO report, and
+// times it as the phase "recheck". A Prepare that fails has changed
+// nothing.
+type Preparer interface {
+	Prepare(ctx context.Context, hello []byte) error
+}
+
 // Options says how to hand over.
 type Options struct {
 	Binary  string        // the new build
@@ -52,7 +60,7 @@ type Phase struct {
 type Report struct {
 	NewPid    int
 	Sessions  int
-	Phases    []Phase       // start (until the new process says it is up), quiesce, transfer, restore, commit, as far as it got
+	Phases    []Phase       // start (until the new process says it is up), recheck (a Preparer's), quiesce, transfer, restore, commit, as far as it got
 	Pause     time.Duration // from Pause to Commit (or to Resume): the longest a session waited
 	Lost      []string      // what could not be carried
 	Successor []byte        // the new process's READY report
@@ -107,6 +115,12 @@ func Handoff(ctx context.Context, svc Service, opts Options) (rep Report, err er
 		return rep, fmt.Errorf("start: %w", err)
 	}
 	t = rep.phase("start", t)
+	if p, ok := svc.(Preparer); ok {
+		if err := p.Prepare(ctx, hello); err != nil {
+			return rep, fmt.Errorf("recheck: %w", err)
+		}
+		t = rep.phase("recheck", t)
+	}
 
 	paused := t
 	if err := svc.Pause(ctx, hello); err != nil {

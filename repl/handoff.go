@@ -71,15 +71,12 @@ type Exported struct {
 // others finish the line they were evaluating: a migration's pause is then
 // the longer of the two, not their sum. The variables named in drop are
 // left out of every namespace. ahead is the other process's Ahead, or nil:
-// a namespace it holds unchanged is named rather than sent.
+// a namespace it holds unchanged is named rather than sent, and one that
+// Vouch found unchanged since is not even snapshotted.
 //
 // The server keeps its own copies until it exits or resumes (Resume). On
 // failure, or if ctx ends first, everything has resumed.
-func (s *Server) PauseExport(ctx context.Context, grace time.Duration, ahead []byte, drop ...string) ([]Exported, error) {
-	built, err := decodeAhead(ahead)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) PauseExport(ctx context.Context, grace time.Duration, ahead Ahead, drop ...string) ([]Exported, error) {
 	s.mu.Lock()
 	s.pauseAcceptLocked(ctx)
 	sessions := make([]*Session, 0, len(s.sessions))
@@ -118,7 +115,7 @@ func (s *Server) PauseExport(ctx context.Context, grace time.Duration, ahead []b
 		go func() { // ends when still is closed
 			defer exporters.Done()
 			for i := range still {
-				exported[i], errs[i] = sessions[i].export(built[sessions[i].id], drop...)
+				exported[i], errs[i] = sessions[i].export(ahead[sessions[i].id], drop...)
 			}
 		}()
 	}
@@ -445,7 +442,9 @@ func (sess *Session) export(ahead []byte, drop ...string) (Exported, error) {
 		Telnet: sess.conn.State(), History: sess.hist.Entries(), Input: sess.in.state(), Chunk: sess.chunk,
 	}
 	var lost []string
-	if sess.ns != nil {
+	if v, ok := sess.vouchedFor(ahead); ok && len(drop) == 0 {
+		st.Ahead, st.Lost, lost = ahead, v.lost, v.lost // no snapshot: see Vouch
+	} else if sess.ns != nil {
 		snap, notes, err := sess.ns.Snapshot(drop...)
 		if err != nil {
 			return Exported{}, err

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -226,40 +227,78 @@ func TestPauseExportFailsAndResumes(t *testing.T) {
 
 // TestPauseExportLeavesOutWhatIsAhead: a namespace the other process holds
 // unchanged travels as its digest; one it holds in another state, whole.
+// One that Vouch found unchanged, and that has not changed since, is not
+// even snapshotted in the pause: its record carries what Vouch found.
 func TestPauseExportLeavesOutWhatIsAhead(t *testing.T) {
-	for _, same := range []bool{true, false} {
-		srv := testServer(t)
-		sess, client := runningSession(t, srv, "x := 41\r")
-		readUntil(t, client, ">>> ")
-		snap, _, err := sess.ns.Snapshot()
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := digest(snap)
-		if !same {
-			d = bytes.Repeat([]byte{7}, len(d))
-		}
-		ahead, err := cbor.Marshal(map[uint64][]byte{sess.id: d})
-		if err != nil {
-			t.Fatal(err)
-		}
-		exported, err := srv.PauseExport(context.Background(), time.Second, ahead)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(exported) != 1 {
-			t.Fatalf("exported %d sessions, want 1", len(exported))
-		}
-		got, err := decodeSessionState(exported[0].State)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if same && (got.Namespace != nil || !bytes.Equal(got.Ahead, d)) {
-			t.Errorf("unchanged: record has namespace %v and digest %x, want the digest only", got.Namespace != nil, got.Ahead)
-		}
-		if !same && (got.Namespace == nil || got.Ahead != nil) {
-			t.Errorf("changed: record has namespace %v and digest %x, want the namespace only", got.Namespace != nil, got.Ahead)
-		}
-		srv.Resume()
+	const marker = "found by Vouch"
+	tests := []struct {
+		name    string
+		setup   string // typed before the digest is taken
+		other   bool   // the other process holds another snapshot
+		vouch   int    // what Vouch should say; -1: not called
+		then    string // typed after Vouch
+		whole   bool   // the record carries the namespace
+		byVouch bool   // the record is Vouch's
+	}{
+		{name: "unchanged", vouch: -1},
+		{name: "held in another state", other: true, vouch: -1, whole: true},
+		{name: "vouched for", vouch: 1, byVouch: true},
+		{name: "vouched for, then evaluated", vouch: 1, then: "x + 0", byVouch: false},
+		{name: "vouched for, then changed", vouch: 1, then: "x = 42", whole: true},
+		{name: "held in another state, vouched", other: true, vouch: 0, whole: true},
+		{name: "a goroutine runs", setup: "ch := make(chan int); go func() { <-ch }()", vouch: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := testServer(t)
+			sess, client := runningSession(t, srv, "x := 41\r")
+			readUntil(t, client, ">>> ")
+			if tt.setup != "" {
+				fmt.Fprintf(client, "%s\r", tt.setup)
+				readUntil(t, client, ">>> ")
+			}
+			snap, _, err := sess.ns.Snapshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := digest(snap)
+			if tt.other {
+				d = bytes.Repeat([]byte{7}, len(d))
+			}
+			ahead := Ahead{sess.id: d}
+			if tt.vouch >= 0 {
+				if got := srv.Vouch(ahead); got != tt.vouch {
+					t.Errorf("Vouch = %d, want %d", got, tt.vouch)
+				}
+				sess.mu.Lock()
+				sess.vouched.lost = append(sess.vouched.lost, marker)
+				sess.mu.Unlock()
+			}
+			if tt.then != "" {
+				fmt.Fprintf(client, "%s\r", tt.then)
+				readUntil(t, client, ">>> ")
+			}
+			exported, err := srv.PauseExport(context.Background(), time.Second, ahead)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Resume()
+			if len(exported) != 1 {
+				t.Fatalf("exported %d sessions, want 1", len(exported))
+			}
+			got, err := decodeSessionState(exported[0].State)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.whole && (got.Namespace == nil || got.Ahead != nil) {
+				t.Errorf("record has namespace %v and digest %x, want the namespace only", got.Namespace != nil, got.Ahead)
+			}
+			if !tt.whole && (got.Namespace != nil || !bytes.Equal(got.Ahead, d)) {
+				t.Errorf("record has namespace %v and digest %x, want the digest only", got.Namespace != nil, got.Ahead)
+			}
+			if byVouch := slices.Contains(got.Lost, marker); byVouch != tt.byVouch {
+				t.Errorf("record made from Vouch's finding: %v, want %v", byVouch, tt.byVouch)
+			}
+		})
 	}
 }

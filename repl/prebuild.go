@@ -3,6 +3,7 @@ package repl
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"runtime"
 	"time"
@@ -45,6 +46,10 @@ func digest(snap namespace.Snapshot) []byte {
 // maxAhead bounds the entries of an Ahead report a process decodes.
 const maxAhead = 1 << 20
 
+// Ahead is what another process holds ahead of the pause: session id →
+// the digest of the snapshot it restored that session's namespace from.
+type Ahead map[uint64][]byte
+
 // Ahead reports the namespaces built ahead (Prebuild), for the old
 // process's Export: session id → digest of the snapshot.
 func (s *Server) Ahead() []byte {
@@ -58,12 +63,12 @@ func (s *Server) Ahead() []byte {
 	return b
 }
 
-// decodeAhead reads another process's Ahead; empty is none.
-func decodeAhead(b []byte) (map[uint64][]byte, error) {
+// DecodeAhead reads another process's Server.Ahead; empty is none.
+func DecodeAhead(b []byte) (Ahead, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
-	var m map[uint64][]byte
+	var m Ahead
 	if err := decMode.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("the new process's list of namespaces built ahead: %w", err)
 	}
@@ -158,4 +163,118 @@ func (s *Server) DropPrebuilt() (reused int) {
 		p.sess.ns.Close()
 	}
 	return reused
+}
+
+// Snapshotting every namespace in the pause, only to find most of them
+// unchanged since the new process built them, was most of a large
+// server's pause. Vouch does that check live instead, before the pause,
+// and again for the sessions that evaluated something meanwhile; the pause
+// then snapshots only what changed after the last round: the namespace's
+// Revision says which.
+
+// vouch is what Vouch found for a session: at revision rev, settled, its
+// namespace encoded to digest, and could not carry lost.
+type vouch struct {
+	rev    uint64
+	digest []byte
+	lost   []string
+}
+
+// Vouch finds, live, which sessions' namespaces are still those ahead, so
+// that PauseExport can name them without a snapshot. It makes rounds while
+// each leaves far fewer sessions to look at again (those that evaluated
+// something meanwhile), at most maxRounds, and returns how many
+// namespaces it vouches for now.
+func (s *Server) Vouch(ahead Ahead) (vouched int) {
+	if len(ahead) == 0 {
+		return 0
+	}
+	s.mu.Lock()
+	var all []*Session
+	for id, sess := range s.sessions {
+		if ahead[id] != nil {
+			all = append(all, sess)
+		}
+	}
+	s.mu.Unlock()
+	sortSessions(all)
+	const maxRounds, enough = 4, 16
+	todo := all
+	for range maxRounds {
+		moved := make([]bool, len(todo))
+		forEach(len(todo), func(i int) { moved[i] = todo[i].vouch(ahead[todo[i].id]) == moving })
+		var again []*Session
+		for i, sess := range todo {
+			if moved[i] {
+				again = append(again, sess)
+			}
+		}
+		if len(again) <= enough || 2*len(again) > len(todo) {
+			break // not worth another round: the pause takes them
+		}
+		todo = again
+	}
+	for _, sess := range all {
+		if _, ok := sess.vouchedFor(ahead[sess.id]); ok {
+			vouched++
+		}
+	}
+	return vouched
+}
+
+type vouchResult int
+
+const (
+	vouchedFor vouchResult = iota
+	changed                // not the namespace ahead: the pause sends it
+	moving                 // evaluating, or not settled: maybe next round
+)
+
+// vouch snapshots the session's namespace, live, if it changed since the
+// last vouch, and records whether it is the one whose digest is want.
+func (sess *Session) vouch(want []byte) vouchResult {
+	if _, ok := sess.vouchedFor(want); ok {
+		return vouchedFor
+	}
+	sess.mu.Lock()
+	ns := sess.ns
+	sess.mu.Unlock()
+	if ns == nil {
+		return changed
+	}
+	rev, settled := ns.Revision()
+	if !settled {
+		return moving
+	}
+	snap, lost, err := ns.Snapshot()
+	if errors.Is(err, namespace.ErrBusy) {
+		return moving
+	}
+	if err != nil {
+		return changed // the pause will fail on it, and say why
+	}
+	if r, settled := ns.Revision(); !settled || r != rev {
+		return moving
+	}
+	d := digest(snap)
+	if !bytes.Equal(d, want) {
+		return changed
+	}
+	sess.mu.Lock()
+	sess.vouched = vouch{rev: rev, digest: d, lost: lost}
+	sess.mu.Unlock()
+	return vouchedFor
+}
+
+// vouchedFor returns what Vouch found for the session, if its namespace is
+// still, unchanged, the one whose digest is want.
+func (sess *Session) vouchedFor(want []byte) (vouch, bool) {
+	sess.mu.Lock()
+	v, ns := sess.vouched, sess.ns
+	sess.mu.Unlock()
+	if ns == nil || v.digest == nil || !bytes.Equal(v.digest, want) {
+		return vouch{}, false
+	}
+	rev, settled := ns.Revision()
+	return v, settled && rev == v.rev
 }

@@ -77,7 +77,7 @@ func TestAhead(t *testing.T) {
 			srv := testServer(t)
 			if tt.prebuild {
 				srv.Prebuild(f)
-				built, err := decodeAhead(srv.Ahead())
+				built, err := DecodeAhead(srv.Ahead())
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -137,7 +137,7 @@ func FuzzAhead(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := decodeAhead(b)
+		m, err := DecodeAhead(b)
 		if err != nil {
 			return
 		}

@@ -61,6 +61,7 @@ type Session struct {
 	lost        []string      // what the migration could not carry, told on arrival
 	running     bool          // its goroutine was started; guarded by srv.mu
 	moved       bool          // another process has its connection: write nothing; guarded by mu
+	vouched     vouch         // what Server.Vouch last found; guarded by mu
 }
 
 func newSession(srv *Server, id uint64, nc net.Conn) *Session {
