@@ -57,7 +57,9 @@ func (s *service) Prepare(ctx context.Context, hello []byte) (err error) {
 		return err
 	}
 	if len(s.drop) == 0 { // a drop changes every namespace it names
-		s.vouched = s.m.srv.Vouch(s.ahead)
+		var rounds []repl.VouchRound
+		s.vouched, rounds = s.m.srv.Vouch(s.ahead)
+		s.m.log.Info("recheck: namespaces unchanged since the new process built them", "vouched", s.vouched, "ahead", len(s.ahead), "rounds", rounds)
 	}
 	return ctx.Err()
 }

@@ -57,6 +57,12 @@
 //     trusts nothing in a Snapshot: it refuses what is not declarations or
 //     types, returns an error rather than panic, and gives up after
 //     restoreTimeout or past maxRestoreBytes of values.
+//   - Revision tells whether a snapshot taken earlier still holds, without
+//     taking another: it changes with every evaluation, and the namespace
+//     is settled only while none of its code can run (no evaluation, no
+//     goroutine it started, no pending context.AfterFunc callback, never
+//     a time.AfterFunc timer or a finalizer). Go statements are counted by
+//     the same rewriting that guards them.
 //
 // Known yaegi behaviour a user can meet: goroutines that read or write
 // global variables race with later evaluations, which grow the global frame

@@ -221,13 +221,14 @@ func (s *Server) AdoptAll(data [][]byte, conns []*os.File) error {
 
 // forEach calls f(0) ... f(n-1) on one goroutine per CPU and returns when
 // all have returned.
-func forEach(n int, f func(i int)) { workers(n, nil, f) }
+func forEach(n int, f func(i int)) { workers(n, runtime.GOMAXPROCS(0), nil, f) }
 
-// workers is forEach, with each worker calling setup (if not nil) first.
-func workers(n int, setup func(), f func(i int)) {
+// workers is forEach on count goroutines, each calling setup (if not nil)
+// first.
+func workers(n, count int, setup func(), f func(i int)) {
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), max(n, 1)) {
+	for range min(count, max(n, 1)) {
 		wg.Add(1)
 		go func() { // ends when next is closed
 			defer wg.Done()

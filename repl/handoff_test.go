@@ -267,7 +267,7 @@ func TestPauseExportLeavesOutWhatIsAhead(t *testing.T) {
 			}
 			ahead := Ahead{sess.id: d}
 			if tt.vouch >= 0 {
-				if got := srv.Vouch(ahead); got != tt.vouch {
+				if got, _ := srv.Vouch(ahead); got != tt.vouch {
 					t.Errorf("Vouch = %d, want %d", got, tt.vouch)
 				}
 				sess.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -118,7 +119,7 @@ func (s *Server) Prebuild(f *SnapshotFile) (built int, took time.Duration) {
 // its thread to itself and ends without giving it back, so the Go runtime
 // ends the thread rather than reuse it at that priority.
 func forEachIdle(n int, f func(i int)) {
-	workers(n, func() {
+	workers(n, runtime.GOMAXPROCS(0), func() {
 		runtime.LockOSThread() // never unlocked: see above
 		// Best effort: without it the work is the same, only sooner.
 		unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), 19)
@@ -181,45 +182,64 @@ type vouch struct {
 }
 
 // Vouch finds, live, which sessions' namespaces are still those ahead, so
-// that PauseExport can name them without a snapshot. It makes rounds while
-// each leaves far fewer sessions to look at again (those that evaluated
-// something meanwhile), at most maxRounds, and returns how many
-// namespaces it vouches for now.
-func (s *Server) Vouch(ahead Ahead) (vouched int) {
+// that PauseExport can name them without a snapshot. Each round looks
+// again at the sessions not vouched for, or no longer (they evaluated
+// something since); rounds go on while each leaves far fewer to look at,
+// at most maxRounds. It runs on half the CPUs: the users, whose lines it
+// would delay, keep the others. It returns how many namespaces it vouches
+// for now, and its rounds.
+func (s *Server) Vouch(ahead Ahead) (vouched int, rounds []VouchRound) {
 	if len(ahead) == 0 {
-		return 0
+		return 0, nil
 	}
 	s.mu.Lock()
-	var all []*Session
+	var live []*Session // those with a namespace ahead, until one differs
 	for id, sess := range s.sessions {
 		if ahead[id] != nil {
-			all = append(all, sess)
+			live = append(live, sess)
 		}
 	}
 	s.mu.Unlock()
-	sortSessions(all)
-	const maxRounds, enough = 4, 16
-	todo := all
+	sortSessions(live)
+	const maxRounds, enough = 6, 16
+	n := max(1, runtime.GOMAXPROCS(0)/2)
+	todo := live
 	for range maxRounds {
-		moved := make([]bool, len(todo))
-		forEach(len(todo), func(i int) { moved[i] = todo[i].vouch(ahead[todo[i].id]) == moving })
-		var again []*Session
+		start := time.Now()
+		found := make([]vouchResult, len(todo))
+		workers(len(todo), n, nil, func(i int) { found[i] = todo[i].vouch(ahead[todo[i].id]) })
+		differs := make(map[*Session]bool)
 		for i, sess := range todo {
-			if moved[i] {
+			if found[i] == changed {
+				differs[sess] = true
+			}
+		}
+		live = slices.DeleteFunc(live, func(sess *Session) bool { return differs[sess] })
+		var again []*Session
+		for _, sess := range live {
+			if _, ok := sess.vouchedFor(ahead[sess.id]); !ok {
 				again = append(again, sess)
 			}
 		}
+		rounds = append(rounds, VouchRound{Checked: len(todo), Again: len(again), Took: time.Since(start)})
 		if len(again) <= enough || 2*len(again) > len(todo) {
 			break // not worth another round: the pause takes them
 		}
 		todo = again
 	}
-	for _, sess := range all {
+	for _, sess := range live {
 		if _, ok := sess.vouchedFor(ahead[sess.id]); ok {
 			vouched++
 		}
 	}
-	return vouched
+	return vouched, rounds
+}
+
+// A VouchRound is one round of Vouch: the sessions it looked at, and
+// those left to look at again after it (they evaluated meanwhile).
+type VouchRound struct {
+	Checked, Again int
+	Took           time.Duration
 }
 
 type vouchResult int
