@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -86,36 +87,52 @@ func (s *Server) PauseExport(ctx context.Context, grace time.Duration, ahead Ahe
 	s.mu.Unlock()
 	sortSessions(sessions)
 
-	// A goroutine per session waits for it to be at rest, and hands it to
-	// one exporter per CPU: a snapshot is CPU work, and deep (a few
-	// workers' grown stacks serve them all).
+	// Every session is asked to stop at once, and says when it is at rest
+	// (or its client has gone) on ready; one exporter per CPU makes the
+	// records, in that order: a snapshot is CPU work, and deep (a few
+	// workers' grown stacks serve them all). A goroutine per session to
+	// wait for it would cost the pause more than the waiting: at 10,000
+	// sessions, their stacks alone were 0.1 s.
 	exported := make([]Exported, len(sessions))
 	errs := make([]error, len(sessions))
+	ready := make(chan int, len(sessions)) // never blocks onStill
+	reported := make([]atomic.Bool, len(sessions))
+	for i, sess := range sessions {
+		sess.askPause(func() {
+			reported[i].Store(true)
+			ready <- i
+		})
+	}
+	// Past grace, the evaluations still running are interrupted; their
+	// sessions come to rest when the interruption has stopped them.
 	graceCtx, cancel := context.WithTimeout(ctx, grace) // one deadline for all
 	defer cancel()
-	still := make(chan int)
-	var paused sync.WaitGroup
-	for i, sess := range sessions {
-		paused.Add(1)
-		go func() { // ends when the session is at rest, gone, or ctx ends
-			defer paused.Done()
-			sess.pause(ctx, graceCtx)
-			if ctx.Err() == nil && sess.still() { // a client that left has nothing to carry
-				still <- i
+	stopGrace := context.AfterFunc(graceCtx, func() {
+		if ctx.Err() != nil {
+			return
+		}
+		for i, sess := range sessions {
+			if !reported[i].Load() {
+				sess.interrupt()
 			}
-		}()
-	}
-	go func() { // ends when every session is at rest or gone
-		paused.Wait()
-		close(still)
-	}()
+		}
+	})
+	defer stopGrace()
+	var taken atomic.Int64
 	var exporters sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), max(len(sessions), 1)) {
 		exporters.Add(1)
-		go func() { // ends when still is closed
+		go func() { // ends when every session has been taken, or ctx ends
 			defer exporters.Done()
-			for i := range still {
-				exported[i], errs[i] = sessions[i].export(ahead[sessions[i].id], drop...)
+			for taken.Add(1) <= int64(len(sessions)) {
+				select {
+				case i := <-ready:
+					if sessions[i].still() { // a client that left has nothing to carry
+						exported[i], errs[i] = sessions[i].export(ahead[sessions[i].id], drop...)
+					}
+				case <-ctx.Done():
+					return
+				}
 			}
 		}()
 	}
@@ -405,11 +422,29 @@ func (sess *Session) pause(ctx, graceCtx context.Context) {
 		return
 	}
 	// Still evaluating after the grace period: interrupt it.
+	sess.interrupt()
+	sess.in.pause(ctx, wake)
+}
+
+// askPause is pause without the wait (see Server.PauseExport): onStill
+// is called once, and must not block, when the session is at rest or its
+// client has gone.
+func (sess *Session) askPause(onStill func()) {
+	sess.mu.Lock()
+	if sess.paused == nil {
+		sess.paused = make(chan struct{})
+		close(sess.pausing)
+	}
+	sess.mu.Unlock()
+	sess.in.askPause(func() { sess.nc.SetReadDeadline(time.Now()) }, onStill)
+}
+
+// interrupt stops the session's evaluation for a pause, past its grace.
+func (sess *Session) interrupt() {
 	sess.mu.Lock()
 	sess.evalStopped = true
 	sess.mu.Unlock()
 	sess.in.interruptEval()
-	sess.in.pause(ctx, wake)
 }
 
 // still reports whether the session is paused with its client connected.

@@ -50,6 +50,7 @@ type input struct {
 	paused     bool       // guarded by mu
 	pumpIdle   bool       // the pump is waiting, not reading; guarded by mu
 	parked     bool       // the editor waits in Read while paused; guarded by mu
+	onStill    func()     // set by askPause: called once, under mu, when the input is still or failed
 	replay     int        // leading bytes of buf the previous process already echoed; guarded by mu
 	muted      bool       // editor output is dropped while replaying; guarded by mu
 	arrived    chan struct{}
@@ -76,6 +77,7 @@ func (in *input) pump() {
 			if !in.pumpIdle {
 				in.pumpIdle = true
 				in.cond.Broadcast()
+				in.stillLocked()
 			}
 			in.cond.Wait()
 		}
@@ -100,6 +102,7 @@ func (in *input) pump() {
 			in.mu.Lock()
 			in.err = err
 			in.cond.Broadcast()
+			in.stillLocked()
 			in.mu.Unlock()
 			return
 		}
@@ -186,6 +189,7 @@ func (in *input) Read(p []byte) (int, error) {
 		if in.parked != in.paused { // a change only (see pump)
 			in.parked = in.paused
 			in.cond.Broadcast()
+			in.stillLocked()
 		}
 		in.cond.Wait()
 	}
@@ -263,10 +267,32 @@ func (in *input) pause(ctx context.Context, wake func()) bool {
 	return in.pumpIdle && in.parked
 }
 
+// askPause is pause without the wait, for a server pausing thousands of
+// sessions at once: onStill is called once, with in.mu held (it must not
+// block), when the input is still or has failed.
+func (in *input) askPause(wake, onStill func()) {
+	in.mu.Lock()
+	in.paused = true
+	in.onStill = onStill
+	in.stillLocked()
+	in.mu.Unlock()
+	wake()
+}
+
+// stillLocked calls onStill if the input is now still or failed.
+func (in *input) stillLocked() {
+	if in.onStill != nil && (in.pumpIdle && in.parked || in.err != nil) {
+		f := in.onStill
+		in.onStill = nil
+		f()
+	}
+}
+
 // resume undoes pause; the source must be readable again first.
 func (in *input) resume() {
 	in.mu.Lock()
 	in.paused = false
+	in.onStill = nil
 	in.cond.Broadcast()
 	in.mu.Unlock()
 }
