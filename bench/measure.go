@@ -346,7 +346,8 @@ func (r *runner) typeAndMigrate(ctx context.Context, srv *server, clients []*cli
 	run.Migration.Pause = Summarize(pauses)
 	run.Migration.BlackoutPause = Summarize(blackouts)
 	if run.Migration.Attempted {
-		run.Migration.Timeline = timeline(lines, migStart, bFrom, migEnd, typingEnd)
+		recheckFrom := bFrom.Add(-run.Migration.Report.Phase("recheck"))
+		run.Migration.Timeline = timeline(lines, migStart, recheckFrom, bFrom, migEnd, typingEnd)
 	}
 	run.Migration.StartTyping = Summarize(during)
 	run.Migration.AfterTyping = Summarize(after)

@@ -19,16 +19,18 @@ type sentLine struct {
 
 // phases of a migration, as the windows name them.
 const (
-	phaseBefore = "before"
-	phaseStart  = "precopy, start" // the old process serves; the new one starts and restores ahead
-	phasePause  = "server's pause" // quiesce → commit
-	phaseAfter  = "after"          // the new process serves
+	phaseBefore  = "before"
+	phaseStart   = "precopy, start" // the old process serves; the new one starts and restores ahead
+	phaseRecheck = "recheck"        // the old process serves, and checks namespaces live
+	phasePause   = "server's pause" // quiesce → commit
+	phaseAfter   = "after"          // the new process serves
 )
 
 // timeline cuts [migStart − 2 windows, end) into windows of a width that
 // gives about 20 over the migration, and summarises the lines sent in
-// each. pauseFrom and migEnd bound the server's own pause.
-func timeline(lines []sentLine, migStart, pauseFrom, migEnd, end time.Time) []Window {
+// each. recheckFrom starts the recheck phase, and pauseFrom and migEnd
+// bound the server's own pause.
+func timeline(lines []sentLine, migStart, recheckFrom, pauseFrom, migEnd, end time.Time) []Window {
 	width := windowWidth(migEnd.Sub(migStart))
 	from := migStart.Add(-2 * width)
 	if !end.After(from) {
@@ -46,19 +48,22 @@ func timeline(lines []sentLine, migStart, pauseFrom, migEnd, end time.Time) []Wi
 	out := make([]Window, n)
 	for i := range out {
 		at := from.Add(time.Duration(i) * width)
-		out[i] = Window{From: at.Sub(migStart), Phase: phaseAt(at, at.Add(width), migStart, pauseFrom, migEnd), Lines: Summarize(samples[i])}
+		out[i] = Window{From: at.Sub(migStart), Phase: phaseAt(at, at.Add(width), migStart, recheckFrom, pauseFrom, migEnd), Lines: Summarize(samples[i])}
 	}
 	return out
 }
 
 // phaseAt names what the server did during [at, until): the pause if the
-// window touches it at all, since that is what its lines waited for.
-func phaseAt(at, until, migStart, pauseFrom, migEnd time.Time) string {
+// window touches it at all, since that is what its lines waited for, and
+// the recheck likewise.
+func phaseAt(at, until, migStart, recheckFrom, pauseFrom, migEnd time.Time) string {
 	switch {
 	case at.Before(migEnd) && until.After(pauseFrom):
 		return phasePause
 	case !until.After(migStart):
 		return phaseBefore
+	case at.Before(pauseFrom) && until.After(recheckFrom):
+		return phaseRecheck
 	case at.Before(pauseFrom):
 		return phaseStart
 	}
