@@ -378,7 +378,7 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // the successor to restore before the pause; "" when there is nothing to
 // restore.
 func (m *migrator) precopy() (string, error) {
-	f, err := m.srv.Snapshot(nil)
+	f, err := m.srv.Precopy()
 	if err != nil || len(f.Sessions) == 0 {
 		return "", err
 	}

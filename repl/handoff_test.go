@@ -235,6 +235,7 @@ func TestPauseExportLeavesOutWhatIsAhead(t *testing.T) {
 		name    string
 		setup   string // typed before the digest is taken
 		other   bool   // the other process holds another snapshot
+		precopy bool   // Precopy runs before Vouch
 		vouch   int    // what Vouch should say; -1: not called
 		then    string // typed after Vouch
 		whole   bool   // the record carries the namespace
@@ -243,6 +244,8 @@ func TestPauseExportLeavesOutWhatIsAhead(t *testing.T) {
 		{name: "unchanged", vouch: -1},
 		{name: "held in another state", other: true, vouch: -1, whole: true},
 		{name: "vouched for", vouch: 1, byVouch: true},
+		{name: "vouched for by the precopy", precopy: true, vouch: 1, byVouch: true},
+		{name: "vouched for by the precopy, then changed", precopy: true, vouch: 1, then: "x = 43", whole: true},
 		{name: "vouched for, then evaluated", vouch: 1, then: "x + 0", byVouch: false},
 		{name: "vouched for, then changed", vouch: 1, then: "x = 42", whole: true},
 		{name: "held in another state, vouched", other: true, vouch: 0, whole: true},
@@ -266,6 +269,14 @@ func TestPauseExportLeavesOutWhatIsAhead(t *testing.T) {
 				d = bytes.Repeat([]byte{7}, len(d))
 			}
 			ahead := Ahead{sess.id: d}
+			if tt.precopy {
+				if _, err := srv.Precopy(); err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := sess.vouchedFor(d); !ok {
+					t.Error("not vouched for by the precopy")
+				}
+			}
 			if tt.vouch >= 0 {
 				if got, _ := srv.Vouch(ahead); got != tt.vouch {
 					t.Errorf("Vouch = %d, want %d", got, tt.vouch)

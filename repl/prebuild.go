@@ -184,10 +184,9 @@ type vouch struct {
 // Vouch finds, live, which sessions' namespaces are still those ahead, so
 // that PauseExport can name them without a snapshot. Each round looks
 // again at the sessions not vouched for, or no longer (they evaluated
-// something since); rounds go on while each leaves far fewer to look at,
-// at most maxRounds. It runs on half the CPUs: the users, whose lines it
-// would delay, keep the others. It returns how many namespaces it vouches
-// for now, and its rounds.
+// something since); rounds go on while each leaves fewer to look at, at
+// most maxRounds. It returns how many namespaces it vouches for now, and
+// its rounds.
 func (s *Server) Vouch(ahead Ahead) (vouched int, rounds []VouchRound) {
 	if len(ahead) == 0 {
 		return 0, nil
@@ -202,9 +201,16 @@ func (s *Server) Vouch(ahead Ahead) (vouched int, rounds []VouchRound) {
 	s.mu.Unlock()
 	sortSessions(live)
 	const maxRounds, enough = 6, 16
-	n := max(1, runtime.GOMAXPROCS(0)/2)
 	todo := live
-	for range maxRounds {
+	for round := range maxRounds {
+		// The first round looks at every session, for seconds on a large
+		// server: on half the CPUs, the users keep the others. The later
+		// ones are short, and take every CPU, so that fewer sessions
+		// evaluate something while they run.
+		n := runtime.GOMAXPROCS(0)
+		if round == 0 {
+			n = max(1, n/2)
+		}
 		start := time.Now()
 		found := make([]vouchResult, len(todo))
 		workers(len(todo), n, nil, func(i int) { found[i] = todo[i].vouch(ahead[todo[i].id]) })
@@ -222,8 +228,8 @@ func (s *Server) Vouch(ahead Ahead) (vouched int, rounds []VouchRound) {
 			}
 		}
 		rounds = append(rounds, VouchRound{Checked: len(todo), Again: len(again), Took: time.Since(start)})
-		if len(again) <= enough || 2*len(again) > len(todo) {
-			break // not worth another round: the pause takes them
+		if len(again) <= enough || len(again) >= len(todo) {
+			break // few left, or no fewer: the pause takes them
 		}
 		todo = again
 	}
@@ -273,17 +279,25 @@ func (sess *Session) vouch(want []byte) vouchResult {
 	if err != nil {
 		return changed // the pause will fail on it, and say why
 	}
-	if r, settled := ns.Revision(); !settled || r != rev {
+	if v, ok := sess.vouchFor(ns, rev, snap, lost); !ok {
 		return moving
-	}
-	d := digest(snap)
-	if !bytes.Equal(d, want) {
+	} else if !bytes.Equal(v.digest, want) {
 		return changed
 	}
-	sess.mu.Lock()
-	sess.vouched = vouch{rev: rev, digest: d, lost: lost}
-	sess.mu.Unlock()
 	return vouchedFor
+}
+
+// vouchFor records that ns, at revision rev, encodes as snap does, if
+// ns is still settled at rev: snap was taken between the two.
+func (sess *Session) vouchFor(ns *namespace.Namespace, rev uint64, snap namespace.Snapshot, lost []string) (vouch, bool) {
+	if r, settled := ns.Revision(); !settled || r != rev {
+		return vouch{}, false
+	}
+	v := vouch{rev: rev, digest: digest(snap), lost: lost}
+	sess.mu.Lock()
+	sess.vouched = v
+	sess.mu.Unlock()
+	return v, true
 }
 
 // vouchedFor returns what Vouch found for the session, if its namespace is

@@ -104,6 +104,18 @@ func decodeSnapshotFile(b []byte) (*SnapshotFile, error) {
 // time of its snapshot only. A session that is evaluating, or logging in,
 // is named in Skipped rather than waited for.
 func (s *Server) Snapshot(ids []uint64) (*SnapshotFile, error) {
+	return s.snapshot(ids, false)
+}
+
+// Precopy is Snapshot of every session for a migration's precopy. Each
+// namespace it snapshots settled is also vouched for (see Vouch): the new
+// process will restore it from this very snapshot, so a session that
+// does not evaluate again before the pause costs the recheck nothing.
+func (s *Server) Precopy() (*SnapshotFile, error) {
+	return s.snapshot(nil, true)
+}
+
+func (s *Server) snapshot(ids []uint64, vouch bool) (*SnapshotFile, error) {
 	f := &SnapshotFile{Format: SnapshotFormat, Version: SnapshotFileVersion, Taken: time.Now(), Pid: os.Getpid(), ServerVersion: s.cfg.Version}
 	want := make(map[uint64]bool, len(ids))
 	for _, id := range ids {
@@ -126,7 +138,7 @@ func (s *Server) Snapshot(ids []uint64) (*SnapshotFile, error) {
 	// users go on typing meanwhile.
 	states := make([]SessionState, len(sessions))
 	errs := make([]error, len(sessions))
-	forEach(len(sessions), func(i int) { states[i], errs[i] = sessions[i].liveState() })
+	forEach(len(sessions), func(i int) { states[i], errs[i] = sessions[i].liveState(vouch) })
 	for i, st := range states {
 		if errs[i] != nil {
 			f.Skipped = append(f.Skipped, fmt.Sprintf("session %d: %v", st.ID, errs[i]))
@@ -137,8 +149,9 @@ func (s *Server) Snapshot(ids []uint64) (*SnapshotFile, error) {
 	return f, nil
 }
 
-// liveState is the session's user and namespace, taken while it runs.
-func (sess *Session) liveState() (SessionState, error) {
+// liveState is the session's user and namespace, taken while it runs;
+// with vouch, the session is vouched for that namespace if it was settled.
+func (sess *Session) liveState(vouch bool) (SessionState, error) {
 	sess.mu.Lock()
 	ns := sess.ns
 	st := SessionState{Version: StateVersion, ID: sess.id, User: sess.user, Since: sess.since, Addr: sess.addr}
@@ -149,11 +162,15 @@ func (sess *Session) liveState() (SessionState, error) {
 	if ns == nil {
 		return st, nil // logged in, nothing evaluated yet
 	}
+	rev, settled := ns.Revision()
 	snap, lost, err := ns.Snapshot()
 	if err != nil {
 		return st, err
 	}
 	st.Namespace, st.Lost = &snap, lost
+	if vouch && settled {
+		sess.vouchFor(ns, rev, snap, lost)
+	}
 	return st, nil
 }
 
