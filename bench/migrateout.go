@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,14 @@ type MigrateReport struct {
 type Phase struct {
 	Name     string        `json:"name"`
 	Duration time.Duration `json:"ns"`
+}
+
+func (r MigrateReport) phaseNames() []string {
+	names := make([]string, len(r.Phases))
+	for i, p := range r.Phases {
+		names[i] = p.Name
+	}
+	return names
 }
 
 // Phase returns the duration of the named phase, or 0.
@@ -88,8 +97,9 @@ func ParseMigrateOutput(out string) (MigrateReport, error) {
 	switch {
 	case r.NewPid == 0:
 		return r, fmt.Errorf("migrate output: no new pid in %q", out)
-	case len(r.Phases) != 5 && (len(r.Phases) != 6 || r.Phases[1].Name != "recheck"):
-		return r, fmt.Errorf("migrate output: %d phases, want start, (recheck,) quiesce, transfer, restore and commit, in %q", len(r.Phases), out)
+	case !slices.Equal(r.phaseNames(), []string{"start", "quiesce", "transfer", "restore", "commit"}) &&
+		!slices.Equal(r.phaseNames(), []string{"start", "recheck", "quiesce", "transfer", "restore", "commit"}):
+		return r, fmt.Errorf("migrate output: %d phases %v, want start, (recheck,) quiesce, transfer, restore and commit, in %q", len(r.Phases), r.phaseNames(), out)
 	case !sawPause:
 		return r, fmt.Errorf("migrate output: no pause line in %q", out)
 	}

@@ -13,12 +13,15 @@ const readmeOutput = `migrating pid 4242 (v1 (go1.26.8)) to /home/me/translucent
 old pid 4242 (v1 (go1.26.8))
 new pid 4251 (v2 (go1.26.8))
 new pid 4251, 1 sessions
-  start     82.433ms
-  quiesce   221µs
-  transfer  185µs
-  restore   8.825ms
-  commit    46µs
-longest pause a session saw: 9.279ms
+  start     84.386ms
+  recheck   187µs
+  quiesce   223µs
+  transfer  63µs
+  restore   441µs
+  commit    22µs
+longest pause a session saw: 750µs
+namespaces restored before the pause: 1 of 1
+namespaces found unchanged before the pause (not snapshotted in it): 1
 `
 
 func TestParseMigrateOutput(t *testing.T) {
@@ -34,11 +37,13 @@ func TestParseMigrateOutput(t *testing.T) {
 			want: MigrateReport{
 				OldPid: 4242, OldVersion: "v1 (go1.26.8)", NewPid: 4251, NewVersion: "v2 (go1.26.8)", Sessions: 1,
 				Phases: []Phase{
-					{"start", 82433 * time.Microsecond}, {"quiesce", 221 * time.Microsecond},
-					{"transfer", 185 * time.Microsecond}, {"restore", 8825 * time.Microsecond},
-					{"commit", 46 * time.Microsecond},
+					{"start", 84386 * time.Microsecond}, {"recheck", 187 * time.Microsecond}, {"quiesce", 223 * time.Microsecond},
+					{"transfer", 63 * time.Microsecond}, {"restore", 441 * time.Microsecond},
+					{"commit", 22 * time.Microsecond},
 				},
-				Pause: 9279 * time.Microsecond,
+				Pause:     750 * time.Microsecond,
+				Prebuilt:  1,
+				Unchanged: 1,
 			},
 		},
 		{
@@ -73,10 +78,11 @@ not carried: session 4: f (func())
 		},
 		{name: "empty", in: "", wantErr: "no new pid"},
 		{name: "only the start line (a failed migration)", in: "migrating pid 1 (a) to /x\n", wantErr: "no new pid"},
-		{name: "a phase missing", in: strings.Replace(readmeOutput, "  commit    46µs\n", "", 1), wantErr: "4 phases"},
-		{name: "no pause", in: strings.Replace(readmeOutput, "longest pause a session saw: 9.279ms\n", "", 1), wantErr: "no pause"},
-		{name: "bad phase duration", in: strings.Replace(readmeOutput, "221µs", "221 µs", 1), wantErr: "4 phases"},
-		{name: "bad pause duration", in: strings.Replace(readmeOutput, "saw: 9.279ms", "saw: soon", 1), wantErr: "pause"},
+		{name: "a phase missing", in: strings.Replace(readmeOutput, "  commit    22µs\n", "", 1), wantErr: "5 phases"},
+		{name: "recheck out of place", in: strings.Replace(strings.Replace(readmeOutput, "  recheck   187µs\n", "", 1), "  commit    22µs\n", "  commit    22µs\n  recheck   187µs\n", 1), wantErr: "6 phases"},
+		{name: "no pause", in: strings.Replace(readmeOutput, "longest pause a session saw: 750µs\n", "", 1), wantErr: "no pause"},
+		{name: "bad phase duration", in: strings.Replace(readmeOutput, "223µs", "223 µs", 1), wantErr: "5 phases"},
+		{name: "bad pause duration", in: strings.Replace(readmeOutput, "saw: 750µs", "saw: soon", 1), wantErr: "pause"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseMigrateOutput(tc.in)
