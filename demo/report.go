@@ -17,11 +17,13 @@ import (
 //	new pid 4251 (v2 (go1.26.8))
 //	new pid 4251, 1 sessions
 //	  start     82.433ms
+//	  recheck   187µs
 //	  quiesce   221µs
 //	  ...
 //	longest pause a session saw: 9.279ms
 //	not carried: session 1: ...
 //	namespaces restored before the pause: 1 of 1
+//	namespaces found unchanged before the pause (not snapshotted in it): 1
 type MigrateReport struct {
 	OldPid     int
 	OldVersion string
