@@ -735,18 +735,20 @@ func TestRevision(t *testing.T) {
 		}
 	}
 	ns.mustEval(t, "ch := make(chan int)")
-	ns.mustEval(t, "go func() { <-ch; x = 2 }()")
+	// Code of these goroutines and callbacks touches no global: yaegi's
+	// evaluations race with goroutines that do (see doc.go).
+	ns.mustEval(t, "go func() { <-ch }()")
 	unsettled("a goroutine waits on ch")
 	next("close(ch)") // the goroutine ends
 	ns.mustEval(t, `go panic("boom")`)
 	ns.stderr.waitFor(t, "panic in goroutine: boom\n")
 	waitSettled(t, ns, "after a goroutine's panic")
-	ns.mustEval(t, "func later(n int) { go func() { x = n }() }")
+	ns.mustEval(t, "func later(n int) { go func() { _ = n * 2 }() }")
 	ns.mustEval(t, "later(3)")
 	waitSettled(t, ns, "a goroutine of a declared function")
 
 	// A goroutine that would run forever, stopped by an interruption.
-	ns.mustEval(t, "go func() { for { x++ } }()")
+	ns.mustEval(t, "go func() { for {} }()")
 	unsettled("a goroutine spins")
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	if _, err := ns.Eval(ctx, "select {}"); !errors.Is(err, ErrInterrupted) {
@@ -756,17 +758,14 @@ func TestRevision(t *testing.T) {
 	waitSettled(t, ns, "an interruption stopped every goroutine")
 
 	ns.mustEval(t, "ctx, cancel := context.WithCancel(context.Background())")
-	ns.mustEval(t, "stop := context.AfterFunc(ctx, func() { x = 4 })")
+	ns.mustEval(t, "stop := context.AfterFunc(ctx, func() {})")
 	unsettled("a context.AfterFunc callback is pending")
 	ns.mustEval(t, "stop()")
 	waitSettled(t, ns, "the callback was stopped")
-	ns.mustEval(t, "context.AfterFunc(ctx, func() { x = 5 })")
+	ns.mustEval(t, "context.AfterFunc(ctx, func() {})")
 	unsettled("a context.AfterFunc callback is pending")
 	ns.mustEval(t, "cancel()")
 	waitSettled(t, ns, "the callback ran")
-	if res := ns.mustEval(t, "x"); res.Value != "5" {
-		t.Errorf("x = %s after the callback, want 5", res.Value)
-	}
 
 	// Drop changes what a snapshot holds.
 	rev, _ = ns.Revision()
