@@ -411,33 +411,35 @@ var decMode, _ = cbor.DecOptions{
 // pause stops the session at its prompt (see Server.PauseExport); past
 // graceCtx, a running evaluation is interrupted.
 func (sess *Session) pause(ctx, graceCtx context.Context) {
-	sess.mu.Lock()
-	if sess.paused == nil {
-		sess.paused = make(chan struct{})
-		close(sess.pausing)
-	}
-	sess.mu.Unlock()
-	wake := func() { sess.nc.SetReadDeadline(time.Now()) }
-	if sess.in.pause(graceCtx, wake) || ctx.Err() != nil {
+	sess.holdOutput()
+	if sess.in.pause(graceCtx, sess.wake) || ctx.Err() != nil {
 		return
 	}
 	// Still evaluating after the grace period: interrupt it.
 	sess.interrupt()
-	sess.in.pause(ctx, wake)
+	sess.in.pause(ctx, sess.wake)
 }
 
 // askPause is pause without the wait (see Server.PauseExport): onStill
 // is called once, and must not block, when the session is at rest or its
 // client has gone.
 func (sess *Session) askPause(onStill func()) {
+	sess.holdOutput()
+	sess.in.askPause(sess.wake, onStill)
+}
+
+// holdOutput makes evaluated code's output wait until resume.
+func (sess *Session) holdOutput() {
 	sess.mu.Lock()
+	defer sess.mu.Unlock()
 	if sess.paused == nil {
 		sess.paused = make(chan struct{})
 		close(sess.pausing)
 	}
-	sess.mu.Unlock()
-	sess.in.askPause(func() { sess.nc.SetReadDeadline(time.Now()) }, onStill)
 }
+
+// wake unblocks the input's pump from its read: a pause has begun.
+func (sess *Session) wake() { sess.nc.SetReadDeadline(time.Now()) }
 
 // interrupt stops the session's evaluation for a pause, past its grace.
 func (sess *Session) interrupt() {
