@@ -134,6 +134,12 @@ func TestMigrate(t *testing.T) {
 	c.send("x + ")
 	c.expect(t, "x + ")
 
+	// --json reports a whole migration only; asking for one of a dry run
+	// changes nothing.
+	if out, err := migrateTo(t, s, binaryV2, "--json", "--dry-run"); err == nil || !strings.Contains(out, "--json reports a whole migration") {
+		t.Errorf("migrate --json --dry-run: %v\n%s", err, out)
+	}
+
 	out, err := migrateTo(t, s, binaryV2)
 	if err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out)

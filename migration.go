@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -144,6 +145,7 @@ type migration struct {
 	grace   time.Duration
 	strict  bool
 	drop    []string
+	json    bool // report as JSON (migrate.Summary), once committed
 }
 
 // run migrates, or reports why not. On success the caller must let this
@@ -161,7 +163,10 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 		return migrate.Report{}, err
 	}
 	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: versionString()})
-	fmt.Fprintf(progress, "migrating pid %d (%s) to %s\n", os.Getpid(), versionString(), req.binary)
+	sum := migrate.Summary{OldPid: os.Getpid(), OldVersion: versionString(), Binary: req.binary}
+	if !req.json {
+		fmt.Fprint(progress, sum.Heading())
+	}
 	m.log.Info("migration starting", "binary", req.binary)
 	// No garbage collection from here on: a process about to exit has no
 	// use for it, and with thousands of namespaces one collection marks
@@ -201,10 +206,16 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 	}
 	m.log.Info("migration committed", "new_pid", rep.NewPid, "new_version", succ.Version,
 		"sessions", rep.Sessions, "pause", rep.Pause, "phases", rep.Phases, "not_carried", rep.Lost)
-	fmt.Fprintf(progress, "old pid %d (%s)\nnew pid %d (%s)\n%s", os.Getpid(), versionString(), rep.NewPid, succ.Version, rep)
+	sum.NewPid, sum.NewVersion, sum.Sessions, sum.Phases, sum.Pause, sum.NotCarried =
+		rep.NewPid, succ.Version, rep.Sessions, rep.Phases, rep.Pause, rep.Lost
 	if succ.Prebuilt > 0 {
-		fmt.Fprintf(progress, "namespaces restored before the pause: %d of %d\n", succ.Prebuilt, rep.Sessions)
-		fmt.Fprintf(progress, "namespaces found unchanged before the pause (not snapshotted in it): %d\n", svc.vouched)
+		sum.Prebuilt, sum.Unchanged = succ.Prebuilt, svc.vouched
+	}
+	if req.json {
+		b, _ := json.Marshal(sum)
+		fmt.Fprintf(progress, "%s\n", b)
+	} else {
+		fmt.Fprint(progress, sum.Body())
 	}
 	committed = true
 	close(m.handedOff)
@@ -268,6 +279,10 @@ func (m *migrator) handle(ctx context.Context, req migrate.Request, progress io.
 			mig.strict, _ = strconv.ParseBool(v)
 		}
 		mig.drop = splitList(req.Args["drop"])
+		mig.json = req.Args["json"] == "true"
+		if mig.json && (req.Args["session"] != "" || req.Args["incremental"] == "true" || req.Args["dry-run"] == "true") {
+			return migrate.Response{Error: "--json reports a whole migration, not --session, --incremental or --dry-run"}
+		}
 		if req.Args["session"] != "" {
 			return m.moveReply(ctx, req, mig, progress)
 		}
@@ -328,13 +343,14 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	incremental := fs.Bool("incremental", false, "move the listener to the new build now and each session later (:upgrade, --session)")
 	session := fs.Uint64("session", 0, "move only the session with this `id` to the other process of an incremental migration (either way)")
 	dryRun := fs.Bool("dry-run", false, "restore every session's state in a staging run of the new build, report, and change nothing")
+	asJSON := fs.Bool("json", false, "print the report of a committed migration as one JSON object, for tools")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	req := migrate.Request{Command: "migrate", Args: map[string]string{
 		"timeout": timeout.String(), "grace": grace.String(), "strict": strconv.FormatBool(*strict),
 		"dry-run": strconv.FormatBool(*dryRun), "drop": strings.Join(drop, ","),
-		"incremental": strconv.FormatBool(*incremental),
+		"incremental": strconv.FormatBool(*incremental), "json": strconv.FormatBool(*asJSON),
 	}}
 	if *session != 0 {
 		req.Args["session"] = strconv.FormatUint(*session, 10)

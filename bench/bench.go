@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"translucent/migrate"
 )
 
 // Options says what to measure. The zero value of each field selects the
@@ -97,11 +99,11 @@ type Measurement struct {
 
 // MigrationResult is the live migration measured while sessions type.
 type MigrationResult struct {
-	Attempted bool          `json:"attempted"`
-	OK        bool          `json:"ok"`
-	Error     string        `json:"error,omitempty"`
-	Report    MigrateReport `json:"report"`
-	Total     time.Duration `json:"total_ns"` // the migrate command, start to exit
+	Attempted bool            `json:"attempted"`
+	OK        bool            `json:"ok"`
+	Error     string          `json:"error,omitempty"`
+	Report    migrate.Summary `json:"report"`
+	Total     time.Duration   `json:"total_ns"` // the migrate command, start to exit
 	// Pause is, over the sessions with a line in flight while the migrate
 	// command ran, each one's longest time from a line sent to its answer.
 	Pause            Stats `json:"pause"`

@@ -3,6 +3,8 @@ package bench
 import (
 	"testing"
 	"time"
+
+	"translucent/telnet"
 )
 
 // TestTallyAndPause checks the exactly-once count and the pause of one
@@ -58,5 +60,20 @@ func TestTallyAndPause(t *testing.T) {
 	}
 	if _, ok := c.firstAnswerBy(999); ok {
 		t.Errorf("an answer from a process that never answered")
+	}
+}
+
+func TestIACStripper(t *testing.T) {
+	// WILL ECHO, an escaped 255, SB NAWS ... SE, a two-byte NOP, text.
+	stream := []byte{255, 251, 1, 'a', 255, 255, 'b', 255, 250, 31, 0, 80, 255, 255, 0, 24, 255, 240, 'c', 255, 241, 'd'}
+	want := "a\xffbcd"
+	// Every split of the stream into two reads gives the same text.
+	for cut := 0; cut <= len(stream); cut++ {
+		var st telnet.ClientDecoder
+		got, _ := st.Feed(nil, nil, stream[:cut])
+		got, _ = st.Feed(got, nil, stream[cut:])
+		if string(got) != want {
+			t.Errorf("cut at %d: got %q, want %q", cut, got, want)
+		}
 	}
 }

@@ -269,12 +269,8 @@ func (r *runner) typeAndMigrate(ctx context.Context, srv *server, clients []*cli
 		run.Migration.Error = fmt.Sprintf("not attempted: the server has %s and a successor needs about as much; %s available", mib(run.RSSNamespace), mib(avail))
 	} else {
 		r.logf("N=%d: migrating to %s while %d sessions type every %v", n, r.bin2, n, interval)
-		var out string
-		out, migStart, migEnd, err = srv.migrate(ctx, r.bin1, r.bin2, migrateTimeout(n))
+		run.Migration.Report, migStart, migEnd, err = srv.migrate(ctx, r.bin1, r.bin2, migrateTimeout(n))
 		run.Migration.Total = migEnd.Sub(migStart)
-		if err == nil {
-			run.Migration.Report, err = ParseMigrateOutput(out)
-		}
 		if err != nil {
 			run.Migration.Error = err.Error()
 			r.logf("N=%d: migration failed after %v: %v", n, run.Migration.Total.Round(time.Millisecond), err)
@@ -472,13 +468,10 @@ func (r *runner) listenerOnly(ctx context.Context, srv *server, clients []*clien
 		}
 		pace(ctx, 20*time.Millisecond)
 	}
-	out, start, end, err := srv.migrate(ctx, r.bin2, r.bin1, 10*time.Minute)
+	rep, start, end, err := srv.migrate(ctx, r.bin2, r.bin1, 10*time.Minute)
 	cmp.Handoff = end.Sub(start)
 	if err == nil {
-		var rep MigrateReport
-		if rep, err = ParseMigrateOutput(out); err == nil {
-			srv.setPid(rep.NewPid)
-		}
+		srv.setPid(rep.NewPid)
 	}
 	if err != nil {
 		cmp.Error = "listener handoff: " + err.Error()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"translucent/migrate"
 )
 
 // server is a chain of `translucent serve` processes on one address: the
@@ -242,27 +245,32 @@ func (s *server) kill() {
 	}
 }
 
-// migrate runs `bin migrate` to newBin, allowing the server timeout for
-// the migration, and returns its output and when it started and ended. The
-// command is killed a minute after timeout: a server stuck where its
-// timeout is not checked must not stall the bench.
-func (s *server) migrate(ctx context.Context, bin, newBin string, timeout time.Duration) (out string, start, end time.Time, err error) {
+// migrate runs `bin migrate --json` to newBin, allowing the server
+// timeout for the migration, and returns its report and when it started
+// and ended. The command is killed a minute after timeout: a server stuck
+// where its timeout is not checked must not stall the bench.
+func (s *server) migrate(ctx context.Context, bin, newBin string, timeout time.Duration) (sum migrate.Summary, start, end time.Time, err error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout+time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "migrate", "--control", s.control, "--binary", newBin, "--timeout", timeout.String())
+	cmd := exec.CommandContext(ctx, bin, "migrate", "--json", "--control", s.control, "--binary", newBin, "--timeout", timeout.String())
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start = time.Now()
 	err = cmd.Run()
 	end = time.Now()
-	out = stdout.String()
 	if err != nil && ctx.Err() != nil {
-		return out, start, end, fmt.Errorf("migrate: no answer %v after the migration's own timeout of %v; command killed", time.Minute, timeout)
+		return sum, start, end, fmt.Errorf("migrate: no answer %v after the migration's own timeout of %v; command killed", time.Minute, timeout)
 	}
 	if err != nil {
-		return out, start, end, fmt.Errorf("migrate: %w: %s", err, strings.TrimSpace(stderr.String()))
+		return sum, start, end, fmt.Errorf("migrate: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	return out, start, end, nil
+	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+		return sum, start, end, fmt.Errorf("migrate --json: %w in %q (a build from before --json?)", err, stdout.String())
+	}
+	if sum.NewPid == 0 || len(sum.Phases) == 0 {
+		return sum, start, end, fmt.Errorf("migrate --json: no new pid or no phases in %q", stdout.String())
+	}
+	return sum, start, end, nil
 }
 
 // sessions asks the serving process how many sessions it has

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"translucent/migrate"
 )
 
 // MigrateReport is what `translucent migrate` printed on success, parsed.
@@ -24,24 +26,13 @@ import (
 //	not carried: session 1: ...
 //	namespaces restored before the pause: 1 of 1
 //	namespaces found unchanged before the pause (not snapshotted in it): 1
-type MigrateReport struct {
-	OldPid     int
-	OldVersion string
-	NewPid     int
-	NewVersion string
-	Binary     string // the build the server migrated to
-	Sessions   int
-	Phases     []Phase
-	Pause      time.Duration // the longest a session waited
-	NotCarried []string
-	Prebuilt   int // namespaces the new process restored from a live copy before the pause
-}
+//
+// It is a migrate.Summary: ParseMigrateReport reads what Summary.String
+// writes.
+type MigrateReport = migrate.Summary
 
 // Phase is one timed step of a handoff.
-type Phase struct {
-	Name     string
-	Duration time.Duration
-}
+type Phase = migrate.Phase
 
 // ParseMigrateReport parses the output of a successful `translucent
 // migrate`. Lines it does not know are skipped, so that the format can
@@ -107,7 +98,7 @@ func ParseMigrateReport(out string) (MigrateReport, error) {
 			if err != nil {
 				return bad(err)
 			}
-			r.Phases = append(r.Phases, Phase{f[0], d})
+			r.Phases = append(r.Phases, Phase{Name: f[0], Duration: d})
 		case strings.HasPrefix(line, "longest pause a session saw: "):
 			d, err := time.ParseDuration(strings.TrimPrefix(line, "longest pause a session saw: "))
 			if err != nil {
@@ -123,6 +114,12 @@ func ParseMigrateReport(out string) (MigrateReport, error) {
 				return bad(errors.New("want \"N of M\""))
 			}
 			r.Prebuilt = n
+		case strings.HasPrefix(line, "namespaces found unchanged before the pause (not snapshotted in it): "):
+			n, err := strconv.Atoi(strings.TrimPrefix(line, "namespaces found unchanged before the pause (not snapshotted in it): "))
+			if err != nil {
+				return bad(err)
+			}
+			r.Unchanged = n
 		case strings.HasPrefix(line, "not carried: "):
 			r.NotCarried = append(r.NotCarried, strings.TrimPrefix(line, "not carried: "))
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"translucent/migrate"
 	"translucent/telnet"
 )
 
@@ -22,14 +23,38 @@ new pid 4251, 1 sessions
 longest pause a session saw: 9.279ms
 `
 
+// TestParseMigrateReportReadsSummary: the parser reads back everything
+// migrate.Summary writes for people, phases by name and all.
+func TestParseMigrateReportReadsSummary(t *testing.T) {
+	sum := migrate.Summary{
+		OldPid: 4242, OldVersion: "v1 (go1.26.8)", Binary: "/bin/translucent",
+		NewPid: 4251, NewVersion: "v2 (go1.26.8)", Sessions: 2,
+		Phases: []migrate.Phase{
+			{Name: "start", Duration: 84386 * time.Microsecond}, {Name: "recheck", Duration: 187 * time.Microsecond},
+			{Name: "quiesce", Duration: 223 * time.Microsecond}, {Name: "transfer", Duration: 63 * time.Microsecond},
+			{Name: "restore", Duration: 441 * time.Microsecond}, {Name: "commit", Duration: 22 * time.Microsecond},
+		},
+		Pause:      750 * time.Microsecond,
+		NotCarried: []string{"session 2: ch (chan int): channels cannot be carried"},
+		Prebuilt:   2, Unchanged: 1,
+	}
+	got, err := ParseMigrateReport(sum.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, sum) {
+		t.Errorf("got  %+v\nwant %+v", got, sum)
+	}
+}
+
 func TestParseMigrateReport(t *testing.T) {
 	full := MigrateReport{
 		OldPid: 4242, OldVersion: "v1 (go1.26.8)", NewPid: 4251, NewVersion: "v2 (go1.26.8)",
 		Binary: "/home/me/translucent/translucent", Sessions: 1,
 		Phases: []Phase{
-			{"start", 82433 * time.Microsecond}, {"quiesce", 221 * time.Microsecond},
-			{"transfer", 185 * time.Microsecond}, {"restore", 8825 * time.Microsecond},
-			{"commit", 46 * time.Microsecond},
+			{Name: "start", Duration: 82433 * time.Microsecond}, {Name: "quiesce", Duration: 221 * time.Microsecond},
+			{Name: "transfer", Duration: 185 * time.Microsecond}, {Name: "restore", Duration: 8825 * time.Microsecond},
+			{Name: "commit", Duration: 46 * time.Microsecond},
 		},
 		Pause: 9279 * time.Microsecond,
 	}

@@ -52,8 +52,8 @@ type Options struct {
 
 // Phase is one timed step of a handoff.
 type Phase struct {
-	Name     string
-	Duration time.Duration
+	Name     string        `json:"name"`
+	Duration time.Duration `json:"ns"`
 }
 
 // Report says what a handoff did, whether it succeeded or not.
