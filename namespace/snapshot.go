@@ -140,12 +140,12 @@ func (ns *Namespace) Snapshot(drop ...string) (Snapshot, []string, error) {
 		return names[a] < names[b]
 	})
 
-	types := newTypeWriter(ns, scope)
-	enc := newEncoder(ns, types)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	types, enc := sc.get(ns, scope)
 	// Room for each variable and about one value it refers to: growing
 	// these copies nodes, and a migration's pause snapshots thousands.
 	enc.nodes = make([]Node, 0, 2*len(names))
-	enc.work = make([]encodeJob, 0, 2*len(names))
 	vit, _ := valueInterface()
 	for _, name := range names {
 		it, _ := scope.isVar(name)

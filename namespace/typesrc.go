@@ -275,11 +275,23 @@ type cached struct {
 
 func newTypeWriter(ns *Namespace, scope mainScope) *typeWriter {
 	w := &typeWriter{
-		ns: ns, scope: scope, index: map[string]int{},
+		index:   map[string]int{},
 		structs: map[reflect.Type]string{},
 		seen:    map[uintptr]bool{}, rseen: map[reflect.Type]bool{},
 		cache: map[reflect.Type]cached{},
 	}
+	w.reset(ns, scope)
+	return w
+}
+
+// reset readies w for another snapshot, keeping its maps' memory.
+func (w *typeWriter) reset(ns *Namespace, scope mainScope) {
+	w.ns, w.scope, w.paths = ns, scope, nil
+	clear(w.index)
+	clear(w.structs)
+	clear(w.seen)
+	clear(w.rseen)
+	clear(w.cache)
 	// The declared struct types, by reflect type; of structurally equal
 	// ones (which yaegi cannot tell apart inside an interface{} either) the
 	// first name.
@@ -288,7 +300,6 @@ func newTypeWriter(ns *Namespace, scope mainScope) *typeWriter {
 			w.structs[info.typ] = name
 		}
 	}
-	return w
 }
 
 // pkgAlias is the name Restore imports the k-th package of a Snapshot under.

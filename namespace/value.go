@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -224,12 +225,48 @@ type encoder struct {
 }
 
 func newEncoder(ns *Namespace, types *typeWriter) *encoder {
-	return &encoder{
-		ns: ns, types: types, typeIDs: map[string]int{},
-		boxes: map[boxKey]int{}, slices: map[sliceKey]int{}, maps: map[uintptr]int{},
+	e := &encoder{
+		typeIDs: map[string]int{},
+		boxes:   map[boxKey]int{}, slices: map[sliceKey]int{}, maps: map[uintptr]int{},
 		forms: map[reflect.Type]structForm{},
-		fmt:   &formatter{types: ns.byType},
 	}
+	e.reset(ns, types)
+	return e
+}
+
+// reset readies e for another snapshot, keeping the memory of its maps and
+// work list; what a snapshot returns (nodes, typeSrc, notes) is new.
+func (e *encoder) reset(ns *Namespace, types *typeWriter) {
+	e.ns, e.types, e.fmt = ns, types, &formatter{types: ns.byType}
+	e.nodes, e.typeSrc, e.work = nil, nil, e.work[:0]
+	e.size, e.full, e.notes = 0, false, notes{}
+	clear(e.typeIDs)
+	clear(e.boxes)
+	clear(e.slices)
+	clear(e.maps)
+	clear(e.forms)
+}
+
+// A scratch is a snapshot's working memory, kept for the next one: a
+// migration takes thousands of snapshots in a row with the collector held,
+// and fresh memory for each was most of their cost.
+type scratch struct {
+	types *typeWriter
+	enc   *encoder
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// get returns a scratch readied for a snapshot of ns.
+func (sc *scratch) get(ns *Namespace, scope mainScope) (*typeWriter, *encoder) {
+	if sc.types == nil {
+		sc.types = newTypeWriter(ns, scope)
+		sc.enc = newEncoder(ns, sc.types)
+		return sc.types, sc.enc
+	}
+	sc.types.reset(ns, scope)
+	sc.enc.reset(ns, sc.types)
+	return sc.types, sc.enc
 }
 
 func (e *encoder) note(p *valuePath, t reflect.Type, msg string) {
