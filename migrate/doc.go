@@ -31,6 +31,7 @@
 //
 //	s, err := migrate.Start(ctx, binary, args, os.Stdout, os.Stderr)
 //	hello, err := s.WaitStarted(ctx) // optional: what the successor holds already
+//	// (Handoff: a Service that is a Preparer does live work here, "recheck")
 //	// quiesce: stop accepting and reading; keep each session's unread input
 //	err = s.Send(ctx, migrate.Header{Meta: meta}, []*os.File{telnetLn, controlLn}, records)
 //	report, err := s.WaitReady(ctx) // ctx carries the timeout

@@ -3,6 +3,7 @@ package repl
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"log/slog"
@@ -158,9 +159,15 @@ func tcpPair(t *testing.T) (server, client net.Conn) {
 // of validState whose user typed pending, and returns it with its client.
 func runningSession(t *testing.T, srv *Server, pending string) (*Session, net.Conn) {
 	t.Helper()
+	return runningSessionID(t, srv, validState().ID, pending)
+}
+
+// runningSessionID is runningSession with the session id given.
+func runningSessionID(t *testing.T, srv *Server, id uint64, pending string) (*Session, net.Conn) {
+	t.Helper()
 	server, client := tcpPair(t)
 	st := validState()
-	st.CharMode, st.Chunk = false, ""
+	st.ID, st.CharMode, st.Chunk = id, false, ""
 	st.Input = inputState{Pending: []byte(pending)}
 	if err := srv.adopt(st, server); err != nil {
 		t.Fatal(err)
@@ -311,5 +318,47 @@ func TestPauseExportLeavesOutWhatIsAhead(t *testing.T) {
 				t.Errorf("record made from Vouch's finding: %v, want %v", byVouch, tt.byVouch)
 			}
 		})
+	}
+}
+
+// TestVouch: Vouch vouches for the namespaces held ahead unchanged, leaves
+// out those held in another state, and looks again at those that cannot
+// be vouched for yet (a goroutine of theirs runs) until a round leaves few.
+func TestVouch(t *testing.T) {
+	srv := testServer(t)
+	ahead := Ahead{}
+	for id, src := range map[uint64]string{
+		1: "x := 1",                                     // held unchanged
+		2: "x := 2",                                     // held in another state
+		3: "ch := make(chan int); go func() { <-ch }()", // never settled
+		4: "x := 4",                                     // not held ahead
+	} {
+		sess, client := runningSessionID(t, srv, id, src+"\r")
+		readUntil(t, client, ">>> ")
+		snap, _, err := sess.ns.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch id {
+		case 1, 3:
+			ahead[id] = digest(snap)
+		case 2:
+			ahead[id] = bytes.Repeat([]byte{7}, sha256.Size)
+		}
+	}
+	vouched, rounds := srv.Vouch(ahead)
+	if vouched != 1 {
+		t.Errorf("Vouch = %d, want 1 (session 1)", vouched)
+	}
+	if len(rounds) != 1 || rounds[0].Checked != 3 || rounds[0].Again != 1 {
+		t.Errorf("rounds = %+v, want one that checked 3 and left 1 (session 3)", rounds)
+	}
+	for id, want := range map[uint64]bool{1: true, 2: false, 3: false, 4: false} {
+		srv.mu.Lock()
+		sess := srv.sessions[id]
+		srv.mu.Unlock()
+		if _, got := sess.vouchedFor(ahead[id]); got != want {
+			t.Errorf("session %d vouched for: %v, want %v", id, got, want)
+		}
 	}
 }
