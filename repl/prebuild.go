@@ -247,16 +247,16 @@ type VouchRound struct {
 type vouchResult int
 
 const (
-	vouchedFor vouchResult = iota
-	changed                // not the namespace ahead: the pause sends it
-	moving                 // evaluating, or not settled: maybe next round
+	same    vouchResult = iota // the namespace ahead, unchanged: vouched for
+	changed                    // not the namespace ahead: the pause sends it
+	moving                     // evaluating, or not settled: maybe next round
 )
 
 // vouch snapshots the session's namespace, live, if it changed since the
 // last vouch, and records whether it is the one whose digest is want.
 func (sess *Session) vouch(want []byte) vouchResult {
 	if _, ok := sess.vouchedFor(want); ok {
-		return vouchedFor
+		return same
 	}
 	sess.mu.Lock()
 	ns := sess.ns
@@ -280,7 +280,7 @@ func (sess *Session) vouch(want []byte) vouchResult {
 	} else if !bytes.Equal(v.digest, want) {
 		return changed
 	}
-	return vouchedFor
+	return same
 }
 
 // vouchFor records that ns, at revision rev, encodes as snap does, if
