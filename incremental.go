@@ -78,8 +78,8 @@ func (m *migrator) isDetached() bool {
 // listeners and no session.
 type listenerOnly struct{ m *migrator }
 
-func (s listenerOnly) Pause(ctx context.Context, _ []byte) error { return s.m.srv.PauseAccept(ctx) }
-func (s listenerOnly) Resume()                                   { s.m.srv.Resume() }
+func (s listenerOnly) Pause(ctx context.Context) error { return s.m.srv.PauseAccept(ctx) }
+func (s listenerOnly) Resume()                         { s.m.srv.Resume() }
 func (s listenerOnly) Export() ([]*os.File, []migrate.Record, []string, error) {
 	files, err := s.m.listenerFiles()
 	return files, nil, nil, err

@@ -67,7 +67,7 @@ func (s *service) Prepare(ctx context.Context, hello []byte) (err error) {
 
 // Pause pauses and exports at once (repl.Server.PauseExport); Export
 // hands over what it made.
-func (s *service) Pause(ctx context.Context, _ []byte) (err error) {
+func (s *service) Pause(ctx context.Context) (err error) {
 	s.sessions, err = s.m.srv.PauseExport(ctx, s.grace, s.ahead, s.drop...)
 	return err
 }

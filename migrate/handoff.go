@@ -16,10 +16,8 @@ import (
 type Service interface {
 	// Pause stops accepting and brings every session to rest, its input
 	// untouched; it may make each session's record as the session comes
-	// to rest. hello is the successor's HELLO report: what it holds
-	// already, so that a record can leave that out. A Pause that fails
-	// has resumed everything.
-	Pause(ctx context.Context, hello []byte) error
+	// to rest. A Pause that fails has resumed everything.
+	Pause(ctx context.Context) error
 	// Export returns the listeners and one record per session. lost names
 	// what could not be carried (a channel, a func value …).
 	Export() (listeners []*os.File, sessions []Record, lost []string, err error)
@@ -28,8 +26,9 @@ type Service interface {
 }
 
 // A Preparer is a Service with work to do before Pause, while it still
-// serves: Handoff calls Prepare with the successor's HELLO report, and
-// times it as the phase "recheck". A Prepare that fails has changed
+// serves: Handoff calls Prepare with the successor's HELLO report (what it
+// holds already, so that a record can leave that out), and times it as the
+// phase "recheck". A Prepare that fails has changed
 // nothing.
 type Preparer interface {
 	Prepare(ctx context.Context, hello []byte) error
@@ -123,7 +122,7 @@ func Handoff(ctx context.Context, svc Service, opts Options) (rep Report, err er
 	}
 
 	paused := t
-	if err := svc.Pause(ctx, hello); err != nil {
+	if err := svc.Pause(ctx); err != nil {
 		return rep, fmt.Errorf("quiesce: %w", err)
 	}
 	resume := func() {
