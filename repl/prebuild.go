@@ -27,11 +27,10 @@ import (
 // their encoding, transfer and decoding too.
 
 // prebuilt is a session shell with its namespace restored ahead of time,
-// and the encoded snapshot it was restored from.
+// and the digest of the snapshot it was restored from.
 type prebuilt struct {
 	sess   *Session
-	key    []byte // CBOR of the snapshot
-	digest []byte // its SHA-256
+	digest []byte
 }
 
 // digest is the SHA-256 of snap's encoding, nil if it has none.
@@ -90,8 +89,8 @@ func (s *Server) Prebuild(f *SnapshotFile) (built int, took time.Duration) {
 		if st.Namespace == nil {
 			return
 		}
-		key, err := cbor.Marshal(st.Namespace)
-		if err != nil {
+		sum := digest(*st.Namespace)
+		if sum == nil {
 			return
 		}
 		shell := &Session{srv: s, id: st.ID, pausing: make(chan struct{})}
@@ -105,8 +104,7 @@ func (s *Server) Prebuild(f *SnapshotFile) (built int, took time.Duration) {
 		if s.prebuilt == nil {
 			s.prebuilt = make(map[uint64]prebuilt)
 		}
-		sum := sha256.Sum256(key)
-		s.prebuilt[st.ID] = prebuilt{sess: shell, key: key, digest: sum[:]}
+		s.prebuilt[st.ID] = prebuilt{sess: shell, digest: sum}
 		built++
 	})
 	return built, time.Since(start)
@@ -137,12 +135,11 @@ func (s *Server) takePrebuilt(st SessionState) *Session {
 	if !ok {
 		return nil
 	}
-	same := bytes.Equal(st.Ahead, p.digest)
-	if st.Ahead == nil {
-		key, err := cbor.Marshal(st.Namespace)
-		same = err == nil && bytes.Equal(key, p.key)
+	sum := st.Ahead
+	if sum == nil && st.Namespace != nil {
+		sum = digest(*st.Namespace)
 	}
-	if !same {
+	if sum == nil || !bytes.Equal(sum, p.digest) {
 		p.sess.ns.Close() // changed since: restored again from the record
 		return nil
 	}
