@@ -182,8 +182,8 @@ type vouch struct {
 // that PauseExport can name them without a snapshot. Each round looks
 // again at the sessions not vouched for, or no longer (they evaluated
 // something since); rounds go on while each leaves fewer to look at, at
-// most maxRounds. It returns how many namespaces its last round left vouched for, and
-// its rounds.
+// most maxRounds. It returns how many namespaces its last round left
+// vouched for, and its rounds.
 func (s *Server) Vouch(ahead Ahead) (vouched int, rounds []VouchRound) {
 	if len(ahead) == 0 {
 		return 0, nil
