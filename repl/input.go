@@ -249,10 +249,7 @@ func (in *input) Pending() []byte {
 // pump is idle and the editor is parked in Read, or the connection failed,
 // or ctx ends; it reports whether the input is now still.
 func (in *input) pause(ctx context.Context, wake func()) bool {
-	in.mu.Lock()
-	in.paused = true
-	in.mu.Unlock()
-	wake()
+	in.askPause(wake, nil)
 	stop := context.AfterFunc(ctx, func() {
 		in.mu.Lock()
 		in.cond.Broadcast()
