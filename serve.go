@@ -37,6 +37,11 @@ type serveFlags struct {
 	http                   string
 	restore                string
 	precopy                string
+	isolate                string
+	poolSize               int
+	sessionMemory          int64
+	evalTimeout            time.Duration
+	logLines               bool
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
@@ -59,6 +64,11 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.restore, "restore", "", "a staging server: offer the namespaces of this snapshot `file` to :attach")
 	fs.StringVar(&f.precopy, "precopy", "", "(set by a migrating server for its successor) a snapshot `file` of namespaces to restore before the handoff")
 	fs.StringVar(&f.http, "http", "", "also serve a stateless HTTP status page (pid and version) on `address`; it moves with the telnet port")
+	fs.StringVar(&f.isolate, "isolate", "session", "where sessions' code runs: session (a worker process each), pool (--pool-size sessions per worker) or none (in this process: one crash ends every session)")
+	fs.IntVar(&f.poolSize, "pool-size", 16, "sessions per worker with --isolate pool")
+	fs.Int64Var(&f.sessionMemory, "session-memory", 512, "`MiB` of resident memory a worker may use per session it holds; past it the line is rolled back (0: no limit)")
+	fs.DurationVar(&f.evalTimeout, "eval-timeout", 0, "time one line may run before it is interrupted (0: no limit)")
+	fs.BoolVar(&f.logLines, "log-lines", false, "log the text of a line that ended its worker (off: only the session, user and reason)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -149,7 +159,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		log.Info("staging: snapshot sessions available to :attach", "file", f.restore, "sessions", len(restored.Sessions), "from_pid", restored.Pid, "from_version", restored.ServerVersion)
 	}
+	nss, closeWorkers, err := namespaces(f, log)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	defer closeWorkers()
 	srv := repl.NewServer(repl.Config{
+		Namespaces:   nss,
+		LogLines:     f.logLines,
 		Restored:     restored,
 		Users:        users,
 		Version:      versionString(),

@@ -58,6 +58,10 @@ var (
 	ErrBusy = errors.New("namespace: busy: an interrupted evaluation is still blocked in a call that cannot be interrupted")
 	// ErrClosed is returned by Eval after Close.
 	ErrClosed = errors.New("namespace: closed")
+	// ErrRolledBack is wrapped by the error of an evaluation that did not
+	// end and left the namespace as it was before it: its process died (a
+	// namespace evaluated in a worker process, see package worker).
+	ErrRolledBack = errors.New("namespace: rolled back")
 )
 
 var constantType = reflect.TypeOf((*constant.Value)(nil)).Elem()
@@ -280,6 +284,20 @@ func (ns *Namespace) Revision() (rev uint64, settled bool) {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
 	return ns.rev, !ns.changing && !ns.timers && ns.ended == nil && ns.running.Load() == 0
+}
+
+// Stopped waits until no evaluation holds the interpreter (an interrupted
+// one has really stopped), or ctx ends first; it reports whether it did.
+func (ns *Namespace) Stopped(ctx context.Context) bool {
+	select {
+	case <-ns.token:
+		ns.token <- struct{}{}
+		return true
+	case <-ns.closedCh:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // release puts the interpreter token back, dropping the interpreter if the

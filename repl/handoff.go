@@ -352,7 +352,7 @@ func (s *Server) restore(st SessionState, nc net.Conn) (*Session, error) {
 	sess.in.restore(st.Input)
 	sess.setEditor()
 	if st.Namespace != nil && sess.ns == nil {
-		ns, err := namespace.Restore(sess.namespaceOptions(), *st.Namespace)
+		ns, err := s.cfg.Namespaces.Restore(sess.namespaceOptions(), *st.Namespace)
 		if err != nil {
 			return nil, fmt.Errorf("session %d: namespace: %w", st.ID, err)
 		}

@@ -94,7 +94,7 @@ func (s *Server) Prebuild(f *SnapshotFile) (built int, took time.Duration) {
 			return
 		}
 		shell := &Session{srv: s, id: st.ID, pausing: make(chan struct{})}
-		ns, err := namespace.Restore(shell.namespaceOptions(), *st.Namespace)
+		ns, err := s.cfg.Namespaces.Restore(shell.namespaceOptions(), *st.Namespace)
 		if err != nil {
 			return // left to the handoff, which will report it
 		}
@@ -277,7 +277,7 @@ func (sess *Session) vouch(want []byte) vouchResult {
 
 // vouchFor records that ns, at revision rev, encodes as snap does, if
 // ns is still settled at rev: snap was taken between the two.
-func (sess *Session) vouchFor(ns *namespace.Namespace, rev uint64, snap namespace.Snapshot, lost []string) (vouch, bool) {
+func (sess *Session) vouchFor(ns Namespace, rev uint64, snap namespace.Snapshot, lost []string) (vouch, bool) {
 	if r, settled := ns.Revision(); !settled || r != rev {
 		return vouch{}, false
 	}

@@ -33,6 +33,13 @@ type Config struct {
 	LoginDelay      time.Duration // after a wrong password; default 1s
 	NegotiationWait time.Duration // for the client's first telnet answer; default 1s
 	Logger          *slog.Logger  // default slog.Default()
+
+	// Namespaces opens the sessions' namespaces; default: in this
+	// process, where a line that crashes the process ends every session.
+	Namespaces Namespaces
+	// LogLines puts the text of a line that ended its worker in the log
+	// (off: the log names the session, user and reason only).
+	LogLines bool
 }
 
 func (c *Config) setDefaults() {
@@ -50,6 +57,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Namespaces == nil {
+		c.Namespaces = inProcess{}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"runtime/debug"
@@ -44,7 +45,7 @@ type Session struct {
 	since time.Time // login time; guarded by mu
 	ed    editor    // guarded by mu
 
-	ns      *namespace.Namespace // nil until logged in; used by the session goroutine, or while it is parked; set under mu
+	ns      Namespace            // nil until logged in; used by the session goroutine, or while it is parked; set under mu
 	lastOut byte                 // last byte evaluated code wrote; guarded by mu
 
 	// What a migration carries besides the above; written by the session
@@ -162,7 +163,7 @@ func (s *Session) run(ctx context.Context) {
 		log.Info("logged in", "user", user)
 	}
 	log = log.With("user", user)
-	s.loop(ctx)
+	s.loop(ctx, log)
 	log.Info("logged out")
 }
 
@@ -270,14 +271,19 @@ func (s *Session) login(ctx context.Context) (string, error) {
 }
 
 // loop is the read-eval-print loop.
-func (s *Session) loop(ctx context.Context) {
+func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 	ed := s.editor()
 	if s.ns == nil {
-		ns := namespace.New(s.namespaceOptions())
+		ns, err := s.srv.cfg.Namespaces.New(s.namespaceOptions())
+		if err != nil {
+			log.Error("no namespace", "err", err)
+			fmt.Fprintf(ed, "error: the server cannot evaluate Go right now (%v); try again later\n", err)
+			return
+		}
 		s.mu.Lock() // others read it under mu (Server.Snapshot)
 		s.ns = ns
 		s.mu.Unlock()
-		fmt.Fprintf(ed, "translucent %s, pid %d. Type Go, or :help.\n", s.srv.cfg.Version, os.Getpid())
+		fmt.Fprintf(ed, "translucent %s, pid %d%s. Type Go, or :help.\n", s.srv.cfg.Version, os.Getpid(), workerNote(ns))
 	}
 	for {
 		prompt := promptLine
@@ -330,16 +336,35 @@ func (s *Session) loop(ctx context.Context) {
 		switch {
 		case ctx.Err() != nil:
 			return
+		case errors.Is(err, namespace.ErrRolledBack):
+			s.takeEvalStopped()
+			args := []any{"reason", err}
+			if s.srv.cfg.LogLines {
+				args = append(args, "line", line)
+			}
+			log.Warn("a line ended its worker; session rolled back", args...)
+			fmt.Fprintf(ed, "%v\n", err)
 		case errors.Is(err, namespace.ErrInterrupted) && s.takeEvalStopped():
 			fmt.Fprint(ed, "interrupted: the server is migrating and this evaluation ran past the grace period\n")
-		case errors.Is(err, namespace.ErrInterrupted):
+		case err == namespace.ErrInterrupted:
 			fmt.Fprint(ed, "interrupted\n")
+		case errors.Is(err, namespace.ErrInterrupted):
+			fmt.Fprintf(ed, "%v\n", err) // a limit, named
 		case err != nil:
 			fmt.Fprintf(ed, "%v\n", err)
 		case res.HasValue:
 			fmt.Fprintf(ed, "%s\n", res.Value)
 		}
 	}
+}
+
+// workerNote names the worker process a namespace runs in, if any.
+func workerNote(ns Namespace) string {
+	if w, ok := ns.(worker); ok {
+		pid, _ := w.Worker()
+		return fmt.Sprintf(" (your code runs in worker %d)", pid)
+	}
+	return ""
 }
 
 func (s *Session) namespaceOptions() namespace.Options {

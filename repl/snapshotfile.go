@@ -281,7 +281,7 @@ func (s *Session) cmdAttach(args []string) bool {
 	if st.Namespace != nil {
 		snap = *st.Namespace
 	}
-	ns, err := namespace.Restore(s.namespaceOptions(), snap)
+	ns, err := s.srv.cfg.Namespaces.Restore(s.namespaceOptions(), snap)
 	if err != nil {
 		s.printf("error: session %d does not restore: %v\n", id, err)
 		return false

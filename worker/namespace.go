@@ -1,0 +1,526 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"translucent/namespace"
+)
+
+// Namespace is a session's namespace as the front sees it: it runs in a
+// worker, and it survives the worker. It has the methods of a
+// *namespace.Namespace that a session uses, and like it must not be
+// evaluated from two goroutines at once.
+type Namespace struct {
+	pl   *Pool
+	opts namespace.Options // Stdout and Stderr are written by pump
+
+	mu      sync.Mutex
+	p       *proc                    // where it runs now; guarded by mu
+	sid     uint64                   // its number in p; guarded by mu
+	epoch   uint64                   // restores in a new worker so far; guarded by mu
+	state   []byte                   // the last checkpoint (CBOR of a namespace.Snapshot); guarded by mu
+	lost    []string                 // what the checkpoint could not carry; guarded by mu
+	stale   string                   // why the checkpoint is older than the last evaluation; guarded by mu
+	eval    *pending                 // the evaluation under way; guarded by mu
+	opened  chan openedMsg           // an open under way; guarded by mu
+	calls   map[uint64]chan replyMsg // questions under way; guarded by mu
+	callID  uint64                   // guarded by mu
+	events  []event                  // for pump, in the order they arrived; guarded by mu
+	closed  bool                     // guarded by mu
+	wake    chan struct{}            // tells pump that events or closed changed
+	pumpEnd chan struct{}            // closed when pump returns
+}
+
+// pending is one evaluation under way.
+type pending struct {
+	p       *proc
+	arrived chan struct{} // closed when its outcome is known
+	passed  chan struct{} // closed when, besides, the output before it is written
+	done    doneMsg       // set before arrived closes
+	err     error         // instead of done: the worker ended first
+}
+
+// event is output to write, or the end of an evaluation, in worker order.
+type event struct {
+	p    *proc // nil for a note of the front's own
+	sid  uint64
+	out  []byte
+	done *pending
+}
+
+// New opens an empty namespace in a worker.
+func (pl *Pool) New(opts namespace.Options) (*Namespace, error) {
+	return pl.Restore(opts, nil)
+}
+
+// Restore opens a namespace in a worker, restored from state (the CBOR of
+// a namespace.Snapshot; nil for an empty namespace).
+func (pl *Pool) Restore(opts namespace.Options, state []byte) (*Namespace, error) {
+	n := &Namespace{pl: pl, opts: opts, state: state, calls: map[uint64]chan replyMsg{}, wake: make(chan struct{}, 1), pumpEnd: make(chan struct{})}
+	p, sid, err := pl.open(n, state)
+	if err != nil {
+		return nil, err
+	}
+	n.p, n.sid = p, sid
+	go n.pump() // ends at Close
+	return n, nil
+}
+
+// open opens n in a worker with room, from state.
+func (pl *Pool) open(n *Namespace, state []byte) (*proc, uint64, error) {
+	p, err := pl.place()
+	if err != nil {
+		return nil, 0, err
+	}
+	ch := make(chan openedMsg, 1)
+	pl.mu.Lock()
+	p.reserved--
+	if p.dead {
+		pl.mu.Unlock()
+		return nil, 0, fmt.Errorf("worker: worker %d ended before the session was opened: %s", p.pid, p.reason())
+	}
+	p.nextSID++
+	sid := p.nextSID
+	p.sessions[sid] = n
+	pl.mu.Unlock()
+	n.mu.Lock()
+	n.opened = ch
+	n.mu.Unlock()
+	msg := openMsg{Version: n.opts.Version, Unrestricted: n.opts.Unrestricted, State: state, Recycle: max(0, pl.cfg.Recycle)}
+	t := time.NewTimer(openTimeout)
+	defer t.Stop()
+	var err2 error
+	if err := p.send(kindOpen, sid, msg); err != nil {
+		err2 = err
+	} else {
+		select {
+		case m := <-ch:
+			if m.Err == "" {
+				return p, sid, nil
+			}
+			err2 = errors.New(m.Err)
+		case <-p.done:
+			err2 = fmt.Errorf("worker %d ended: %s", p.pid, p.reason())
+		case <-t.C:
+			p.kill(fmt.Sprintf("it did not open a session within %v", openTimeout))
+			err2 = fmt.Errorf("worker %d did not open the session within %v", p.pid, openTimeout)
+		}
+	}
+	pl.mu.Lock()
+	delete(p.sessions, sid)
+	pl.mu.Unlock()
+	return nil, 0, fmt.Errorf("worker: %w", err2)
+}
+
+// receive handles a frame the worker sent for n. An error ends the
+// worker.
+func (n *Namespace) receive(p *proc, f frame) error {
+	switch f.kind {
+	case kindOpened:
+		var m openedMsg
+		if err := decode(f, &m); err != nil {
+			return err
+		}
+		n.mu.Lock()
+		ch := n.opened
+		n.opened = nil
+		n.mu.Unlock()
+		if ch == nil {
+			return protocolErrorf("session %d opened unasked", f.session)
+		}
+		ch <- m
+	case kindOutput:
+		n.push(event{p: p, sid: f.session, out: f.payload})
+	case kindDone:
+		var m doneMsg
+		if err := decode(f, &m); err != nil {
+			return err
+		}
+		n.mu.Lock()
+		e := n.eval
+		if e == nil || e.p != p {
+			n.mu.Unlock()
+			return protocolErrorf("session %d: an evaluation ended that was not asked for", f.session)
+		}
+		n.eval = nil
+		e.done = m
+		n.mu.Unlock()
+		close(e.arrived)
+		n.push(event{done: e})
+	case kindSaved:
+		var m savedMsg
+		if err := decode(f, &m); err != nil {
+			return err
+		}
+		n.mu.Lock()
+		if n.p == p {
+			if m.Err != "" {
+				n.stale = m.Err
+			} else {
+				n.state, n.lost, n.stale = m.State, m.Lost, ""
+			}
+		}
+		n.mu.Unlock()
+	case kindReply:
+		var m replyMsg
+		if err := decode(f, &m); err != nil {
+			return err
+		}
+		n.mu.Lock()
+		ch := n.calls[m.ID]
+		delete(n.calls, m.ID)
+		n.mu.Unlock()
+		if ch != nil {
+			ch <- m
+		}
+	default:
+		return protocolErrorf("frame %q is not for the front", f.kind)
+	}
+	return nil
+}
+
+func (n *Namespace) push(e event) {
+	n.mu.Lock()
+	n.events = append(n.events, e)
+	n.mu.Unlock()
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pump writes the session's output, in order, and marks the end of each
+// evaluation once the output before it is written. It is the only
+// goroutine that writes to the client for n, so a client that does not
+// read holds up n alone (and, through the output window, the code that
+// prints), never a worker's other sessions.
+func (n *Namespace) pump() {
+	defer close(n.pumpEnd)
+	for {
+		<-n.wake
+		n.mu.Lock()
+		events, closed := n.events, n.closed
+		n.events = nil
+		n.mu.Unlock()
+		if closed {
+			return
+		}
+		for _, e := range events {
+			if e.done != nil {
+				close(e.done.passed)
+				continue
+			}
+			if n.opts.Stdout != nil {
+				n.opts.Stdout.Write(e.out)
+			}
+			if e.p != nil {
+				e.p.send(kindAck, e.sid, ackMsg{N: len(e.out)})
+			}
+		}
+	}
+}
+
+// errEvalTimeout is the cause of an evaluation's context at EvalTimeout.
+var errEvalTimeout = errors.New("worker: evaluation time limit")
+
+// Eval evaluates src in the worker, as namespace.Namespace.Eval does, and
+// also returns an error wrapping namespace.ErrRolledBack (a *RolledBack)
+// when the worker ended before the evaluation did: the namespace is then
+// as it was before src. When ctx ends first, the evaluation is
+// interrupted; if it has not stopped within the pool's StopGrace, its
+// worker is ended, and the namespace rolled back.
+func (n *Namespace) Eval(ctx context.Context, src string) (namespace.Result, error) {
+	if d := n.pl.cfg.EvalTimeout; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, d, errEvalTimeout)
+		defer cancel()
+	}
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return namespace.Result{}, namespace.ErrClosed
+	}
+	e := &pending{p: n.p, arrived: make(chan struct{}), passed: make(chan struct{})}
+	n.eval = e
+	sid := n.sid
+	n.mu.Unlock()
+	e.p.send(kindEval, sid, evalMsg{Src: src}) // on failure the worker's end ends e
+
+	select {
+	case <-e.passed:
+		return n.outcome(e, nil)
+	case <-ctx.Done():
+	}
+	why := "being interrupted"
+	if errors.Is(context.Cause(ctx), errEvalTimeout) {
+		why = fmt.Sprintf("the time limit (--eval-timeout %v)", n.pl.cfg.EvalTimeout)
+	}
+	e.p.send(kindInterrupt, sid, nil)
+	t := time.NewTimer(n.pl.cfg.StopGrace)
+	defer t.Stop()
+	select {
+	case <-e.arrived:
+	case <-t.C:
+		e.p.kill(fmt.Sprintf("the line did not stop within %v of %s (a call that cannot be interrupted, such as time.Sleep or a deadlock)", n.pl.cfg.StopGrace, why))
+		<-e.arrived
+	}
+	// The output before the outcome may still be on its way to a client
+	// that does not read: the session goes on without waiting for it.
+	return n.outcome(e, context.Cause(ctx))
+}
+
+func (n *Namespace) outcome(e *pending, cause error) (namespace.Result, error) {
+	if e.err != nil {
+		return namespace.Result{}, e.err
+	}
+	res, err := e.done.result()
+	if errors.Is(err, namespace.ErrInterrupted) && errors.Is(cause, errEvalTimeout) {
+		err = &limitError{limit: n.pl.cfg.EvalTimeout}
+	}
+	return res, err
+}
+
+// limitError is an evaluation that EvalTimeout interrupted.
+type limitError struct{ limit time.Duration }
+
+func (e *limitError) Error() string {
+	return fmt.Sprintf("interrupted: the line ran past its time limit (--eval-timeout %v)", e.limit)
+}
+func (e *limitError) Unwrap() error { return namespace.ErrInterrupted }
+
+// RolledBack is the error of an evaluation whose worker ended before it
+// did. The namespace is as it was before the evaluation, in a new worker.
+type RolledBack struct {
+	Reason string   // why the worker ended
+	Lost   []string // what the restored namespace could not carry
+	Stale  string   // set when the state is older than the last evaluation: why
+	Empty  string   // set when nothing could be restored: why; the namespace is new
+}
+
+func (e *RolledBack) Error() string {
+	return e.text("error: the worker process running this line ended", "before this line")
+}
+
+// text says what happened: what ended, and as of when the session is
+// restored.
+func (e *RolledBack) text(what, when string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s.", what, e.Reason)
+	switch {
+	case e.Empty != "":
+		fmt.Fprintf(&b, " The session's namespace could not be restored (%s): it starts empty.", e.Empty)
+	case e.Stale != "":
+		fmt.Fprintf(&b, " The session is restored as it was before an earlier line (the last one could not be saved: %s).", e.Stale)
+	default:
+		fmt.Fprintf(&b, " The session is restored as it was %s.", when)
+	}
+	if len(e.Lost) > 0 {
+		fmt.Fprintf(&b, " Not carried: %s.", strings.Join(e.Lost, "; "))
+	}
+	return b.String()
+}
+
+func (e *RolledBack) Unwrap() error { return namespace.ErrRolledBack }
+
+// rehome restores n, which ran in the ended worker old, in another, and
+// ends its evaluation under way with a *RolledBack.
+func (n *Namespace) rehome(old *proc, reason string, closing bool) {
+	n.mu.Lock()
+	if n.p != old || n.closed {
+		n.mu.Unlock()
+		return
+	}
+	state, lost, stale := n.state, n.lost, n.stale
+	e := n.eval
+	n.eval = nil
+	calls := n.calls
+	n.calls = map[uint64]chan replyMsg{}
+	n.epoch++
+	n.mu.Unlock()
+	for _, ch := range calls {
+		ch <- replyMsg{Err: "worker: the worker ended: " + reason}
+	}
+	rb := &RolledBack{Reason: reason, Lost: lost, Stale: stale}
+	if closing {
+		if e != nil {
+			e.err = namespace.ErrClosed
+			close(e.arrived)
+			close(e.passed)
+		}
+		return
+	}
+	p, sid, err := n.pl.open(n, state)
+	if err != nil && state != nil {
+		// The checkpoint itself may be what ends workers: start afresh
+		// rather than loop.
+		rb.Empty = err.Error()
+		n.pl.cfg.Logger.Warn("session could not be restored; it starts empty", "reason", reason, "err", err)
+		state = nil
+		p, sid, err = n.pl.open(n, nil)
+	}
+	n.mu.Lock()
+	if err == nil {
+		n.p, n.sid = p, sid
+		n.state = state
+	} else {
+		n.closed = true // no worker can be started: the session cannot evaluate
+	}
+	n.mu.Unlock()
+	if err != nil {
+		n.pl.cfg.Logger.Error("session lost its worker and no other could be started", "err", err)
+		rb.Empty = err.Error()
+	}
+	if e != nil {
+		e.err = rb
+		close(e.arrived)
+		close(e.passed)
+		return
+	}
+	// No line was running: code it left running (goroutines) or another
+	// session's line ended the worker. Its user hears it between prompts.
+	n.push(event{out: []byte("[translucent] " + rb.text("this session's worker process ended", "after its last line") + "\n")})
+}
+
+// call asks the worker a question about n.
+func (n *Namespace) call(op int, args ...string) (replyMsg, error) {
+	ch := make(chan replyMsg, 1)
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return replyMsg{}, namespace.ErrClosed
+	}
+	n.callID++
+	id := n.callID
+	n.calls[id] = ch
+	p, sid := n.p, n.sid
+	n.mu.Unlock()
+	if err := p.send(kindCall, sid, callMsg{ID: id, Op: op, Args: args}); err != nil {
+		n.mu.Lock()
+		delete(n.calls, id)
+		n.mu.Unlock()
+		return replyMsg{}, fmt.Errorf("worker: %w", err)
+	}
+	t := time.NewTimer(callTimeout)
+	defer t.Stop()
+	select {
+	case r := <-ch:
+		if r.Err != "" {
+			return r, errors.New(r.Err)
+		}
+		return r, nil
+	case <-t.C:
+		p.kill(fmt.Sprintf("it did not answer within %v", callTimeout))
+		r := <-ch // its end answers every question
+		return r, errors.New(r.Err)
+	}
+}
+
+// Vars returns the namespace's global variables; nil if the worker cannot
+// say.
+func (n *Namespace) Vars() []namespace.Var {
+	r, _ := n.call(opVars)
+	return r.Vars
+}
+
+// Imports returns the import paths of the namespace.
+func (n *Namespace) Imports() []string {
+	r, _ := n.call(opImports)
+	return r.Strs
+}
+
+// Dropped returns the variables Drop marked.
+func (n *Namespace) Dropped() []string {
+	r, _ := n.call(opDropped)
+	return r.Strs
+}
+
+// Drop marks a variable to be left out of snapshots.
+func (n *Namespace) Drop(name string) error {
+	_, err := n.call(opDrop, name)
+	return err
+}
+
+// Undrop takes a variable back; it reports whether it was dropped.
+func (n *Namespace) Undrop(name string) bool {
+	r, _ := n.call(opUndrop, name)
+	return r.OK
+}
+
+// Revision is namespace.Namespace.Revision's, across workers: a restore
+// in a new worker moves it too. A worker that cannot say is unsettled.
+func (n *Namespace) Revision() (rev uint64, settled bool) {
+	r, err := n.call(opRevision)
+	if err != nil {
+		return 0, false
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.epoch<<48 | r.Rev, r.OK
+}
+
+// Snapshot returns the namespace as plain data, taken live in its worker.
+// If the worker cannot give it (it is ending, or blocked), it returns the
+// last checkpoint instead, with a note saying so.
+func (n *Namespace) Snapshot(drop ...string) (namespace.Snapshot, []string, error) {
+	r, err := n.call(opSnapshot, drop...)
+	state, lost := r.State, r.Lost
+	if err != nil {
+		n.mu.Lock()
+		state, lost = n.state, append([]string{fmt.Sprintf("the session is as it was before its last line: %v", err)}, n.lost...)
+		n.mu.Unlock()
+		if state == nil {
+			return namespace.Snapshot{Version: namespace.SnapshotVersion}, lost, nil
+		}
+	}
+	var snap namespace.Snapshot
+	if err := decMode.Unmarshal(state, &snap); err != nil {
+		return namespace.Snapshot{}, nil, fmt.Errorf("worker: decoding a snapshot: %w", err)
+	}
+	return snap, lost, nil
+}
+
+// Worker returns the pid of the worker that runs the namespace and its
+// resident memory.
+func (n *Namespace) Worker() (pid int, rss int64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.p.pid, n.p.rss.Load()
+}
+
+// Close ends the namespace in its worker; the worker ends when it holds
+// no session.
+func (n *Namespace) Close() {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return
+	}
+	n.closed = true
+	p, sid := n.p, n.sid
+	n.mu.Unlock()
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+	<-n.pumpEnd
+	if p == nil {
+		return
+	}
+	p.pl.mu.Lock()
+	delete(p.sessions, sid)
+	empty := len(p.sessions) == 0 && p.reserved == 0 && !p.dead
+	if empty {
+		p.dead = true // no open is placed here any more
+		p.pl.procs = removeProc(p.pl.procs, p)
+	}
+	p.pl.mu.Unlock()
+	p.send(kindClose, sid, nil)
+	if empty {
+		p.kill("it held no session")
+	}
+}

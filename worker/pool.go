@@ -1,0 +1,488 @@
+package worker
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// EnvFD names the environment variable that tells a worker which
+// descriptor joins it to its front.
+const EnvFD = "TRANSLUCENT_WORKER_FD"
+
+// Config is what a Pool needs; the zero value of each field selects the
+// default given beside it.
+type Config struct {
+	// Path and Args start a worker, a process that calls Serve on the
+	// descriptor EnvFD names. Default: this very binary (/proc/self/exe,
+	// which stays this build even after a rebuild in place) with "worker".
+	Path string
+	Args []string
+
+	// PerWorker is how many sessions share a worker: 1 (the default) gives
+	// each its own process; more costs less memory, and a line that ends a
+	// worker rolls back every session in it.
+	PerWorker int
+
+	// Memory is what a worker may hold per session in it (resident set);
+	// past it the worker is ended as if it had crashed. 0: no limit.
+	Memory int64
+
+	// EvalTimeout bounds one evaluation; 0: none.
+	EvalTimeout time.Duration
+
+	// StopGrace is how long a line may go on after an interrupt (Ctrl-C,
+	// a client gone, a migration, EvalTimeout) before its worker is ended;
+	// default 500ms.
+	StopGrace time.Duration
+
+	// Recycle is how many evaluations a session's interpreter serves
+	// before the worker rebuilds it from its own snapshot (yaegi's
+	// interpreters grow with each evaluation); default 1000, negative
+	// never.
+	Recycle int
+
+	Logger *slog.Logger // default slog.Default()
+}
+
+func (c *Config) setDefaults() {
+	if c.Path == "" {
+		c.Path = "/proc/self/exe"
+		if len(c.Args) == 0 {
+			c.Args = []string{"worker"}
+		}
+	}
+	if c.PerWorker <= 0 {
+		c.PerWorker = 1
+	}
+	if c.StopGrace <= 0 {
+		c.StopGrace = 500 * time.Millisecond
+	}
+	if c.Recycle == 0 {
+		c.Recycle = 1000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+const (
+	// helloTimeout bounds a worker's start: fork, exec, runtime start.
+	helloTimeout = 10 * time.Second
+	// callTimeout bounds a question to a worker, and openTimeout a
+	// restore; a worker that does not answer in time is ended.
+	callTimeout = 10 * time.Second
+	openTimeout = 30 * time.Second
+	// writeTimeout bounds a write to a worker that does not read (stopped,
+	// or wedged): it is ended.
+	writeTimeout = 5 * time.Second
+	// watchEvery is how often worker memory is read.
+	watchEvery = 250 * time.Millisecond
+)
+
+// ErrClosed is returned once the Pool is closed.
+var ErrClosed = errors.New("worker: pool closed")
+
+// Pool starts and supervises the workers that evaluate sessions' code. It
+// restores the sessions of a worker that ends in fresh workers, from the
+// checkpoint each took after its last evaluation.
+type Pool struct {
+	cfg Config
+
+	mu     sync.Mutex
+	procs  []*proc // live workers; guarded by mu
+	closed bool    // guarded by mu
+
+	wg   sync.WaitGroup // the workers' reader goroutines, and watch
+	stop chan struct{}  // closed by Close: ends watch
+}
+
+// NewPool returns a pool with cfg; it starts workers as sessions need
+// them.
+func NewPool(cfg Config) *Pool {
+	cfg.setDefaults()
+	pl := &Pool{cfg: cfg, stop: make(chan struct{})}
+	pl.wg.Add(1)
+	go func() { // ends at Close
+		defer pl.wg.Done()
+		pl.watch()
+	}()
+	return pl
+}
+
+// Close ends every worker and waits for its goroutines. Namespaces still
+// open fail from then on.
+func (pl *Pool) Close() error {
+	pl.mu.Lock()
+	if pl.closed {
+		pl.mu.Unlock()
+		return nil
+	}
+	pl.closed = true
+	procs := append([]*proc(nil), pl.procs...)
+	pl.mu.Unlock()
+	close(pl.stop)
+	for _, p := range procs {
+		p.kill("the server is closing")
+	}
+	pl.wg.Wait()
+	return nil
+}
+
+// Stats describes the pool's workers.
+type Stats struct {
+	Workers  int
+	Sessions int
+	RSS      int64 // resident memory of every worker, bytes
+}
+
+// Stats reports the pool's workers as last read.
+func (pl *Pool) Stats() Stats {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	var st Stats
+	for _, p := range pl.procs {
+		st.Workers++
+		st.Sessions += len(p.sessions)
+		st.RSS += p.rss.Load()
+	}
+	return st
+}
+
+// proc is one worker process, seen from the front.
+type proc struct {
+	pl   *Pool
+	cmd  *exec.Cmd
+	pid  int
+	conn *net.UnixConn
+	w    *frameWriter
+	why  reasonWriter // the worker's standard error: the runtime's last words
+	done chan struct{} // closed when the worker has ended and been reaped
+
+	sessions map[uint64]*Namespace // guarded by pl.mu
+	reserved int                   // places promised to opens under way; guarded by pl.mu
+	nextSID  uint64                // guarded by pl.mu
+	dead     bool                  // guarded by pl.mu
+
+	rss    atomic.Int64
+	killed atomic.Pointer[string] // why the front ended it, if it did
+}
+
+// place returns a worker with room for one more session, starting one if
+// none has.
+func (pl *Pool) place() (*proc, error) {
+	pl.mu.Lock()
+	if pl.closed {
+		pl.mu.Unlock()
+		return nil, ErrClosed
+	}
+	for _, p := range pl.procs {
+		if !p.dead && len(p.sessions)+p.reserved < pl.cfg.PerWorker {
+			p.reserved++
+			pl.mu.Unlock()
+			return p, nil
+		}
+	}
+	pl.mu.Unlock()
+	p, err := pl.spawn()
+	if err != nil {
+		return nil, err
+	}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if pl.closed {
+		p.kill("the server is closing")
+		return nil, ErrClosed
+	}
+	p.reserved++
+	pl.procs = append(pl.procs, p)
+	return p, nil
+}
+
+// spawn starts a worker and waits for its hello.
+func (pl *Pool) spawn() (*proc, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("worker: socketpair: %w", err)
+	}
+	ours, theirs := os.NewFile(uintptr(fds[0]), "worker"), os.NewFile(uintptr(fds[1]), "worker")
+	defer theirs.Close()
+	fc, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	conn := fc.(*net.UnixConn)
+	p := &proc{pl: pl, conn: conn, w: newFrameWriter(conn), done: make(chan struct{}), sessions: map[uint64]*Namespace{}}
+	p.cmd = exec.Command(pl.cfg.Path, pl.cfg.Args...)
+	p.cmd.ExtraFiles = []*os.File{theirs} // descriptor 3
+	p.cmd.Env = append(os.Environ(), EnvFD+"=3")
+	p.cmd.Stderr = &p.why
+	// Its own process group: a terminal's Ctrl-C or hang-up reaches the
+	// front, which decides what its workers do.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("worker: starting %s: %w", pl.cfg.Path, err)
+	}
+	p.pid = p.cmd.Process.Pid
+	r := bufio.NewReaderSize(conn, 64<<10)
+	conn.SetReadDeadline(time.Now().Add(helloTimeout))
+	f, err := readFrame(r)
+	conn.SetReadDeadline(time.Time{})
+	var h helloMsg
+	if err == nil && f.kind != kindHello {
+		err = protocolErrorf("first frame %q, want a hello", f.kind)
+	}
+	if err == nil {
+		err = decode(f, &h)
+	}
+	if err == nil && h.Version != WireVersion {
+		err = fmt.Errorf("worker: %s speaks wire version %d, this build %d", pl.cfg.Path, h.Version, WireVersion)
+	}
+	if err != nil {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+		conn.Close()
+		if why := p.why.reason(); why != "" {
+			err = fmt.Errorf("%w (%s)", err, why)
+		}
+		return nil, fmt.Errorf("worker: %s did not start as a worker: %w", pl.cfg.Path, err)
+	}
+	if m, err := readRSS(p.pid); err == nil {
+		p.rss.Store(m)
+	}
+	pl.wg.Add(1)
+	go func() { // ends when the worker's socket closes: at its death
+		defer pl.wg.Done()
+		p.end(p.read(r))
+	}()
+	return p, nil
+}
+
+// read dispatches the worker's frames to their sessions until the worker
+// ends or breaks the wire.
+func (p *proc) read(r *bufio.Reader) error {
+	for {
+		f, err := readFrame(r)
+		if err != nil {
+			return err
+		}
+		p.pl.mu.Lock()
+		n := p.sessions[f.session]
+		p.pl.mu.Unlock()
+		if n == nil {
+			continue // closed meanwhile
+		}
+		if err := n.receive(p, f); err != nil {
+			return err
+		}
+	}
+}
+
+// send writes one frame to the worker. A worker that does not take it
+// within writeTimeout is ended; an error means the worker is ending.
+func (p *proc) send(kind byte, session uint64, msg any) error {
+	p.w.mu.Lock()
+	p.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+	p.w.mu.Unlock()
+	err := p.w.write(kind, session, msg)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		p.kill(fmt.Sprintf("it did not read its socket for %v", writeTimeout))
+	}
+	return err
+}
+
+// kill ends the worker, for reason (said to the sessions it held).
+func (p *proc) kill(reason string) {
+	p.killed.CompareAndSwap(nil, &reason)
+	p.cmd.Process.Kill()
+}
+
+// end reaps the worker and restores each session it held in another.
+func (p *proc) end(readErr error) {
+	if errors.Is(readErr, ErrProtocol) {
+		p.kill("it broke the wire protocol: " + readErr.Error())
+	}
+	p.cmd.Process.Kill() // its socket closed: it is dying, or hostile
+	p.cmd.Wait()
+	p.conn.Close()
+	reason := p.reason()
+
+	pl := p.pl
+	pl.mu.Lock()
+	p.dead = true
+	pl.procs = removeProc(pl.procs, p)
+	closing := pl.closed
+	var held []*Namespace
+	for _, n := range p.sessions {
+		held = append(held, n)
+	}
+	pl.mu.Unlock()
+	close(p.done)
+	if len(held) > 0 {
+		pl.cfg.Logger.Warn("worker ended", "worker", p.pid, "reason", reason, "sessions", len(held))
+	}
+	for _, n := range held {
+		n.rehome(p, reason, closing)
+	}
+}
+
+// reason says why the worker ended, in words for its users.
+func (p *proc) reason() string {
+	if k := p.killed.Load(); k != nil {
+		return *k
+	}
+	if why := p.why.reason(); why != "" {
+		return why
+	}
+	if st := p.cmd.ProcessState; st != nil {
+		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return "it was killed by " + ws.Signal().String()
+		}
+		return "it exited (" + st.String() + ")"
+	}
+	return "it ended"
+}
+
+func removeProc(procs []*proc, p *proc) []*proc {
+	for i, q := range procs {
+		if q == p {
+			return append(procs[:i], procs[i+1:]...)
+		}
+	}
+	return procs
+}
+
+// limit is the resident memory the worker may use, for the sessions it
+// holds now; 0 for none.
+func (p *proc) limitLocked() int64 {
+	if p.pl.cfg.Memory <= 0 {
+		return 0
+	}
+	return p.pl.cfg.Memory * int64(max(1, len(p.sessions)))
+}
+
+// watch reads each worker's memory and ends one past its limit.
+func (pl *Pool) watch() {
+	t := time.NewTicker(watchEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-pl.stop:
+			return
+		case <-t.C:
+		}
+		pl.mu.Lock()
+		type check struct {
+			p     *proc
+			limit int64
+		}
+		checks := make([]check, 0, len(pl.procs))
+		for _, p := range pl.procs {
+			checks = append(checks, check{p, p.limitLocked()})
+		}
+		pl.mu.Unlock()
+		for _, c := range checks {
+			rss, err := readRSS(c.p.pid)
+			if err != nil {
+				continue
+			}
+			c.p.rss.Store(rss)
+			if c.limit > 0 && rss > c.limit {
+				c.p.kill(fmt.Sprintf("it went past its memory limit (--session-memory %s: %s resident)", mib(c.limit), mib(rss)))
+			}
+		}
+	}
+}
+
+func mib(n int64) string { return strconv.FormatInt(n>>20, 10) + " MiB" }
+
+// readRSS reads a process's resident set size.
+func readRSS(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, errors.New("statm: short")
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	return pages * int64(os.Getpagesize()), nil
+}
+
+// reasonWriter keeps the first line of a worker's standard error that
+// says why a Go program died, and throws the rest (goroutine dumps) away.
+type reasonWriter struct {
+	mu    sync.Mutex
+	line  []byte // the line so far; guarded by mu
+	first string // guarded by mu
+}
+
+// maxReasonLine bounds a line kept while looking for a reason.
+const maxReasonLine = 512
+
+func (w *reasonWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := len(p)
+	for w.first == "" && len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			w.line = append(w.line, p[:min(len(p), maxReasonLine-len(w.line))]...)
+			break
+		}
+		w.line = append(w.line, p[:min(i, maxReasonLine-len(w.line))]...)
+		p = p[i+1:]
+		if why := fatalLine(string(w.line)); why != "" {
+			w.first = why
+		}
+		w.line = w.line[:0]
+	}
+	return n, nil
+}
+
+func (w *reasonWriter) reason() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.first == "" && len(w.line) > 0 {
+		return fatalLine(string(w.line))
+	}
+	return w.first
+}
+
+// fatalLine turns a line of a dying Go program's output into a reason, or
+// returns "" for any other line.
+func fatalLine(line string) string {
+	line = strings.TrimSpace(line)
+	switch {
+	case strings.HasPrefix(line, "runtime: goroutine stack exceeds"):
+		return "fatal error: stack overflow (" + strings.TrimPrefix(line, "runtime: ") + ")"
+	case strings.HasPrefix(line, "fatal error: "),
+		strings.HasPrefix(line, "panic: "),
+		strings.HasPrefix(line, "SIGTRAP"),
+		strings.HasPrefix(line, "SIGQUIT"),
+		strings.HasPrefix(line, "SIGSEGV"),
+		strings.HasPrefix(line, "SIGABRT"),
+		strings.HasPrefix(line, "runtime: out of memory"):
+		return line
+	}
+	return ""
+}
