@@ -45,8 +45,8 @@ type Session struct {
 	since time.Time // login time; guarded by mu
 	ed    editor    // guarded by mu
 
-	ns      Namespace            // nil until logged in; used by the session goroutine, or while it is parked; set under mu
-	lastOut byte                 // last byte evaluated code wrote; guarded by mu
+	ns      Namespace // nil until logged in; used by the session goroutine, or while it is parked; set under mu
+	lastOut byte      // last byte evaluated code wrote; guarded by mu
 
 	// What a migration carries besides the above; written by the session
 	// goroutine, read while it is parked (input.mu orders the two).

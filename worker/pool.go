@@ -169,7 +169,7 @@ type proc struct {
 	pid  int
 	conn *net.UnixConn
 	w    *frameWriter
-	why  reasonWriter // the worker's standard error: the runtime's last words
+	why  reasonWriter  // the worker's standard error: the runtime's last words
 	done chan struct{} // closed when the worker has ended and been reaped
 
 	sessions map[uint64]*Namespace // guarded by pl.mu

@@ -109,15 +109,15 @@ type wsession struct {
 	reqs chan frame // open's successors: eval and close, in order
 
 	mu       sync.Mutex
-	cond     *sync.Cond         // on mu: credit grew, or the session is stopping
+	cond     *sync.Cond           // on mu: credit grew, or the session is stopping
 	ns       *namespace.Namespace // guarded by mu to set; used by run and call
-	cancel   context.CancelFunc // the running evaluation's; guarded by mu
-	credit   int                // output bytes the front will take now; guarded by mu
-	muted    bool               // output is dropped: interrupted, or closed; guarded by mu
-	closed   bool               // guarded by mu
-	saved    []byte             // the last checkpoint sent; used by run
-	recycle  int                // rebuild the interpreter after this many evaluations; 0 never
-	sinceNew int                // evaluations since the interpreter was built; used by run
+	cancel   context.CancelFunc   // the running evaluation's; guarded by mu
+	credit   int                  // output bytes the front will take now; guarded by mu
+	muted    bool                 // output is dropped: interrupted, or closed; guarded by mu
+	closed   bool                 // guarded by mu
+	saved    []byte               // the last checkpoint sent; used by run
+	recycle  int                  // rebuild the interpreter after this many evaluations; 0 never
+	sinceNew int                  // evaluations since the interpreter was built; used by run
 }
 
 func (s *wsession) run(m openMsg) {

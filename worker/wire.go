@@ -267,14 +267,14 @@ type callMsg struct {
 }
 
 type replyMsg struct {
-	ID      uint64
-	Err     string          `cbor:",omitempty"`
-	Strs    []string        `cbor:",omitempty"`
-	Vars    []namespace.Var `cbor:",omitempty"`
-	Rev     uint64          `cbor:",omitempty"`
-	OK      bool            `cbor:",omitempty"` // settled (opRevision), found (opUndrop)
-	State   []byte          `cbor:",omitempty"`
-	Lost    []string        `cbor:",omitempty"`
+	ID    uint64
+	Err   string          `cbor:",omitempty"`
+	Strs  []string        `cbor:",omitempty"`
+	Vars  []namespace.Var `cbor:",omitempty"`
+	Rev   uint64          `cbor:",omitempty"`
+	OK    bool            `cbor:",omitempty"` // settled (opRevision), found (opUndrop)
+	State []byte          `cbor:",omitempty"`
+	Lost  []string        `cbor:",omitempty"`
 }
 
 type ackMsg struct {
