@@ -9,6 +9,7 @@ import (
 	"go/token"
 	"io"
 	"io/fs"
+	"os"
 	"maps"
 	"reflect"
 	"slices"
@@ -30,6 +31,11 @@ type Options struct {
 
 	// Version is sys.Version for evaluated code that imports "sys".
 	Version string
+
+	// ServerPid is sys.Pid: the process that holds the session's
+	// connection, which is not the one evaluating when that is a worker
+	// (os.Getpid()). Zero: this process.
+	ServerPid int
 
 	// Unrestricted adds os/exec, syscall, unsafe, the process environment,
 	// and an os.Exit and log.Fatal that end the process. Otherwise
@@ -284,6 +290,13 @@ func (ns *Namespace) Revision() (rev uint64, settled bool) {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
 	return ns.rev, !ns.changing && !ns.timers && ns.ended == nil && ns.running.Load() == 0
+}
+
+func (ns *Namespace) serverPid() int {
+	if ns.opts.ServerPid != 0 {
+		return ns.opts.ServerPid
+	}
+	return os.Getpid()
 }
 
 // Stopped waits until no evaluation holds the interpreter (an interrupted
@@ -600,7 +613,7 @@ func (ns *Namespace) packageName(imp importSpec) string {
 // isPkgConst reports whether a package's symbol is an untyped constant.
 func (ns *Namespace) isPkgConst(path, name string) bool {
 	if path == sysPackage {
-		return name == "Version"
+		return name == "Version" || name == "Pid"
 	}
 	p := ns.symbols[path]
 	if p == nil {

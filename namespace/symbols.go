@@ -189,6 +189,7 @@ func (ns *Namespace) loadPackage(i *interp.Interpreter, importPath string) error
 	if importPath == sysPackage {
 		err := i.Use(interp.Exports{sysPackage + "/" + sysPackage: {
 			"Version": reflect.ValueOf(constant.MakeString(ns.opts.Version)),
+			"Pid":     reflect.ValueOf(constant.MakeInt64(int64(ns.serverPid()))),
 		}})
 		if err != nil {
 			return err

@@ -372,6 +372,7 @@ func (s *Session) namespaceOptions() namespace.Options {
 		Stdout:       (*sessionOutput)(s),
 		Stderr:       (*sessionOutput)(s),
 		Version:      s.srv.cfg.Version,
+		ServerPid:    os.Getpid(),
 		Unrestricted: s.srv.cfg.Unrestricted,
 	}
 }

@@ -26,7 +26,10 @@ type Namespace struct {
 	state   []byte                   // the last checkpoint (CBOR of a namespace.Snapshot); guarded by mu
 	lost    []string                 // what the checkpoint could not carry; guarded by mu
 	stale   string                   // why the checkpoint is older than the last evaluation; guarded by mu
+	line    uint64                   // the last evaluation that ended in p (doneMsg.Line); guarded by mu
+	savedAt uint64                   // the evaluation the checkpoint is the state after; guarded by mu
 	eval    *pending                 // the evaluation under way; guarded by mu
+	moving  chan struct{}            // non-nil while rehome restores it elsewhere, closed after; guarded by mu
 	opened  chan openedMsg           // an open under way; guarded by mu
 	calls   map[uint64]chan replyMsg // questions under way; guarded by mu
 	callID  uint64                   // guarded by mu
@@ -91,7 +94,7 @@ func (pl *Pool) open(n *Namespace, state []byte) (*proc, uint64, error) {
 	n.mu.Lock()
 	n.opened = ch
 	n.mu.Unlock()
-	msg := openMsg{Version: n.opts.Version, Unrestricted: n.opts.Unrestricted, State: state, Recycle: max(0, pl.cfg.Recycle)}
+	msg := openMsg{Version: n.opts.Version, ServerPid: n.opts.ServerPid, Unrestricted: n.opts.Unrestricted, State: state, Recycle: max(0, pl.cfg.Recycle)}
 	t := time.NewTimer(openTimeout)
 	defer t.Stop()
 	var err2 error
@@ -149,6 +152,7 @@ func (n *Namespace) receive(p *proc, f frame) error {
 		}
 		n.eval = nil
 		e.done = m
+		n.line = m.Line
 		n.mu.Unlock()
 		close(e.arrived)
 		n.push(event{done: e})
@@ -159,10 +163,14 @@ func (n *Namespace) receive(p *proc, f frame) error {
 		}
 		n.mu.Lock()
 		if n.p == p {
-			if m.Err != "" {
+			switch {
+			case m.Err != "":
 				n.stale = m.Err
-			} else {
-				n.state, n.lost, n.stale = m.State, m.Lost, ""
+			case m.State != nil:
+				n.state, n.lost = m.State, m.Lost
+				fallthrough
+			default:
+				n.stale, n.savedAt = "", m.Line
 			}
 		}
 		n.mu.Unlock()
@@ -240,7 +248,7 @@ func (n *Namespace) Eval(ctx context.Context, src string) (namespace.Result, err
 		ctx, cancel = context.WithTimeoutCause(ctx, d, errEvalTimeout)
 		defer cancel()
 	}
-	n.mu.Lock()
+	n.lockSettled()
 	if n.closed {
 		n.mu.Unlock()
 		return namespace.Result{}, namespace.ErrClosed
@@ -327,6 +335,18 @@ func (e *RolledBack) text(what, when string) string {
 
 func (e *RolledBack) Unwrap() error { return namespace.ErrRolledBack }
 
+// lockSettled locks n.mu once no rehome is under way, so that what the
+// caller sends goes to the worker n is in from then on.
+func (n *Namespace) lockSettled() {
+	n.mu.Lock()
+	for n.moving != nil {
+		ch := n.moving
+		n.mu.Unlock()
+		<-ch
+		n.mu.Lock()
+	}
+}
+
 // rehome restores n, which ran in the ended worker old, in another, and
 // ends its evaluation under way with a *RolledBack.
 func (n *Namespace) rehome(old *proc, reason string, closing bool) {
@@ -336,17 +356,32 @@ func (n *Namespace) rehome(old *proc, reason string, closing bool) {
 		return
 	}
 	state, lost, stale := n.state, n.lost, n.stale
+	if stale == "" && n.savedAt < n.line {
+		stale = "it ended before the state after the last line reached the server"
+	}
+	n.line, n.savedAt = 0, 0
 	e := n.eval
 	n.eval = nil
 	calls := n.calls
 	n.calls = map[uint64]chan replyMsg{}
 	n.epoch++
+	moved := make(chan struct{})
+	n.moving = moved
 	n.mu.Unlock()
+	defer func() {
+		n.mu.Lock()
+		n.moving = nil
+		n.mu.Unlock()
+		close(moved)
+	}()
 	for _, ch := range calls {
 		ch <- replyMsg{Err: "worker: the worker ended: " + reason}
 	}
 	rb := &RolledBack{Reason: reason, Lost: lost, Stale: stale}
 	if closing {
+		n.mu.Lock()
+		n.closed = true
+		n.mu.Unlock()
 		if e != nil {
 			e.err = namespace.ErrClosed
 			close(e.arrived)
@@ -389,7 +424,7 @@ func (n *Namespace) rehome(old *proc, reason string, closing bool) {
 // call asks the worker a question about n.
 func (n *Namespace) call(op int, args ...string) (replyMsg, error) {
 	ch := make(chan replyMsg, 1)
-	n.mu.Lock()
+	n.lockSettled()
 	if n.closed {
 		n.mu.Unlock()
 		return replyMsg{}, namespace.ErrClosed
@@ -495,7 +530,7 @@ func (n *Namespace) Worker() (pid int, rss int64) {
 // Close ends the namespace in its worker; the worker ends when it holds
 // no session.
 func (n *Namespace) Close() {
-	n.mu.Lock()
+	n.lockSettled()
 	if n.closed {
 		n.mu.Unlock()
 		return

@@ -219,10 +219,10 @@ func (pl *Pool) spawn() (*proc, error) {
 		return nil, fmt.Errorf("worker: socketpair: %w", err)
 	}
 	ours, theirs := os.NewFile(uintptr(fds[0]), "worker"), os.NewFile(uintptr(fds[1]), "worker")
-	defer theirs.Close()
 	fc, err := net.FileConn(ours)
 	ours.Close()
 	if err != nil {
+		theirs.Close()
 		return nil, fmt.Errorf("worker: %w", err)
 	}
 	conn := fc.(*net.UnixConn)
@@ -234,7 +234,9 @@ func (pl *Pool) spawn() (*proc, error) {
 	// Its own process group: a terminal's Ctrl-C or hang-up reaches the
 	// front, which decides what its workers do.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
+	err = p.cmd.Start()
+	theirs.Close() // the worker's now: its death closes the socket
+	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("worker: starting %s: %w", pl.cfg.Path, err)
 	}

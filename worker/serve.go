@@ -116,12 +116,13 @@ type wsession struct {
 	muted    bool                 // output is dropped: interrupted, or closed; guarded by mu
 	closed   bool                 // guarded by mu
 	saved    []byte               // the last checkpoint sent; used by run
+	line     uint64               // evaluations ended; used by run
 	recycle  int                  // rebuild the interpreter after this many evaluations; 0 never
 	sinceNew int                  // evaluations since the interpreter was built; used by run
 }
 
 func (s *wsession) run(m openMsg) {
-	opts := namespace.Options{Stdout: s, Stderr: s, Version: m.Version, Unrestricted: m.Unrestricted}
+	opts := namespace.Options{Stdout: s, Stderr: s, Version: m.Version, ServerPid: m.ServerPid, Unrestricted: m.Unrestricted}
 	s.recycle = m.Recycle
 	var ns *namespace.Namespace
 	if len(m.State) == 0 {
@@ -170,7 +171,12 @@ func (s *wsession) run(m openMsg) {
 		s.cancel = nil
 		s.mu.Unlock()
 		cancel()
-		s.h.w.write(kindDone, s.id, doneOf(res, err))
+		done := doneOf(res, err)
+		if !errors.Is(err, namespace.ErrIncomplete) {
+			s.line++
+		}
+		done.Line = s.line
+		s.h.w.write(kindDone, s.id, done)
 		if errors.Is(err, namespace.ErrIncomplete) {
 			continue
 		}
@@ -196,13 +202,15 @@ func (s *wsession) checkpoint(ns *namespace.Namespace) (namespace.Snapshot, []st
 		err = fmt.Errorf("its snapshot is %d MiB, over the limit of %d MiB", len(b)>>20, maxState>>20)
 	}
 	if err != nil {
-		s.h.w.write(kindSaved, s.id, savedMsg{Err: err.Error()})
+		s.h.w.write(kindSaved, s.id, savedMsg{Line: s.line, Err: err.Error()})
 		return snap, lost, false
 	}
-	if !bytes.Equal(b, s.saved) {
+	if bytes.Equal(b, s.saved) {
+		b = nil // unchanged: the front keeps what it has
+	} else {
 		s.saved = b
-		s.h.w.write(kindSaved, s.id, savedMsg{State: b, Lost: lost})
 	}
+	s.h.w.write(kindSaved, s.id, savedMsg{Line: s.line, State: b, Lost: lost})
 	return snap, lost, true
 }
 

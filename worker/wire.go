@@ -179,6 +179,7 @@ type helloMsg struct {
 
 type openMsg struct {
 	Version      string // sys.Version
+	ServerPid    int    // sys.Pid
 	Unrestricted bool
 	State        []byte `cbor:",omitempty"` // CBOR of a namespace.Snapshot; empty: a new namespace
 	Recycle      int    `cbor:",omitempty"` // evaluations after which the interpreter is rebuilt from its snapshot
@@ -203,6 +204,7 @@ const (
 )
 
 type doneMsg struct {
+	Line     uint64 // evaluations that ended in this worker, this one included
 	Kind     int
 	Value    string `cbor:",omitempty"`
 	HasValue bool   `cbor:",omitempty"`
@@ -244,6 +246,7 @@ func doneOf(res namespace.Result, err error) doneMsg {
 // savedMsg is a checkpoint: the namespace as it is after an evaluation,
 // from which the front restores it if a later line ends the worker.
 type savedMsg struct {
+	Line  uint64   // the doneMsg.Line it is the state after
 	State []byte   `cbor:",omitempty"` // CBOR of namespace.Snapshot; empty when Err is set
 	Lost  []string `cbor:",omitempty"`
 	Err   string   `cbor:",omitempty"`

@@ -1,0 +1,407 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"translucent/namespace"
+)
+
+// testPool starts a pool whose workers are this test binary (TestMain).
+func testPool(t testing.TB, cfg Config) *Pool {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Path = exe
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	pl := NewPool(cfg)
+	t.Cleanup(func() { pl.Close() })
+	return pl
+}
+
+// testLog writes the pool's log to the test's.
+type testLog struct{ t testing.TB }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
+
+// syncBuffer is what a session's client receives.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+type session struct {
+	t   testing.TB
+	ns  *Namespace
+	out *syncBuffer
+}
+
+func openSession(t testing.TB, pl *Pool) *session {
+	t.Helper()
+	out := &syncBuffer{}
+	ns, err := pl.New(namespace.Options{Stdout: out, Stderr: out, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Close)
+	return &session{t: t, ns: ns, out: out}
+}
+
+// eval evaluates src and returns its value, or its error's text.
+func (s *session) eval(src string) string {
+	s.t.Helper()
+	res, err := s.ns.Eval(context.Background(), src)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	return res.Value
+}
+
+func (s *session) mustEval(src, want string) {
+	s.t.Helper()
+	if got := s.eval(src); got != want {
+		s.t.Fatalf("%s = %q, want %q", src, got, want)
+	}
+}
+
+func (s *session) pid() int {
+	pid, _ := s.ns.Worker()
+	return pid
+}
+
+func TestEval(t *testing.T) {
+	pl := testPool(t, Config{})
+	s := openSession(t, pl)
+	s.mustEval("x := 41", "")
+	s.mustEval("x + 1", "42")
+	s.mustEval(`import "fmt"`, "")
+	s.mustEval(`fmt.Println("hello")`, "")
+	if got := s.out.String(); got != "hello\n" {
+		t.Errorf("output %q, want %q", got, "hello\n")
+	}
+	if _, err := s.ns.Eval(context.Background(), "func f() {"); !errors.Is(err, namespace.ErrIncomplete) {
+		t.Errorf("incomplete input: %v, want ErrIncomplete", err)
+	}
+	s.mustEval(`import "os"`, "")
+	if got, want := s.eval("os.Getpid()"), s.pid(); got != strconv.Itoa(want) {
+		t.Errorf("os.Getpid() = %s, want the worker's pid %d", got, want)
+	}
+	if os.Getpid() == s.pid() {
+		t.Error("the namespace runs in the front's process")
+	}
+	vars := s.ns.Vars()
+	if len(vars) != 1 || vars[0].Name != "x" || vars[0].Type != "int" {
+		t.Errorf("Vars = %v, want [x int]", vars)
+	}
+	if got := strings.Join(s.ns.Imports(), " "); got != "fmt os" {
+		t.Errorf("Imports = %q", got)
+	}
+	snap, lost, err := s.ns.Snapshot()
+	if err != nil || len(lost) != 0 || len(snap.Vars) != 1 {
+		t.Fatalf("Snapshot = %d vars, %v, %v", len(snap.Vars), lost, err)
+	}
+	rev1, settled := s.ns.Revision()
+	s.mustEval("x++", "")
+	rev2, _ := s.ns.Revision()
+	if !settled || rev2 == rev1 {
+		t.Errorf("Revision: %d settled=%v, then %d after an evaluation", rev1, settled, rev2)
+	}
+}
+
+// TestOutputIsLarge prints more than the output window in one line: flow
+// control must let it all through, in order.
+func TestOutputIsLarge(t *testing.T) {
+	pl := testPool(t, Config{})
+	s := openSession(t, pl)
+	s.mustEval(`import "strings"`, "")
+	s.mustEval(`import "fmt"`, "")
+	s.mustEval(`for i := 0; i < 4; i++ { fmt.Print(strings.Repeat(fmt.Sprint(i), 200000)) }`, "")
+	var want strings.Builder
+	for i := 0; i < 4; i++ {
+		want.WriteString(strings.Repeat(strconv.Itoa(i), 200000))
+	}
+	if got := s.out.String(); got != want.String() {
+		t.Fatalf("output of %d bytes differs from the %d printed", len(got), want.Len())
+	}
+}
+
+// TestCrashRollsBack ends a worker with each kind of line that killed the
+// whole server before isolation, with a second, innocent session beside
+// it: the culprit is restored as before the line and told why; the
+// innocent one notices nothing.
+func TestCrashRollsBack(t *testing.T) {
+	for _, mode := range []struct {
+		name      string
+		perWorker int
+	}{{"session", 1}, {"pool", 4}} {
+		t.Run(mode.name, func(t *testing.T) {
+			pl := testPool(t, Config{PerWorker: mode.perWorker, Memory: 1 << 30})
+			innocent := openSession(t, pl)
+			innocent.mustEval("y := []string{\"safe\"}", "")
+			for _, tc := range []struct {
+				name, setup, line, reason string
+			}{
+				{"concurrent map writes", "m := map[int]int{}",
+					`done := make(chan bool); for i := 0; i < 8; i++ { go func() { for j := 0; j < 1000000; j++ { m[j] = j }; done <- true }() }; for i := 0; i < 8; i++ { <-done }`,
+					"fatal error: concurrent map writes"},
+				{"stack overflow", "func f(n int) int { return f(n+1) + 1 }", "f(0)", "stack overflow"},
+				{"breakpoint", `import "runtime"`, "runtime.Breakpoint()", "SIGTRAP"},
+				{"max threads", `import "runtime/debug"`, "debug.SetMaxThreads(2)", "thread exhaustion"},
+				{"out of memory", "", "b := make([]byte, 1<<40)", "out of memory"},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					s := openSession(t, pl)
+					s.mustEval("x := 41", "")
+					if tc.setup != "" {
+						s.mustEval(tc.setup, "")
+					}
+					before := s.pid()
+					got := s.eval(tc.line)
+					if !strings.Contains(got, "worker process running this line ended") || !strings.Contains(got, tc.reason) || !strings.Contains(got, "restored as it was before this line") {
+						t.Fatalf("%s: %q, want a rollback naming %q", tc.line, got, tc.reason)
+					}
+					if s.pid() == before {
+						t.Errorf("still in worker %d", before)
+					}
+					s.mustEval("x + 1", "42")
+					innocent.mustEval("y[0]", `"safe"`)
+				})
+			}
+			if mode.perWorker == 1 && strings.Contains(innocent.out.String(), "ended") {
+				t.Errorf("the innocent session, in a worker of its own, was told: %q", innocent.out.String())
+			}
+		})
+	}
+}
+
+// TestCrashInGoroutine: code a line left running ends the worker after
+// the line returned. The session is told between prompts, restored as it
+// was after its last line.
+func TestCrashInGoroutine(t *testing.T) {
+	pl := testPool(t, Config{})
+	s := openSession(t, pl)
+	s.mustEval("x := 1", "")
+	s.mustEval("m := map[int]int{}", "")
+	before := s.pid()
+	s.mustEval(`import "time"`, "")
+	s.mustEval("for i := 0; i < 8; i++ { go func() { time.Sleep(200 * time.Millisecond); for j := 0; ; j++ { m[j%1000] = j } }() }", "")
+	waitFor(t, "the notice", func() bool { return strings.Contains(s.out.String(), "worker process ended") })
+	if got := s.out.String(); !strings.Contains(got, "concurrent map") || !strings.Contains(got, "after its last line") {
+		t.Errorf("notice %q", got)
+	}
+	waitFor(t, "a new worker", func() bool { return s.pid() != before })
+	s.mustEval("x", "1")
+}
+
+// TestInterruptWins: a line blocked where an interrupt cannot reach
+// (time.Sleep, a deadlock) is ended with its worker within StopGrace, and
+// the session goes on as before it.
+func TestInterruptWins(t *testing.T) {
+	pl := testPool(t, Config{StopGrace: 200 * time.Millisecond})
+	s := openSession(t, pl)
+	s.mustEval(`import "time"`, "")
+	s.mustEval(`import "sync"`, "")
+	s.mustEval("x := 7", "")
+	s.mustEval("var mu sync.Mutex", "")
+	for _, line := range []string{"time.Sleep(time.Hour)", "mu.Lock(); mu.Lock()", "for {}", "select {}"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(100*time.Millisecond, cancel)
+		_, err := s.ns.Eval(ctx, line)
+		switch {
+		case errors.Is(err, namespace.ErrRolledBack):
+			if !strings.Contains(err.Error(), "did not stop") {
+				t.Errorf("%s: %v", line, err)
+			}
+		case errors.Is(err, namespace.ErrInterrupted):
+			if line == "time.Sleep(time.Hour)" || strings.Contains(line, "Lock") {
+				t.Errorf("%s: interrupted without ending its worker", line)
+			}
+		default:
+			t.Errorf("%s: %v, want it interrupted or rolled back", line, err)
+		}
+		s.mustEval("x", "7")
+	}
+}
+
+func TestEvalTimeout(t *testing.T) {
+	pl := testPool(t, Config{EvalTimeout: 200 * time.Millisecond})
+	s := openSession(t, pl)
+	s.mustEval("x := 7", "")
+	got := s.eval("for { x = 8 }")
+	if !strings.Contains(got, "--eval-timeout 200ms") {
+		t.Errorf("for {}: %q, want the limit named", got)
+	}
+	s.mustEval(`import "time"`, "")
+	got = s.eval("time.Sleep(time.Hour)")
+	if !strings.Contains(got, "rolled back") && !strings.Contains(got, "restored as it was before this line") {
+		t.Errorf("time.Sleep: %q, want a rollback", got)
+	}
+	if got := s.eval("x"); got != "7" && got != "8" {
+		t.Errorf("x = %s", got)
+	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	pl := testPool(t, Config{Memory: 256 << 20})
+	s := openSession(t, pl)
+	s.mustEval("x := 7", "")
+	got := s.eval("b := make([]byte, 2<<30); for i := 0; i < len(b); i += 4096 { b[i] = 1 }")
+	if !strings.Contains(got, "memory limit") || !strings.Contains(got, "256 MiB") {
+		t.Errorf("%q, want the memory limit named", got)
+	}
+	s.mustEval("x", "7")
+}
+
+// TestWorkerMisbehaves: a worker that writes garbage on its socket, or
+// stops answering, is ended; its session is restored.
+func TestWorkerMisbehaves(t *testing.T) {
+	pl := testPool(t, Config{StopGrace: 200 * time.Millisecond})
+	t.Run("garbage", func(t *testing.T) {
+		s := openSession(t, pl)
+		s.mustEval("x := 7", "")
+		s.mustEval(`import "os"`, "")
+		got := s.eval(`os.NewFile(3, "front").Write([]byte("garbage, not a frame at all"))`)
+		if !strings.Contains(got, "protocol") {
+			t.Errorf("%q, want the worker ended for breaking the protocol", got)
+		}
+		s.mustEval("x", "7")
+	})
+	t.Run("stopped", func(t *testing.T) {
+		s := openSession(t, pl)
+		s.mustEval("x := 7", "")
+		s.mustEval("x", "7") // its worker saved the state after x := 7 first
+		syscall.Kill(s.pid(), syscall.SIGSTOP)
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		_, err := s.ns.Eval(ctx, "x + 1")
+		if !errors.Is(err, namespace.ErrRolledBack) {
+			t.Errorf("a stopped worker: %v, want a rollback", err)
+		}
+		s.mustEval("x", "7")
+	})
+	t.Run("killed", func(t *testing.T) {
+		s := openSession(t, pl)
+		s.mustEval("x := 7", "")
+		s.mustEval("x", "7") // its worker saved the state after x := 7 first
+		before := s.pid()
+		syscall.Kill(before, syscall.SIGKILL)
+		waitFor(t, "a new worker", func() bool { return s.pid() != before })
+		s.mustEval("x", "7")
+		if got := s.out.String(); !strings.Contains(got, "killed") {
+			t.Errorf("notice %q", got)
+		}
+	})
+}
+
+// TestNotAWorker: a binary that does not speak the wire is refused with a
+// reason, and nothing is left running.
+func TestNotAWorker(t *testing.T) {
+	for _, path := range []string{"/bin/true", "/nonexistent/translucent"} {
+		pl := NewPool(Config{Path: path, Args: []string{"worker"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		_, err := pl.New(namespace.Options{})
+		if err == nil || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: %v, want an error naming it", path, err)
+		}
+		pl.Close()
+	}
+}
+
+// TestRestore opens a namespace from a snapshot taken in another worker.
+func TestRestore(t *testing.T) {
+	pl := testPool(t, Config{})
+	s := openSession(t, pl)
+	s.mustEval("type P struct{ X, Y int }", "")
+	s.mustEval("p := &P{1, 2}", "")
+	s.mustEval("q := p", "")
+	snap, _, err := s.ns.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := cbor.Marshal(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := pl.Restore(namespace.Options{}, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	r := &session{t: t, ns: ns}
+	r.mustEval("q.X = 5", "")
+	r.mustEval("p.X", "5")
+	if _, err := pl.Restore(namespace.Options{}, []byte("not cbor")); err == nil {
+		t.Error("a damaged snapshot was restored")
+	}
+}
+
+// TestRecycle: an interpreter rebuilt from its snapshot every few lines
+// keeps its namespace.
+func TestRecycle(t *testing.T) {
+	pl := testPool(t, Config{Recycle: 3})
+	s := openSession(t, pl)
+	s.mustEval("x := 0", "")
+	s.mustEval("func inc() { x++ }", "")
+	for i := 0; i < 10; i++ {
+		s.mustEval("inc()", "")
+	}
+	s.mustEval("x", "10")
+}
+
+// TestCloseEndsWorkers: a closed session's worker exits, and Close ends
+// the rest.
+func TestCloseEndsWorkers(t *testing.T) {
+	pl := testPool(t, Config{})
+	a, b := openSession(t, pl), openSession(t, pl)
+	pa, pb := a.pid(), b.pid()
+	a.ns.Close()
+	waitFor(t, "the closed session's worker to exit", func() bool { return syscall.Kill(pa, 0) != nil })
+	pl.Close()
+	if err := syscall.Kill(pb, 0); err == nil {
+		t.Errorf("worker %d still runs after Close", pb)
+	}
+	if _, err := b.ns.Eval(context.Background(), "1"); err == nil {
+		t.Error("Eval after Close succeeded")
+	}
+}
