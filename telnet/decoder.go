@@ -118,7 +118,12 @@ func (c *Conn) commandLocked(x byte) (byte, bool) {
 	case EL:
 		return 0x15, true // Ctrl-U
 	case AYT:
-		c.out = append(c.out, aytReply...)
+		// One answer covers every AYT that arrives before it is written: a
+		// peer that asks without reading must not make answers pile up.
+		if c.sent >= c.aytEnd {
+			c.out = append(c.out, aytReply...)
+			c.aytEnd = c.sent + int64(len(c.out))
+		}
 	case WILL, WONT, DO, DONT:
 		d.verb = x
 		d.step = stepOption

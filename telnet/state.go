@@ -1,6 +1,9 @@
 package telnet
 
-import "net"
+import (
+	"bytes"
+	"net"
+)
 
 // State is everything a Conn knows about its peer, as plain data that
 // encodes with encoding/json or CBOR, so that another process can take the
@@ -26,6 +29,11 @@ type State struct {
 	// CR is whether the last data byte was a CR, so that an LF or NUL
 	// arriving next belongs to it.
 	CR bool
+
+	// Unsent is what the Conn owes the peer and has not yet written, in
+	// order: answers to its commands, our offers. A client that does not
+	// read leaves them here; Restore sends them first.
+	Unsent []byte
 }
 
 // OptionState is the Q-method state (RFC 1143) of both sides of an option.
@@ -37,9 +45,13 @@ type OptionState struct {
 	HimQ   bool
 }
 
-// State returns a snapshot of c. It describes the connection exactly only
-// while no Read runs: stop the reader first, with a read deadline on
-// NetConn, and resume it or hand the state over.
+// State returns a snapshot of c. It never waits on the client, not even
+// one that does not read. It describes the connection exactly only while no
+// Read runs and nothing is being written: stop the reader first, with a
+// read deadline on NetConn, and a write that waits on the client with a
+// write deadline; then resume them or hand the state over. A write still
+// under way may go on to send some of Unsent, which the peer then receives
+// twice; nothing it owes is left out.
 func (c *Conn) State() State {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -51,6 +63,9 @@ func (c *Conn) State() State {
 		Pending:      c.dec.pending(),
 		SBOverflow:   c.dec.overflow,
 		CR:           c.dec.cr,
+	}
+	if len(c.out) > 0 {
+		s.Unsent = bytes.Clone(c.out)
 	}
 	for i, o := range c.opts {
 		if o != (option{}) {
@@ -65,7 +80,8 @@ func (c *Conn) State() State {
 }
 
 // Restore returns a Conn over nc that continues where the Conn that
-// produced s left off. It sends nothing. Values s could not have come from
+// produced s left off. It sends nothing itself: what s.Unsent holds goes
+// first, on the first Read or Write. Values s could not have come from
 // State are made harmless rather than trusted: an unknown QState counts as
 // QNo, and Pending cannot act, only be continued.
 func Restore(nc net.Conn, s State) *Conn {
@@ -88,6 +104,7 @@ func Restore(nc net.Conn, s State) *Conn {
 		}
 	}
 	c.width, c.height, c.ttype = s.Width, s.Height, s.TerminalType
+	c.out = bytes.Clone(s.Unsent)
 	if s.EchoAnswered {
 		c.answerLocked()
 	}

@@ -28,15 +28,18 @@ func viaJSON(t testing.TB, s State) State {
 
 // feed negotiates, then reads chunks through a Conn, one read each. With
 // migrate it moves to a new Conn at every boundary, through State, JSON
-// and Restore. It returns the data read, everything sent and the final
-// state, and fails if memory is not bounded.
-func feed(t testing.TB, chunks [][]byte, migrate bool) (data, sent []byte, st State) {
+// and Restore. With stuck the peer takes nothing after the offers until
+// every chunk is read, as a write deadline would have it: the answers wait
+// in the Conn, and move with it. It returns the data read, everything sent
+// and the final state, and fails if memory is not bounded.
+func feed(t testing.TB, chunks [][]byte, migrate, stuck bool) (data, sent []byte, st State) {
 	t.Helper()
 	sc := &scriptConn{}
 	c := NewConn(sc)
 	if err := c.Negotiate(); err != nil {
 		t.Fatal(err)
 	}
+	sc.setStuck(stuck)
 	buf := make([]byte, 4096)
 	for _, chunk := range chunks {
 		sc.push(chunk)
@@ -45,7 +48,7 @@ func feed(t testing.TB, chunks [][]byte, migrate bool) (data, sent []byte, st St
 			t.Fatalf("Read failed with %v, want io.EOF", err)
 		}
 		data = append(data, d...)
-		if cap(c.dec.sb) > maxSB || len(c.out) > 0 {
+		if cap(c.dec.sb) > maxSB || len(c.out) > maxUnsent || !stuck && len(c.out) > 0 {
 			t.Fatalf("subnegotiation buffer %d bytes, %d answers unsent", cap(c.dec.sb), len(c.out))
 		}
 		if p := c.dec.pending(); len(p) > 2+2*maxSB+1 {
@@ -53,6 +56,12 @@ func feed(t testing.TB, chunks [][]byte, migrate bool) (data, sent []byte, st St
 		}
 		if migrate {
 			c = Restore(sc, viaJSON(t, c.State()))
+		}
+	}
+	if stuck {
+		sc.setStuck(false)
+		if _, err := c.Write(nil); err != nil { // sends what is owed first
+			t.Fatal(err)
 		}
 	}
 	return data, sc.take(), viaJSON(t, c.State())
@@ -80,15 +89,17 @@ func TestRestoreAnywhere(t *testing.T) {
 		seq(IAC, SB, byte(TTYPE), ttypeIS) + "vt100" + seq(IAC, SE) +
 		seq(IAC, SB, byte(TTYPE)) + string(make([]byte, maxSB+10)) + seq(IAC, SE) +
 		seq(IAC, AYT, IAC, DO, 42, IAC, WONT, byte(SGA)) + "e\r")
-	wantData, wantSent, wantState := feed(t, [][]byte{in}, false)
+	wantData, wantSent, wantState := feed(t, [][]byte{in}, false, false)
 	if !wantState.EchoAnswered || wantState.Width != 255 || wantState.TerminalType != "vt100" {
 		t.Fatalf("the exchange did not go as planned: %+v", wantState)
 	}
-	for i := range in {
-		data, sent, st := feed(t, [][]byte{in[:i], in[i:]}, true)
-		if !bytes.Equal(data, wantData) || !bytes.Equal(sent, wantSent) || !reflect.DeepEqual(st, wantState) {
-			t.Errorf("moved after byte %d: data %q, sent %q, state %+v; want %q, %q, %+v",
-				i, data, sent, st, wantData, wantSent, wantState)
+	for _, stuck := range []bool{false, true} {
+		for i := range in {
+			data, sent, st := feed(t, [][]byte{in[:i], in[i:]}, true, stuck)
+			if !bytes.Equal(data, wantData) || !bytes.Equal(sent, wantSent) || !reflect.DeepEqual(st, wantState) {
+				t.Errorf("moved after byte %d, peer not reading %v: data %q, sent %q, state %+v; want %q, %q, %+v",
+					i, stuck, data, sent, st, wantData, wantSent, wantState)
+			}
 		}
 	}
 }
@@ -154,6 +165,7 @@ func TestRestoreMidNegotiation(t *testing.T) {
 	if string(data) != "hi\r" {
 		t.Errorf("read %q, want \"hi\\r\"", data)
 	}
+	settle(t, c2) // the TTYPE request is written after the read that asked for it
 	if w, h := c2.WindowSize(); w != 80 || h != 24 {
 		t.Errorf("WindowSize = %d, %d, want 80, 24", w, h)
 	}
