@@ -148,7 +148,7 @@ func testTerminalClient(t *testing.T, s *server, tr *transcript, f *os.File) {
 	}
 	typeLine(t, f, `import "os"`)
 	tr.expect(t, ">>> ")
-	typeLine(t, f, "os.Getpid()")
+	typeLine(t, f, "os.Getppid()") // the session's worker is the server's child
 	tr.expect(t, strconv.Itoa(s.pid()))
 	tr.expect(t, ">>> ")
 	// History: Up arrow recalls the last line.

@@ -127,8 +127,8 @@ func TestMigrate(t *testing.T) {
 	s := startServer(t)
 	c := loggedIn(t, s)
 	populate(t, c)
-	if got := c.eval("os.Getpid()"); got != strconv.Itoa(s.pid()) {
-		t.Fatalf("os.Getpid() = %q, want %d", got, s.pid())
+	if got := c.serverPid(); got != strconv.Itoa(s.pid()) {
+		t.Fatalf("sys.Pid = %q, want %d", got, s.pid())
 	}
 	// Half a line typed before the migration is finished after it.
 	c.send("x + ")
@@ -160,8 +160,8 @@ func TestMigrate(t *testing.T) {
 	if got := c.expect(t, ">>> "); !strings.Contains(got, "42") {
 		t.Errorf("the half-typed line x + 1 gave %q", got)
 	}
-	if got := c.eval("os.Getpid()"); got != strconv.Itoa(pid) {
-		t.Errorf("after migration os.Getpid() = %q, want the new pid %d", got, pid)
+	if got := c.serverPid(); got != strconv.Itoa(pid) {
+		t.Errorf("after migration sys.Pid = %q, want the new pid %d", got, pid)
 	}
 	if got := c.eval("sys.Version"); !strings.Contains(got, testVersionV2) {
 		t.Errorf("after migration sys.Version = %q, want %s", got, testVersionV2)
@@ -214,8 +214,8 @@ func TestMigrateRollback(t *testing.T) {
 			if !strings.Contains(out, tt.want) {
 				t.Errorf("migrate output lacks %q:\n%s", tt.want, out)
 			}
-			if got := c.eval("os.Getpid()"); got != strconv.Itoa(s.pid()) {
-				t.Errorf("after a failed migration os.Getpid() = %q, want the same pid %d", got, s.pid())
+			if got := c.serverPid(); got != strconv.Itoa(s.pid()) {
+				t.Errorf("after a failed migration sys.Pid = %q, want the same pid %d", got, s.pid())
 			}
 			checkNamespace(t, c)
 		})
@@ -268,8 +268,8 @@ func TestMigrateChain(t *testing.T) {
 		if got := c.eval("sys.Version"); !strings.Contains(got, `"`+version+" ") {
 			t.Fatalf("migration %d: sys.Version = %q, want %s", i, got, version)
 		}
-		if got := c.eval("os.Getpid()"); got != strconv.Itoa(pid) {
-			t.Fatalf("migration %d: os.Getpid() = %q, want %d", i, got, pid)
+		if got := c.serverPid(); got != strconv.Itoa(pid) {
+			t.Fatalf("migration %d: sys.Pid = %q, want %d", i, got, pid)
 		}
 		if got := c.eval("add(i, 1)"); !strings.Contains(got, "undefined: i") {
 			// i is not defined in the session: a sanity check that
@@ -362,8 +362,8 @@ func TestMigrateGrace(t *testing.T) {
 	}
 	c.expect(t, "interrupted: the server is migrating")
 	c.expect(t, ">>> ")
-	if got := c.eval("os.Getpid()"); got != strconv.Itoa(newPid(t, out)) {
-		t.Errorf("after migration os.Getpid() = %q", got)
+	if got := c.serverPid(); got != strconv.Itoa(newPid(t, out)) {
+		t.Errorf("after migration sys.Pid = %q", got)
 	}
 	if got := c.eval("add(2, 3)"); got != "5" {
 		t.Errorf("after migration add(2, 3) = %q", got)
@@ -422,10 +422,10 @@ func TestMigrateOldDiesAfterReady(t *testing.T) {
 	case <-time.After(waitFor):
 		t.Fatal("the old process did not die")
 	}
-	got := c.eval("os.Getpid()")
+	got := c.serverPid()
 	pid, _ := strconv.Atoi(got)
 	if pid == 0 || pid == s.pid() {
-		t.Fatalf("after the old process died, os.Getpid() = %q", got)
+		t.Fatalf("after the old process died, sys.Pid = %q", got)
 	}
 	t.Cleanup(func() { stopPid(t, pid) })
 	if got := c.eval("add(2, 3)"); got != "5" {
@@ -444,8 +444,8 @@ func TestMigrateStrict(t *testing.T) {
 	if err == nil || !strings.Contains(out, "ch (chan int)") {
 		t.Fatalf("strict migration with a channel: err %v\n%s", err, out)
 	}
-	if got := c.eval("os.Getpid()"); got != strconv.Itoa(s.pid()) {
-		t.Errorf("os.Getpid() = %q, want the same pid %d", got, s.pid())
+	if got := c.serverPid(); got != strconv.Itoa(s.pid()) {
+		t.Errorf("sys.Pid = %q, want the same pid %d", got, s.pid())
 	}
 	checkNamespace(t, c)
 
@@ -523,7 +523,7 @@ func TestMigrateTriggers(t *testing.T) {
 	case <-time.After(waitFor):
 		t.Fatal(":migrate: the old process did not exit")
 	}
-	pid, _ := strconv.Atoi(c.eval("os.Getpid()"))
+	pid, _ := strconv.Atoi(c.serverPid())
 	if pid == 0 || pid == s.pid() {
 		t.Fatalf(":migrate: still pid %d", pid)
 	}
@@ -534,7 +534,7 @@ func TestMigrateTriggers(t *testing.T) {
 	if !waitGone(pid) {
 		t.Fatal("SIGHUP: the old process did not exit")
 	}
-	pid2, _ := strconv.Atoi(c.eval("os.Getpid()"))
+	pid2, _ := strconv.Atoi(c.serverPid())
 	if pid2 == 0 || pid2 == pid {
 		t.Fatalf("SIGHUP: still pid %d", pid2)
 	}

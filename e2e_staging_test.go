@@ -32,18 +32,18 @@ func sessionID(t *testing.T, c *client) string {
 	return m[1]
 }
 
-// waitPid evaluates os.Getpid() until the session answers from pid: a
+// waitPid evaluates sys.Pid until the session answers from pid: a
 // session moves once it is back at its prompt.
 func waitPid(t *testing.T, c *client, pid int) {
 	t.Helper()
 	deadline := time.Now().Add(waitFor)
 	for {
-		got := c.eval("os.Getpid()")
+		got := c.serverPid()
 		if got == strconv.Itoa(pid) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("os.Getpid() = %s, want %d", got, pid)
+			t.Fatalf("sys.Pid = %s, want %d", got, pid)
 		}
 	}
 }
@@ -78,8 +78,8 @@ func TestDryRun(t *testing.T) {
 				}
 			}
 			// Production is untouched: same process, same namespace.
-			if got := c.eval("os.Getpid()"); got != strconv.Itoa(s.pid()) {
-				t.Errorf("after a dry run os.Getpid() = %s, want %d", got, s.pid())
+			if got := c.serverPid(); got != strconv.Itoa(s.pid()) {
+				t.Errorf("after a dry run sys.Pid = %s, want %d", got, s.pid())
 			}
 			checkNamespace(t, c)
 		})
@@ -170,7 +170,7 @@ func TestIncrementalMigration(t *testing.T) {
 	if got := c.eval("sys.Version"); !strings.Contains(got, testVersionV2) {
 		t.Errorf("a new login got %s, want %s", got, testVersionV2)
 	}
-	if got := a.eval("os.Getpid()"); got != strconv.Itoa(s.pid()) {
+	if got := a.serverPid(); got != strconv.Itoa(s.pid()) {
 		t.Errorf("before moving, session A answers from %s, want %d", got, s.pid())
 	}
 	status, err := ctl(t, s, "status")

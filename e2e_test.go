@@ -272,7 +272,10 @@ func (tr *transcript) expect(t testing.TB, want string) string {
 		return -1
 	})
 	if !ok {
-		t.Fatalf("waiting for %q; got %q (err %v)", want, got, tr.err)
+		tr.mu.Lock()
+		err := tr.err
+		tr.mu.Unlock()
+		t.Fatalf("waiting for %q; got %q (err %v)", want, got, err)
 	}
 	return got
 }
@@ -335,6 +338,14 @@ func (c *client) login(user, password string) {
 }
 
 // loggedIn dials s as a negotiating client and logs in as testUser.
+// serverPid is the pid of the process that serves the session (sys.Pid);
+// os.Getpid() is its worker's.
+func (c *client) serverPid() string {
+	c.t.Helper()
+	c.eval(`import "sys"`)
+	return c.eval("sys.Pid")
+}
+
 func loggedIn(t testing.TB, s *server) *client {
 	t.Helper()
 	c := dial(t, s, false)
@@ -435,7 +446,8 @@ func TestSession(t *testing.T) {
 		{`import "sys"`, ""},
 		{"sys.Version", `"` + testVersion},
 		{`import "os"`, ""},
-		{"os.Getpid()", strconv.Itoa(s.pid())},
+		{"sys.Pid", strconv.Itoa(s.pid())},
+		{"os.Getppid()", strconv.Itoa(s.pid())}, // the session's worker is the server's child
 		{`import "fmt"`, ""},
 		{`fmt.Println("to me")`, "to me"},
 		{`os.Stdout.WriteString("also to me\n")`, "also to me"},
@@ -455,6 +467,9 @@ func TestSession(t *testing.T) {
 		if !strings.Contains(got, st.want) {
 			t.Errorf("%s: got %q, want it to contain %q", st.in, got, st.want)
 		}
+	}
+	if got := c.eval("os.Getpid()"); got == strconv.Itoa(s.pid()) {
+		t.Errorf("os.Getpid() = %s: the session's code runs in the serving process", got)
 	}
 	vars := c.eval(":vars")
 	for _, want := range []string{"x", "int", "p"} {
