@@ -250,9 +250,9 @@ func (m *migrator) handle(ctx context.Context, req migrate.Request, progress io.
 		var b strings.Builder
 		fmt.Fprintf(&b, "pid %d\nversion %s\n", os.Getpid(), versionString())
 		tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tUSER\tADDRESS\tSINCE")
+		fmt.Fprintln(tw, "ID\tUSER\tADDRESS\tSINCE\tSTATE\tWORKER")
 		for _, s := range m.srv.Sessions() {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.ID, s.User, s.Addr, s.Since.Format(time.DateTime))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.User, s.Addr, s.Since.Format(time.DateTime), s.State, s.WorkerString())
 		}
 		tw.Flush()
 		if req.Args["local"] != "true" {

@@ -125,15 +125,16 @@ type demo struct {
 	loop       *httpLoop // while it runs
 
 	// What was seen, for the checks.
-	oldPid, newPid         int
-	oldVersion, newVersion string            // sys.Version before and after, as printed
-	pidBefore, pidAfter    string            // os.Getpid() before and after, as printed
-	before, after          map[string]string // answers to the same lines
-	rep                    MigrateReport
-	http                   httpStats
-	quietBytes             int    // bytes the client received during the migration
-	statusOut              string // `status` after the migration
-	oldExit                error
+	oldPid, newPid            int
+	oldVersion, newVersion    string            // sys.Version before and after, as printed
+	pidBefore, pidAfter       string            // sys.Pid (the server) before and after, as printed
+	workerBefore, workerAfter string            // os.Getpid() (the worker running the session's code)
+	before, after             map[string]string // answers to the same lines
+	rep                       MigrateReport
+	http                      httpStats
+	quietBytes                int    // bytes the client received during the migration
+	statusOut                 string // `status` after the migration
+	oldExit                   error
 
 	enter chan struct{} // a line on In, when Pause
 	quit  chan struct{} // closed when Run returns, for the Enter reader
@@ -393,7 +394,8 @@ func (d *demo) part2(ctx context.Context) error {
 		{`import "os"`, nil},
 		{`import "sys"`, nil},
 		{`sys.Version`, &d.oldVersion},
-		{`os.Getpid()`, &d.pidBefore},
+		{`sys.Pid`, &d.pidBefore},
+		{`os.Getpid()`, &d.workerBefore},
 		{`before := os.Getpid()`, nil},
 		{`type Point struct{ X, Y int }`, nil},
 	} {
@@ -573,6 +575,7 @@ func (d *demo) part6(ctx context.Context) error {
 	d.after = map[string]string{}
 	for _, step := range []struct{ expr, comment string }{
 		{"sys.Version", ""},
+		{"sys.Pid", ""},
 		{"os.Getpid()", ""},
 		{"before", "  // the old pid, kept in the namespace"},
 		{"p", ""},
@@ -585,7 +588,7 @@ func (d *demo) part6(ctx context.Context) error {
 		}
 		d.after[step.expr] = out
 	}
-	d.newVersion, d.pidAfter = d.after["sys.Version"], d.after["os.Getpid()"]
+	d.newVersion, d.pidAfter, d.workerAfter = d.after["sys.Version"], d.after["sys.Pid"], d.after["os.Getpid()"]
 	return nil
 }
 
@@ -604,7 +607,9 @@ func (d *demo) report() error {
 	}
 	old, nu := strconv.Itoa(d.oldPid), strconv.Itoa(d.newPid)
 	add(d.pidBefore == old && d.pidAfter == nu && d.newPid != d.oldPid,
-		"pid changed: os.Getpid() was %s, is %s (migrate said %d -> %d)", d.pidBefore, d.pidAfter, d.oldPid, d.newPid)
+		"pid changed: sys.Pid was %s, is %s (migrate said %d -> %d)", d.pidBefore, d.pidAfter, d.oldPid, d.newPid)
+	add(d.workerBefore != "" && d.workerAfter != d.workerBefore,
+		"the code runs in a new process: os.Getpid() (the session's worker) was %s, is %s", d.workerBefore, d.workerAfter)
 	versionOK := d.oldVersion != d.newVersion && strings.HasPrefix(d.oldVersion, `"`) && strings.HasPrefix(d.newVersion, `"`)
 	if d.built {
 		versionOK = versionOK && strings.HasPrefix(d.oldVersion, `"`+d.opts.OldVersion+" ") &&

@@ -94,7 +94,7 @@ func (s *Session) cmdImports([]string) bool {
 func (s *Session) cmdWho([]string) bool {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tUSER\tADDRESS\tSINCE\t")
+	fmt.Fprintln(tw, "ID\tUSER\tADDRESS\tSINCE\tSTATE\tWORKER\t")
 	for _, info := range s.srv.Sessions() {
 		user, since := info.User, "-"
 		if user == "" {
@@ -106,7 +106,7 @@ func (s *Session) cmdWho([]string) bool {
 		if info.ID == s.id {
 			me = "(you)"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", info.ID, user, info.Addr, since, me)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", info.ID, user, info.Addr, since, info.State, info.WorkerString(), me)
 	}
 	tw.Flush()
 	s.printf("%s", b.String())

@@ -227,6 +227,21 @@ type SessionInfo struct {
 	User  string // empty while logging in
 	Addr  string
 	Since time.Time
+	State string // logging in, idle or evaluating
+
+	// Worker is the process that evaluates the session's code, and
+	// Memory its resident memory (shared with the other sessions it
+	// holds); 0 before the first line, or when code runs in the server.
+	Worker int
+	Memory int64
+}
+
+// WorkerString says where the session's code runs, for people.
+func (i SessionInfo) WorkerString() string {
+	if i.Worker == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d (%d MiB)", i.Worker, i.Memory>>20)
 }
 
 // Sessions lists the open sessions by id.

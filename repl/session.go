@@ -90,8 +90,21 @@ func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
 func (s *Session) info() SessionInfo {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return SessionInfo{ID: s.id, User: s.user, Addr: s.addr, Since: s.since}
+	info := SessionInfo{ID: s.id, User: s.user, Addr: s.addr, Since: s.since, State: "logging in"}
+	ns := s.ns
+	s.mu.Unlock()
+	if info.User != "" {
+		info.State = "idle"
+		s.in.mu.Lock()
+		if s.in.cancelEval != nil {
+			info.State = "evaluating"
+		}
+		s.in.mu.Unlock()
+	}
+	if w, ok := ns.(worker); ok {
+		info.Worker, info.Memory = w.Worker()
+	}
+	return info
 }
 
 func (s *Session) editor() editor {

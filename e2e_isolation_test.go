@@ -1,0 +1,163 @@
+package main
+
+import (
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestIsolation types, over telnet, each line that ended the whole server
+// and every session before sessions ran in workers. Each is rolled back
+// for its author alone, who is told why; a second, innocent session keeps
+// its namespace and its answers, and the server keeps its pid.
+func TestIsolation(t *testing.T) {
+	for _, mode := range []string{"session", "pool"} {
+		t.Run(mode, func(t *testing.T) {
+			s := startServer(t, "--isolate", mode, "--pool-size", "4")
+			innocent := loggedIn(t, s)
+			innocent.eval(`names := []string{"ada", "grace"}`)
+			c := loggedIn(t, s)
+			c.eval("x := 41")
+			c.eval(`import "fmt"`)
+			for _, tc := range []struct {
+				setup, line, reason string
+			}{
+				{"m := map[int]int{}",
+					"done := make(chan bool); for i := 0; i < 8; i++ { go func() { for j := 0; j < 1000000; j++ { m[j] = j }; done <- true }() }; for i := 0; i < 8; i++ { <-done }",
+					"concurrent map writes"},
+				{"func f(n int) int { return f(n+1) + 1 }", "f(0)", "stack overflow"},
+				{`import "runtime"`, "runtime.Breakpoint()", "SIGTRAP"},
+				{`import "runtime/debug"`, "debug.SetMaxThreads(2)", "thread exhaustion"},
+				{"", "b := make([]byte, 1<<40)", "out of memory"},
+				{`mm := map[string]any{}; mm["m"] = mm`, "fmt.Println(mm)", "stack overflow"},
+			} {
+				if tc.setup != "" {
+					c.eval(tc.setup)
+				}
+				got := c.eval(tc.line)
+				if !strings.Contains(got, "the worker process running this line ended") || !strings.Contains(got, tc.reason) {
+					t.Errorf("%s: %q, want it rolled back, naming %q", tc.line, got, tc.reason)
+				}
+				if got := c.eval("x + 1"); got != "42" {
+					t.Errorf("after %s: x + 1 = %q", tc.line, got)
+				}
+				if got := innocent.eval("names[1]"); got != `"grace"` {
+					t.Errorf("after %s, the innocent session: names[1] = %q", tc.line, got)
+				}
+			}
+			if got := innocent.serverPid(); got != strconv.Itoa(s.pid()) {
+				t.Errorf("the server's pid changed to %s", got)
+			}
+			if log := s.log.String(); !strings.Contains(log, "a line ended its worker") || strings.Contains(log, "names") {
+				t.Errorf("the log should name each crash, without the lines' text (no --log-lines):\n%s", log)
+			}
+		})
+	}
+}
+
+// TestIsolationInterrupt: Ctrl-C always wins, even over a call that cannot
+// be interrupted; a client that leaves mid-loop stops its worker; and a
+// session stuck so does not hold up a migration.
+func TestIsolationInterrupt(t *testing.T) {
+	s := startServer(t)
+	innocent := loggedIn(t, s)
+	innocent.eval("y := 1")
+	c := loggedIn(t, s)
+	c.eval(`import "time"`)
+	c.eval(`import "sync"`)
+	c.eval("var mu sync.Mutex")
+	c.eval("x := 41")
+	for _, line := range []string{"time.Sleep(time.Hour)", "mu.Lock(); mu.Lock()"} {
+		c.send(line + "\r\n")
+		c.expect(t, line)
+		c.send("\x03")
+		c.expect(t, "did not stop")
+		c.expect(t, ">>> ")
+		if got := c.eval("x"); got != "41" {
+			t.Errorf("after %s and Ctrl-C: x = %q", line, got)
+		}
+	}
+
+	// :who shows each session's worker and state.
+	c.send("for {}\r\n")
+	c.expect(t, "for {}")
+	who := innocent.eval(":who")
+	if !strings.Contains(who, "WORKER") || !strings.Contains(who, "evaluating") || !strings.Contains(who, "MiB") {
+		t.Errorf(":who = %q, want the workers, their memory and state", who)
+	}
+	status, err := ctl(t, s, "status")
+	if err != nil || !strings.Contains(status, "evaluating") || !strings.Contains(status, "MiB") {
+		t.Errorf("status = %q, %v", status, err)
+	}
+
+	// A client gone mid-loop: its worker ends.
+	c.send("\x03")
+	c.expect(t, "interrupted")
+	c.expect(t, ">>> ")
+	c.eval(`import "os"`)
+	worker, _ := strconv.Atoi(c.eval("os.Getpid()"))
+	c.send("for {}\r\n")
+	c.expect(t, "for {}")
+	c.conn.Close()
+	if !waitGone(worker) {
+		t.Errorf("worker %d still runs after its client left", worker)
+	}
+
+	// A session stuck in time.Sleep does not hold up a migration: it moves
+	// as it was before the line, and is told so.
+	d := loggedIn(t, s)
+	d.eval(`import "time"`)
+	d.eval("z := 3")
+	d.send("time.Sleep(time.Hour)\r\n")
+	d.expect(t, "time.Sleep")
+	out, err := migrateTo(t, s, binaryV2, "--grace", "100ms")
+	if err != nil {
+		t.Fatalf("migrate with a session stuck in time.Sleep: %v\n%s", err, out)
+	}
+	d.expect(t, "did not stop")
+	d.expect(t, ">>> ")
+	if got := d.eval("z"); got != "3" {
+		t.Errorf("after the migration z = %q", got)
+	}
+	if got := d.serverPid(); got != strconv.Itoa(newPid(t, out)) {
+		t.Errorf("sys.Pid = %s, want the new server", got)
+	}
+	if got := innocent.eval("y"); got != "1" {
+		t.Errorf("the innocent session after the migration: y = %q", got)
+	}
+	// The session's worker is a child of the new server, of the new build.
+	d.eval(`import "os"`)
+	if got := d.eval("os.Getppid()"); got != strconv.Itoa(newPid(t, out)) {
+		t.Errorf("os.Getppid() = %s, want the new server %d", got, newPid(t, out))
+	}
+	d.eval(`import "sys"`)
+	if got := d.eval("sys.Version"); !strings.Contains(got, "v2") {
+		t.Errorf("sys.Version = %s, want the new build's", got)
+	}
+}
+
+// TestIsolationSignalReset: signal.Reset() in a session resets its
+// worker's handlers, not the server's: SIGHUP still migrates.
+func TestIsolationSignalReset(t *testing.T) {
+	s := startServer(t)
+	c := loggedIn(t, s)
+	c.eval(`import "os/signal"`)
+	c.eval("signal.Reset()")
+	c.eval("x := 5")
+	syscall.Kill(s.pid(), syscall.SIGHUP)
+	select {
+	case <-s.exited:
+	case <-time.After(waitFor):
+		t.Fatal("SIGHUP did not migrate the server")
+	}
+	pid, _ := strconv.Atoi(c.serverPid())
+	if pid == 0 || pid == s.pid() {
+		t.Fatalf("after SIGHUP sys.Pid = %d", pid)
+	}
+	t.Cleanup(func() { stopPid(t, pid) })
+	if got := c.eval("x"); got != "5" {
+		t.Errorf("after the migration x = %q", got)
+	}
+}
