@@ -101,6 +101,11 @@ func (in *input) pump() {
 		if err != nil {
 			in.mu.Lock()
 			in.err = err
+			if in.cancelEval != nil {
+				// Nobody is left to read the answer: stop the line
+				// rather than let it burn a CPU for no one.
+				in.cancelEval()
+			}
 			in.cond.Broadcast()
 			in.stillLocked()
 			in.mu.Unlock()
@@ -168,6 +173,9 @@ func (in *input) evaluating(ctx context.Context) (context.Context, func()) {
 	if i := bytes.IndexByte(in.buf, keyCtrlC); i >= 0 {
 		in.buf = append(in.buf[:i], in.buf[i+1:]...)
 		cancel()
+	}
+	if in.err != nil && !errors.Is(in.err, os.ErrDeadlineExceeded) {
+		cancel() // the client left after typing the line: see pump
 	}
 	in.mu.Unlock()
 	return ctx, func() {

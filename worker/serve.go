@@ -75,8 +75,13 @@ func (h *host) dispatch(f frame) error {
 		return nil
 	}
 	switch f.kind {
-	case kindEval, kindClose:
+	case kindEval:
+		s.mu.Lock()
+		s.queued++
+		s.mu.Unlock()
 		s.reqs <- f // the front sends one evaluation at a time
+	case kindClose:
+		s.reqs <- f
 	case kindInterrupt:
 		s.interrupt()
 	case kindCall:
@@ -112,6 +117,8 @@ type wsession struct {
 	cond     *sync.Cond           // on mu: credit grew, or the session is stopping
 	ns       *namespace.Namespace // guarded by mu to set; used by run and call
 	cancel   context.CancelFunc   // the running evaluation's; guarded by mu
+	queued   int                  // evaluations received and not ended; guarded by mu
+	stopNext bool                 // an interrupt came before its evaluation started; guarded by mu
 	credit   int                  // output bytes the front will take now; guarded by mu
 	muted    bool                 // output is dropped: interrupted, or closed; guarded by mu
 	closed   bool                 // guarded by mu
@@ -158,6 +165,10 @@ func (s *wsession) run(m openMsg) {
 		ctx, cancel := context.WithCancel(context.Background())
 		s.mu.Lock()
 		s.cancel, s.muted = cancel, false
+		if s.stopNext {
+			s.stopNext, s.muted = false, true
+			cancel()
+		}
 		s.mu.Unlock()
 		res, err := ns.Eval(ctx, e.Src)
 		if errors.Is(err, namespace.ErrInterrupted) {
@@ -169,6 +180,7 @@ func (s *wsession) run(m openMsg) {
 		}
 		s.mu.Lock()
 		s.cancel = nil
+		s.queued--
 		s.mu.Unlock()
 		cancel()
 		done := doneOf(res, err)
@@ -256,6 +268,12 @@ func (s *wsession) close() {
 func (s *wsession) interrupt() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.cancel == nil && s.queued > 0 {
+		// The front interrupts only an evaluation it sent and has not
+		// heard the end of: this one has not started yet.
+		s.stopNext = true
+		return
+	}
 	if s.cancel != nil {
 		s.cancel()
 		// Output the code would print from now on is dropped: it may be
