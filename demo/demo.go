@@ -396,7 +396,7 @@ func (d *demo) part2(ctx context.Context) error {
 		{`sys.Version`, &d.oldVersion},
 		{`sys.Pid`, &d.pidBefore},
 		{`os.Getpid()`, &d.workerBefore},
-		{`before := os.Getpid()`, nil},
+		{`before := sys.Pid`, nil},
 		{`type Point struct{ X, Y int }`, nil},
 	} {
 		out, err := d.eval(ctx, step.line)

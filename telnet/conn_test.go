@@ -634,6 +634,14 @@ func TestConcurrentWrites(t *testing.T) {
 	if err := <-peerErr; err != nil {
 		t.Fatal(err)
 	}
+	// Answers go out on their own goroutine: wait until none is owed
+	// before closing, or the last refusals would be cut off.
+	for deadline := time.Now().Add(10 * time.Second); len(c.State().Unsent) > 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("answers still unsent after 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	c.Close()
 	out := <-received
 	if got := bytes.Count(out, []byte("0123456789\xff\xff")); got != writers*writes {
