@@ -430,7 +430,7 @@ func pidfdReadable(pidfd, timeout int) bool {
 	for {
 		n, err := unix.Poll(fds, timeout)
 		if err == unix.EINTR {
-			continue // the runtime's preemption signals; the wait is short or unbounded anyway
+			continue // the runtime's preemption signals; a finite wait restarts whole
 		}
 		return err == nil && n > 0
 	}
