@@ -589,6 +589,26 @@ func (c *crashConn) report() {
 	fmt.Printf("log %s %s\n", c.me, strings.Join(c.log, ","))
 }
 
+// exitWithTest ends this child process once the test process is gone: a
+// test that timed out runs no Cleanup, and its children would otherwise
+// serve for an hour. Standard output is the test's pipe, whose write end
+// polls POLLERR once nobody reads it.
+func exitWithTest() {
+	go func() { // ends with the process
+		fds := []unix.PollFd{{Fd: 1}} // no events: only POLLERR, POLLHUP or POLLNVAL end the poll
+		for {
+			_, err := unix.Poll(fds, -1)
+			switch {
+			case err == unix.EINTR:
+			case err != nil || fds[0].Revents&unix.POLLNVAL != 0:
+				return // nothing to watch
+			default:
+				os.Exit(31)
+			}
+		}
+	}()
+}
+
 // crashChildFail reports a failure of the harness itself, to the test.
 func crashChildFail(format string, a ...any) {
 	fmt.Printf("harness failure in %d: %s\n", os.Getpid(), fmt.Sprintf(format, a...))
@@ -613,6 +633,7 @@ func (e echoService) Export() ([]*os.File, []Record, []string, error) {
 // crash planted in its end of the handoff. Whether it keeps its sessions
 // or hands them over, it says so and serves until killed, or exits.
 func runCrashPredecessor(args []string) int {
+	exitWithTest()
 	plan, err := parseCrashPlan(args)
 	if err != nil {
 		crashChildFail("%v", err)
@@ -662,6 +683,7 @@ func runCrashPredecessor(args []string) int {
 // runCrashSuccessor is the crash runs' successor: serve.go's takeOver
 // with the echo server, the crash planted in its end of the handoff.
 func runCrashSuccessor(args []string) int {
+	exitWithTest()
 	plan, err := parseCrashPlan(args)
 	if err != nil {
 		crashChildFail("%v", err)
