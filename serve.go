@@ -386,11 +386,14 @@ func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *repl.Server, 
 	reused := srv.DropPrebuilt()
 	report, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: versionString(), Sessions: len(records), Restore: time.Since(start), Prebuilt: reused})
 	if err := pred.Ready(report); err != nil {
-		os.Exit(1) // the predecessor is gone or aborted: it still owns everything
+		os.Exit(1) // the predecessor, alive, aborted: it still owns everything
 	}
 	if err := pred.WaitCommit(ctx); err != nil {
-		log.Error("handoff aborted by the old process; exiting without touching its connections", "err", err)
+		log.Error("handoff not committed; exiting without touching the old process's connections", "err", err)
 		os.Exit(1)
+	}
+	if pred.PredecessorDied() {
+		log.Warn("the old process died before COMMIT; going on with what it handed over", "sessions", len(records), "announced", h.Sessions)
 	}
 	log.Info("took over", "from_pid", old.Pid, "from_version", old.Version, "sessions", len(records), "prebuilt", reused, "restore", time.Since(start))
 	return ln, ctl, hln, old, nil

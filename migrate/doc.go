@@ -11,19 +11,81 @@
 //
 // # Invariants
 //
-// At any point there are one or two processes. The predecessor owns every
-// descriptor until Commit returns; the successor holds copies from Receive
-// on but does not use them until WaitCommit returns nil. Exactly one of
-// them therefore ever reads a connection, and bytes still in the kernel,
-// or waiting in a listener's backlog, go to whichever process reads next.
+// At any point there are one or two processes, and whatever survives has
+// exactly one owner, the one process that reads it. The predecessor owns
+// every descriptor until the successor takes COMMIT by reading it; the
+// successor holds copies from Receive on but uses none until WaitCommit
+// returns nil, and WaitCommit closes the handoff before it returns. Bytes
+// still in the kernel, or waiting in a listener's backlog, go to whichever
+// process reads next.
 //
-// Until COMMIT the handoff is reversible: on FAIL, on a timeout, on the
-// successor's death, or on Send's failure, the predecessor calls Abort
-// (which kills and reaps the successor) and resumes its sessions; no
-// connection is lost. Once READY has been sent the successor holds every
-// descriptor, so if the predecessor dies before COMMIT the successor goes
-// on (WaitCommit returns nil and PredecessorDied reports it); a
-// predecessor that closes the handoff while alive has aborted it.
+// Until COMMIT is taken the handoff is reversible: on FAIL, on a timeout
+// before COMMIT is sent, on the successor's death, or on Send's failure, the
+// predecessor calls Abort (which kills and reaps the successor) and
+// resumes its sessions; no connection is lost. From the header on, the
+// successor holds copies of what it has received, so if the predecessor
+// dies before COMMIT the successor goes on with them (PredecessorDied);
+// a predecessor that closes the handoff while alive has aborted it.
+//
+// Once the other process may own the connections, neither side decides on
+// a timer; each reads from the kernel what became of the other:
+//
+//   - The predecessor learns whether COMMIT was taken from how the
+//     successor's end of the handoff closes: a SEQPACKET socket closed with
+//     a message unread resets its peer (ECONNRESET), one closed with
+//     nothing unread ends it (EOF). Commit returns nil on EOF; on a reset,
+//     or a write that fails, the successor died or withdrew without
+//     reading COMMIT, and the predecessor resumes.
+//   - The successor, when the handoff breaks off without COMMIT (EOF, a
+//     reset, a failed write, another message), looks at the predecessor,
+//     which is its parent: dead, or exiting, means go on with what it
+//     holds; alive means the predecessor aborted, and it exits without
+//     touching anything. A process's descriptors close only after each of
+//     its threads has set PF_EXITING (/proc/PID/stat), so a predecessor
+//     whose end closed because it died is never taken for alive, however
+//     slowly its exit becomes visible.
+//
+// A process that is merely stopped (SIGSTOP) keeps its end open, and the
+// other waits for it, without limit. A stopped predecessor may be
+// continued and commit, or abort and resume its sessions: a successor that
+// went on after some time could make two owners, and one that gave up
+// after some time would leave none if the predecessor were then killed.
+// (Issue 12 lost every session by giving up: a predecessor killed before
+// it had read READY resets the successor's end, and WaitCommit took the
+// ECONNRESET for an abort.) Likewise a predecessor that has
+// written COMMIT
+// waits for a stopped successor to read it or die. The sessions stay
+// paused meanwhile; that is the price of never having two owners or none.
+// WaitCommit's ctx is for a request to stop, not a timeout: the successor
+// then withdraws, and a predecessor that is alive resumes.
+//
+// # States
+//
+// What each process holds after each message, and who serves if one of
+// them is killed there. TestHandoffCrashes kills each side at each of
+// these points, in both orders where the other side has a message to send
+// meanwhile (it then dies unread, or is never delivered).
+//
+//	after           predecessor            successor             predecessor killed         successor killed
+//	(start)         owns all, serving      holds nothing         nobody¹                    predecessor
+//	HELLO           owns all, pauses       holds nothing         nobody¹                    predecessor
+//	HEADER          owns all, paused       the listeners         successor: listeners²      predecessor
+//	BATCH k         owns all, paused       + batches 1..k        successor: those²          predecessor
+//	READY           owns all, paused       all, restored         successor                  predecessor
+//	COMMIT written  waits for the close    all                   successor                  predecessor³
+//	COMMIT read     exits (EOF)            owns all; closes      successor                  nobody¹
+//
+//	¹ the killed process held the only copies: their users see the
+//	  connection end
+//	² Receive returns what arrived whole; what was not sent dies with the
+//	  predecessor
+//	³ COMMIT dies unread: the predecessor's read is reset, and it resumes
+//
+// The survivor learns of the death from the handoff socket: the successor
+// by EOF or ECONNRESET on a read, or EPIPE on a write, then the
+// predecessor's state (Receive, Ready and WaitCommit go on); the
+// predecessor by the same errors (ErrSuccessorExited), then Abort and
+// Resume.
 //
 // # Use
 //
@@ -35,7 +97,7 @@
 //	// quiesce: stop accepting and reading; keep each session's unread input
 //	err = s.Send(ctx, migrate.Header{Meta: meta}, []*os.File{telnetLn, controlLn}, records)
 //	report, err := s.WaitReady(ctx) // ctx carries the timeout
-//	err = s.Commit()
+//	err = s.Commit() // nil once the successor has read COMMIT; an error if it closed without
 //	// on any error: s.Abort(), then resume every session
 //	// on success: ctl.Detach(), close every copy without using it (Close,
 //	// never CloseWrite or shutdown(2), which end the connection for both
@@ -49,7 +111,7 @@
 //	h, listeners, records, err := p.Receive() // on error: p.Fail(err.Error()), exit
 //	// restore, then p.Ready(report), or p.Fail(reason) and exit
 //	err = p.WaitCommit(ctx) // on error: exit without touching any descriptor
-//	// serve
+//	// serve (p.PredecessorDied(): without COMMIT, perhaps without some sessions)
 //
 // # The handoff
 //
@@ -59,7 +121,8 @@
 //	Send  ── HEADER + listeners ───────────▶   Receive
 //	      ── BATCH × n (≤252 conns each) ──▶
 //	WaitReady ◀── READY(report) | FAIL(reason) ── Ready | Fail
-//	Commit ── COMMIT, close ───────────────▶   WaitCommit
+//	Commit ── COMMIT ──────────────────────▶   WaitCommit
+//	       ◀── close (EOF: COMMIT was read) ──
 //	(close copies, exit)                       (serve)
 //
 // The handoff socket is a SOCK_SEQPACKET socket pair created with

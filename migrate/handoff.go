@@ -47,6 +47,10 @@ type Options struct {
 	// BeforeCommit, if set, runs between READY and COMMIT: the tests
 	// inject an old process's death there.
 	BeforeCommit func()
+
+	// started, if set, gets the successor before the handoff's first
+	// message: the tests plant crashes in its handoff socket.
+	started func(*Successor)
 }
 
 // Phase is one timed step of a handoff.
@@ -103,6 +107,9 @@ func Handoff(ctx context.Context, svc Service, opts Options) (rep Report, err er
 		return rep, fmt.Errorf("start %s: %w", opts.Binary, err)
 	}
 	rep.NewPid = succ.Pid()
+	if opts.started != nil {
+		opts.started(succ)
+	}
 	committed := false
 	defer func() {
 		if !committed {

@@ -350,6 +350,36 @@ func TestPredecessorDeath(t *testing.T) {
 	}
 }
 
+// TestExitingStat reads the states of /proc/PID/stat that tell a
+// predecessor that is exiting from one that is alive.
+func TestExitingStat(t *testing.T) {
+	for _, tc := range []struct {
+		stat string
+		want bool
+	}{
+		{"42 (translucent) S 1 42 42 0 -1 4194560 120 0 0 0", false},
+		{"42 (translucent) T 1 42 42 0 -1 4194560 120 0 0 0", false}, // stopped: it can come back
+		{"42 (translucent) S 1 42 42 0 -1 4194564 120 0 0 0", true},  // PF_EXITING
+		{"42 (translucent) Z 1 42 42 0 -1 4227084 120 0 0 0", true},
+		{"42 (translucent) X 1 42 42 0 -1 4194560 120 0 0 0", true},
+		{"42 (a) b) S 1 42 42 0 -1 4194564 120 0 0 0", true}, // a name with ") " in it
+		{"42 (a) b) S 1 42 42 0 -1 4194560 120 0 0 0", false},
+		{"42 (translucent) S 1", false},
+		{"", false},
+	} {
+		if got := exitingStat([]byte(tc.stat)); got != tc.want {
+			t.Errorf("exitingStat(%q) = %v, want %v", tc.stat, got, tc.want)
+		}
+	}
+	self, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		t.Skip("no /proc:", err)
+	}
+	if exitingStat(self) {
+		t.Errorf("this process is taken for exiting: %s", self)
+	}
+}
+
 func TestInheritedWithoutHandoff(t *testing.T) {
 	t.Setenv(EnvHandoffFD, "")
 	os.Unsetenv(EnvHandoffFD)

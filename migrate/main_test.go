@@ -48,6 +48,10 @@ func runChild(mode string, args []string) int {
 		return 0
 	case "middle", "middle-close": // a predecessor that dies, or closes the handoff, after READY
 		return runMiddle(mode, args)
+	case "crash-pred": // TestHandoffCrashes' predecessor
+		return runCrashPredecessor(args)
+	case "crash-succ": // and its successor
+		return runCrashSuccessor(args)
 	}
 
 	p, err := Inherited()
@@ -334,28 +338,41 @@ func (s *echoServer) quiesce() {
 // the duplicates.
 func (s *echoServer) handoff(t testing.TB) (*os.File, []Record, func()) {
 	t.Helper()
-	lf, err := s.ln.File()
+	lf, recs, err := s.export()
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := []*os.File{lf}
+	return lf, recs, func() {
+		lf.Close()
+		for _, r := range recs {
+			r.Conn.Close()
+		}
+	}
+}
+
+// export is handoff for a process that is not running a test: the caller
+// closes the duplicates.
+func (s *echoServer) export() (*os.File, []Record, error) {
+	lf, err := s.ln.File()
+	if err != nil {
+		return nil, nil, err
+	}
 	var recs []Record
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	for i, ec := range s.conns {
 		f, err := ec.c.File()
 		if err != nil {
-			t.Fatal(err)
+			lf.Close()
+			for _, r := range recs {
+				r.Conn.Close()
+			}
+			return nil, nil, err
 		}
-		files = append(files, f)
 		data := append(append([]byte(nil), ec.buf...), peekAll(ec.br)...)
 		recs = append(recs, Record{ID: uint64(100 + i), Data: data, Conn: f})
 	}
-	s.mu.Unlock()
-	return lf, recs, func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}
+	return lf, recs, nil
 }
 
 func peekAll(br *bufio.Reader) []byte {

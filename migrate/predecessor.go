@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -22,8 +24,10 @@ import (
 type Predecessor struct {
 	conn *net.UnixConn
 	ch   *channel
-	// pidfd refers to the predecessor, or is -1 when it could not be
-	// opened; it tells a dead predecessor from one that closed the socket.
+	// pid is the predecessor's pid when it is this process's parent, else
+	// 0; pidfd refers to it, or is -1. They tell a dead predecessor from
+	// one that closed the handoff while alive (see orphaned).
+	pid   int
 	pidfd int
 
 	// helloReport: the predecessor reads a report with HELLO
@@ -31,7 +35,7 @@ type Predecessor struct {
 	helloReport bool
 
 	closeOnce sync.Once
-	died      bool // set by WaitCommit
+	died      bool // set by orphaned: the predecessor died before COMMIT
 }
 
 // Inherited returns the handoff from the process that started this one
@@ -69,7 +73,8 @@ func Inherited() (*Predecessor, error) {
 	}
 	p := newPredecessor(fc.(*net.UnixConn))
 	p.helloReport = hello
-	if pid, err := strconv.Atoi(pidv); err == nil {
+	if pid, err := strconv.Atoi(pidv); err == nil && pid > 1 && os.Getppid() == pid {
+		p.pid = pid
 		p.pidfd = openParentPidfd(pid)
 	}
 	return p, nil
@@ -108,6 +113,13 @@ func openParentPidfd(pid int) int {
 // Receive validates everything it reads (magic, format version, counts,
 // sizes, descriptor counts, truncation) and on any error closes every
 // descriptor it has received. The caller then answers Fail and exits.
+//
+// A predecessor that dies after the header leaves this process with the
+// only copies of what it sent: Receive then returns the listeners and the
+// sessions of every batch that arrived whole, and no error (h.Sessions
+// still says how many were announced; PredecessorDied reports the death,
+// and Ready and WaitCommit return nil). The sessions not sent died with
+// the predecessor.
 func (p *Predecessor) Receive() (h Header, listeners []*os.File, sessions []Record, err error) {
 	var held []int // every descriptor received, closed on error
 	defer func() {
@@ -118,6 +130,7 @@ func (p *Predecessor) Receive() (h Header, listeners []*os.File, sessions []Reco
 	kind, payload, fds, err := p.ch.readMessage()
 	held = append(held, fds...)
 	if err != nil {
+		// Even from a dead predecessor: nothing has arrived to go on with.
 		return Header{}, nil, nil, receiveError("the header", err)
 	}
 	if kind != kindHeader {
@@ -137,6 +150,10 @@ func (p *Predecessor) Receive() (h Header, listeners []*os.File, sessions []Reco
 	seen := make(map[uint64]struct{}, min(h.Sessions, 4096))
 	for len(recs) < h.Sessions {
 		kind, payload, fds, err := p.ch.readMessage()
+		if err != nil && p.orphaned() {
+			closeFDs(fds) // a batch cut short: its sessions cannot be restored
+			break
+		}
 		held = append(held, fds...)
 		if err != nil {
 			return Header{}, nil, nil, receiveError(fmt.Sprintf("session %d of %d", len(recs), h.Sessions), err)
@@ -179,7 +196,7 @@ func (p *Predecessor) Receive() (h Header, listeners []*os.File, sessions []Reco
 }
 
 func receiveError(what string, err error) error {
-	if errors.Is(err, io.EOF) {
+	if closedByPeer(err) {
 		return fmt.Errorf("%w: predecessor closed the handoff before %s", ErrAborted, what)
 	}
 	return fmt.Errorf("migrate: receiving %s: %w", what, err)
@@ -205,11 +222,23 @@ func (p *Predecessor) Hello(report []byte) error {
 
 // Ready tells the predecessor that the state is restored, with a report
 // (free-form, at most MaxReportSize bytes) that its WaitReady returns.
+//
+// It returns nil without sending anything when the predecessor has died
+// (PredecessorDied): this process holds the only copies of what it
+// received, and WaitCommit will return nil. An error means the predecessor
+// is alive but has closed the handoff, or cannot be seen: the caller exits
+// without touching the descriptors.
 func (p *Predecessor) Ready(report []byte) error {
 	if len(report) > MaxReportSize {
 		return fmt.Errorf("migrate: report of %d bytes, limit %d", len(report), MaxReportSize)
 	}
+	if p.died {
+		return nil
+	}
 	if err := p.ch.writeMessage(kindReady, nil, report); err != nil {
+		if p.orphaned() {
+			return nil
+		}
 		return fmt.Errorf("migrate: sending READY: %w", err)
 	}
 	return nil
@@ -233,62 +262,175 @@ func (p *Predecessor) Fail(reason string) error {
 	return nil
 }
 
-// predecessorDeathGrace is how long WaitCommit waits, after the handoff
-// socket closes, for the predecessor's death to become visible.
-const predecessorDeathGrace = 2 * time.Second
-
-// WaitCommit waits for the predecessor's COMMIT and then closes the
-// handoff socket. It returns nil on COMMIT, and also when the predecessor
-// died after READY without sending it (see PredecessorDied): this process
-// then holds the only copies of the descriptors and goes on.
+// WaitCommit waits for the predecessor's COMMIT, then closes the handoff
+// socket; that close tells the predecessor COMMIT was taken (see
+// Successor.Commit). It returns nil on COMMIT, and also when the
+// predecessor has died without sending it (see PredecessorDied): this
+// process then holds the only copies of the descriptors and goes on.
 //
-// It returns an error wrapping ErrAborted when the predecessor closed the
-// handoff while alive, and ctx's error when ctx ends first. On an error
-// the caller exits without touching the descriptors it received: the
+// WaitCommit has no timer of its own. A predecessor that is merely stopped
+// (SIGSTOP) keeps the handoff open, and WaitCommit waits for it: it may
+// come back and commit, or abort and resume its sessions, so this process
+// can neither go on (two owners) nor give up (none, if the predecessor is
+// killed next). The handoff breaking off without COMMIT (the socket
+// closed or reset, or another message) is settled by the predecessor's
+// state, read from the kernel, not by how long it takes: dead, or exiting
+// and then waited for, means go on; alive means it aborted.
+//
+// It returns an error wrapping ErrAborted when the predecessor, alive,
+// closed the handoff or sent something else, or when it cannot be seen (it
+// is not this process's parent) and closed the handoff. When ctx ends
+// first, WaitCommit withdraws: it closes the handoff with any COMMIT
+// unread, which the predecessor sees and resumes its sessions, and returns
+// ctx's error (or nil, should the predecessor be dead). ctx is for a
+// request to stop, such as a signal; a deadline would be the timer that
+// loses every session when a stopped predecessor is killed after it. On an
+// error the caller exits without touching the descriptors it received: the
 // predecessor still owns the connections.
 func (p *Predecessor) WaitCommit(ctx context.Context) error {
 	defer p.Close()
+	if p.died {
+		return nil
+	}
 	p.conn.SetDeadline(time.Time{})
 	stop := context.AfterFunc(ctx, func() { p.conn.SetDeadline(aLongTimeAgo) })
 	defer stop()
 	kind, _, fds, err := p.ch.readMessage()
 	closeFDs(fds)
+	if err == nil && kind == kindCommit && len(fds) == 0 {
+		return nil
+	}
+	if p.orphaned() {
+		return nil
+	}
 	switch {
 	case err == nil && len(fds) > 0:
-		return protocolErrorf("predecessor sent descriptors with COMMIT")
-	case err == nil && kind == kindCommit:
-		return nil
+		return fmt.Errorf("%w: predecessor sent descriptors with COMMIT", ErrAborted)
 	case err == nil:
-		return protocolErrorf("got a message of kind %q while COMMIT was awaited", kind)
+		return fmt.Errorf("%w: predecessor sent a message of kind %q instead of COMMIT", ErrAborted, kind)
 	case ctx.Err() != nil:
-		return fmt.Errorf("migrate: waiting for COMMIT: %w", ctx.Err())
-	case errors.Is(err, io.EOF):
-		if p.waitPredecessorDeath(predecessorDeathGrace) {
-			p.died = true
-			return nil
-		}
+		return fmt.Errorf("migrate: gave up waiting for COMMIT: %w", ctx.Err())
+	case closedByPeer(err):
 		return fmt.Errorf("%w: predecessor closed the handoff before COMMIT", ErrAborted)
 	}
-	return fmt.Errorf("migrate: waiting for COMMIT: %w", err)
+	return fmt.Errorf("%w: waiting for COMMIT: %w", ErrAborted, err)
 }
 
-// PredecessorDied reports whether WaitCommit returned nil because the
-// predecessor died after READY rather than because it sent COMMIT.
+// PredecessorDied reports whether the predecessor died before COMMIT,
+// after sending at least the header: Receive, Ready and WaitCommit then go
+// on, since this process holds the only copies of what it received.
 func (p *Predecessor) PredecessorDied() bool { return p.died }
 
-// waitPredecessorDeath reports whether the predecessor exits within d.
-// Its descriptors close before its exit is visible, so a socket closed by
-// a dying predecessor is seen a moment before the death.
-func (p *Predecessor) waitPredecessorDeath(d time.Duration) bool {
-	if p.pidfd < 0 {
+// closedByPeer reports whether a read or write failed because the other
+// end of the handoff is closed. A SEQPACKET peer that closes with messages
+// of ours still unread resets the connection (ECONNRESET) rather than
+// ending it (EOF): a predecessor killed before it read READY does that.
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// orphaned reports whether the predecessor is dead, once the handoff has
+// broken off (or ctx ended) without COMMIT; if so it sets died. The
+// handoff socket's end closes when the predecessor exits, a moment before
+// the exit can be seen, so a predecessor that is exiting is waited for,
+// without a time limit: it cannot come back. One that is alive (running or
+// stopped) has not died, and one this process cannot see (pid 0) is taken
+// for alive: going on beside a live predecessor would make two owners.
+func (p *Predecessor) orphaned() bool {
+	if p.died {
+		return true
+	}
+	switch p.predecessorState() {
+	case predecessorExiting:
+		p.waitPredecessorExit()
+	case predecessorDead:
+	default:
 		return false
 	}
-	fds := []unix.PollFd{{Fd: int32(p.pidfd), Events: unix.POLLIN}}
-	deadline := time.Now().Add(d)
+	p.died = true
+	return true
+}
+
+type predecessorState int
+
+const (
+	predecessorAlive predecessorState = iota
+	predecessorExiting
+	predecessorDead
+	predecessorUnseen // not this process's parent: its fate cannot be read
+)
+
+// pfExiting is PF_EXITING (include/linux/sched.h) in the flags field of
+// /proc/PID/stat: set in each thread as it starts to exit, before its
+// descriptors are closed.
+const pfExiting = 0x4
+
+// predecessorState looks at the predecessor once, through its pidfd, this
+// process's parent pid (a child is reparented when its parent exits) and
+// /proc/PID/stat. The predecessor's descriptors close only after every
+// thread of it has set PF_EXITING, so a predecessor whose end of the
+// handoff closed as it died is never seen alive.
+func (p *Predecessor) predecessorState() predecessorState {
+	if p.pid == 0 {
+		return predecessorUnseen
+	}
+	if p.pidfd >= 0 && pidfdReadable(p.pidfd, 0) || os.Getppid() != p.pid {
+		return predecessorDead
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(p.pid) + "/stat")
+	// Still the parent after the read: the stat was not of a reused pid.
+	if os.Getppid() != p.pid {
+		return predecessorDead
+	}
+	if err != nil {
+		// No /proc: an exit cannot be seen coming. Alive is the answer
+		// that never makes two owners.
+		return predecessorAlive
+	}
+	if exitingStat(stat) {
+		return predecessorExiting
+	}
+	return predecessorAlive
+}
+
+// exitingStat reports whether a /proc/PID/stat line describes a process
+// that is exiting: a zombie or dead state, or PF_EXITING in its flags.
+func exitingStat(stat []byte) bool {
+	// The command name, in parentheses, may hold spaces and parentheses.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return false
+	}
+	f := strings.Fields(string(stat[i+1:])) // state ppid pgrp session tty_nr tpgid flags …
+	if len(f) < 7 {
+		return false
+	}
+	if s := f[0]; s == "Z" || s == "X" || s == "x" {
+		return true
+	}
+	flags, err := strconv.ParseUint(f[6], 10, 64)
+	return err == nil && flags&pfExiting != 0
+}
+
+// waitPredecessorExit waits until the predecessor has exited: on its pidfd
+// when there is one, else by watching for this process to be reparented.
+func (p *Predecessor) waitPredecessorExit() {
+	if p.pidfd >= 0 && pidfdReadable(p.pidfd, -1) {
+		return
+	}
+	for os.Getppid() == p.pid {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// pidfdReadable reports whether the process pidfd refers to has exited,
+// waiting up to timeout milliseconds (-1: without limit).
+func pidfdReadable(pidfd, timeout int) bool {
+	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
 	for {
-		n, err := unix.Poll(fds, int(max(0, time.Until(deadline).Milliseconds())))
-		if err == unix.EINTR && time.Now().Before(deadline) {
-			continue
+		n, err := unix.Poll(fds, timeout)
+		if err == unix.EINTR {
+			continue // the runtime's preemption signals; a finite wait restarts whole
 		}
 		return err == nil && n > 0
 	}

@@ -100,6 +100,7 @@ const (
 	phaseSending
 	phaseSent
 	phaseReady
+	phaseCommitting // COMMIT written; the successor's close says whether it took it
 	phaseCommitted
 	phaseAborted
 )
@@ -114,6 +115,8 @@ func (p phase) String() string {
 		return "sent"
 	case phaseReady:
 		return "ready"
+	case phaseCommitting:
+		return "committing"
 	case phaseCommitted:
 		return "committed"
 	}
@@ -364,14 +367,25 @@ func (s *Successor) WaitReady(ctx context.Context) ([]byte, error) {
 	return nil, protocolErrorf("successor sent a message of kind %q while READY was awaited", kind)
 }
 
-// Commit tells a successor that answered READY to go on, and closes this
-// side of the handoff socket. From then on the successor owns every
-// descriptor; the caller closes its copies without using them, and exits.
-// An error means the successor is gone (or WaitReady did not succeed):
-// the caller then calls Abort and resumes its sessions.
+// Commit tells a successor that answered READY to go on, waits until it
+// has taken COMMIT, and closes this side of the handoff socket. From then
+// on the successor owns every descriptor; the caller closes its copies
+// without using them, and exits. An error means the successor did not
+// take COMMIT: it was gone before COMMIT was written, or it closed its end
+// with COMMIT unread (it died, or withdrew); the caller then calls Abort
+// and resumes its sessions.
+//
+// The successor takes COMMIT by reading it, and closes its end of the
+// handoff before it touches any descriptor (WaitCommit). A SEQPACKET
+// socket closed with a message unread resets its peer (ECONNRESET), where
+// one closed with nothing unread ends it (EOF): so the way the successor's
+// end closes, whether it exits or dies, says which happened. Commit waits
+// for that close with no timer: a successor stopped (SIGSTOP) before it
+// read COMMIT may still read it, so resuming the sessions here could make
+// two owners, and exiting none.
 func (s *Successor) Commit() error {
 	// mu is held across the write so that a concurrent Abort either comes
-	// first (no COMMIT is sent) or finds the handoff committed (and leaves
+	// first (no COMMIT is sent) or finds the handoff committing (and leaves
 	// the successor alone), never kills a successor that was told to go on.
 	s.mu.Lock()
 	if err := s.checkPhaseLocked(phaseReady); err != nil {
@@ -380,29 +394,69 @@ func (s *Successor) Commit() error {
 	}
 	err := s.ch.writeMessage(kindCommit, nil)
 	if err == nil {
-		s.phase = phaseCommitted
+		s.phase = phaseCommitting
 	}
 	s.mu.Unlock()
 	if err != nil {
 		return s.ioError(context.Background(), "before COMMIT", "sending COMMIT", err)
 	}
+	taken, err := s.commitTaken()
+	if !taken {
+		s.enter(phaseCommitting, phaseAborted) // Abort kills what is left of the successor
+		return err
+	}
+	s.enter(phaseCommitting, phaseCommitted)
 	s.closeConn()
 	return nil
 }
 
-// Abort ends the handoff: unless Commit succeeded, it kills the successor
-// (SIGKILL), waits until it has been reaped, and closes this side of the
-// handoff socket. It unblocks a concurrent Send or WaitReady. It is safe
-// to call at any point and more than once; after Commit it only releases
-// the socket.
+// commitTaken waits until the successor's end of the handoff closes, and
+// reports whether it had read COMMIT by then.
+func (s *Successor) commitTaken() (bool, error) {
+	s.conn.SetDeadline(time.Time{})
+	for {
+		_, _, fds, err := s.ch.readMessage()
+		closeFDs(fds)
+		switch {
+		case err == nil, errors.Is(err, ErrProtocol):
+			// Nothing the successor says after READY changes anything;
+			// only the close does.
+		case errors.Is(err, io.EOF):
+			return true, nil
+		case errors.Is(err, syscall.ECONNRESET):
+			return false, s.ioError(context.Background(), "before taking COMMIT", "waiting for the successor to take COMMIT", err)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			// Set by an earlier step's ctx as it ended (deadlineOn's
+			// stop does not wait for it): no timer runs here.
+			s.conn.SetDeadline(time.Time{})
+		default:
+			// A failure that says nothing about COMMIT. Resuming could
+			// make two owners; going on makes at worst none.
+			return true, nil
+		}
+	}
+}
+
+// Abort ends the handoff: unless COMMIT has been written, it kills the
+// successor (SIGKILL), waits until it has been reaped, and closes this
+// side of the handoff socket. It unblocks a concurrent Send or WaitReady.
+// It is safe to call at any point and more than once. Once COMMIT has
+// been written it leaves the successor alone: Commit's result says
+// whether the handoff committed, and after a Commit that failed Abort
+// kills the successor; after one that succeeded it only releases the
+// socket.
 func (s *Successor) Abort() {
 	s.mu.Lock()
-	committed := s.phase == phaseCommitted
-	if !committed {
+	ph := s.phase
+	if ph != phaseCommitting && ph != phaseCommitted {
 		s.phase = phaseAborted
 	}
 	s.mu.Unlock()
-	if !committed {
+	switch ph {
+	case phaseCommitting:
+		return // Commit closes the socket when it knows
+	case phaseCommitted:
+	default:
 		s.cmd.Process.Kill() // fails only when it has already exited
 		<-s.exited
 	}
