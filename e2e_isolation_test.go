@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -182,4 +185,83 @@ func TestIsolationSignalReset(t *testing.T) {
 	if got := c.eval("x"); got != "5" {
 		t.Errorf("after the migration x = %q", got)
 	}
+}
+
+// TestMigrateWorkersKilled kills every worker, of the old server and of
+// the new, again and again while a migration runs, in each of its phases:
+// the migration commits or rolls back, and either way every session is
+// served, by one server, with its namespace.
+func TestMigrateWorkersKilled(t *testing.T) {
+	s := startServer(t)
+	var cs []*client
+	for range 3 {
+		c := loggedIn(t, s)
+		populate(t, c)
+		cs = append(cs, c)
+	}
+	stop := make(chan struct{})
+	killed := make(chan int)
+	go func() { // ends at stop
+		n := 0
+		defer func() { killed <- n }()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			// The server's children and grandchildren: its workers, a
+			// successor's workers.
+			for _, pid := range descendants(s.pid()) {
+				if syscall.Kill(pid, 0) == nil && isWorker(pid) {
+					syscall.Kill(pid, syscall.SIGKILL)
+					n++
+				}
+			}
+		}
+	}()
+	out, err := migrateTo(t, s, binaryV2)
+	close(stop)
+	t.Logf("%d workers killed during the migration; it said: %v\n%s", <-killed, err, out)
+	want := strconv.Itoa(s.pid())
+	if err == nil {
+		want = strconv.Itoa(newPid(t, out))
+	}
+	for i, c := range cs {
+		if got := c.serverPid(); got != want {
+			t.Errorf("session %d: sys.Pid = %s, want %s", i, got, want)
+		}
+		checkNamespace(t, c)
+	}
+}
+
+// descendants lists the children of pid, and theirs.
+func descendants(pid int) []int {
+	var all []int
+	kids := []int{pid}
+	for len(kids) > 0 {
+		p := kids[0]
+		kids = kids[1:]
+		// A child is listed under the thread that started it.
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", p))
+		for _, task := range tasks {
+			b, _ := os.ReadFile(task)
+			for _, f := range strings.Fields(string(b)) {
+				if c, err := strconv.Atoi(f); err == nil {
+					all = append(all, c)
+					kids = append(kids, c)
+				}
+			}
+		}
+	}
+	return all
+}
+
+// isWorker reports whether pid runs "translucent worker".
+func isWorker(pid int) bool {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	args := strings.Split(string(b), "\x00")
+	return len(args) > 1 && args[1] == "worker"
 }

@@ -391,9 +391,10 @@ func (s *Server) startLocked(sess *Session) {
 	}
 	if len(notes) > 0 {
 		// The notes move the prompt down, so the editor must draw it and
-		// the half-typed line again: no muting.
+		// the half-typed line again: no muting. The session's goroutine
+		// writes them, so that no lock is held while a client is slow.
 		sess.in.unmute()
-		fmt.Fprintf(sess.conn, "\r\n%s\r\n", strings.Join(notes, "\r\n"))
+		sess.arrival = "\r\n" + strings.Join(notes, "\r\n") + "\r\n"
 	}
 	s.runLocked(sess)
 }

@@ -59,6 +59,7 @@ type Session struct {
 	pausing     chan struct{} // closed when a pause begins, renewed on resume; guarded by mu
 	evalStopped bool          // a migration interrupted the evaluation; guarded by mu
 	restored    bool          // adopted from another process: no greeting, no negotiation
+	arrival     string        // what an adopted session tells its user first; set before run
 	lost        []string      // what the migration could not carry, told on arrival
 	running     bool          // its goroutine was started; guarded by srv.mu
 	moved       bool          // another process has its connection: write nothing; guarded by mu
@@ -163,6 +164,9 @@ func (s *Session) run(ctx context.Context) {
 			return
 		}
 		s.chooseEditor()
+	}
+	if s.arrival != "" {
+		fmt.Fprint(s.conn, s.arrival)
 	}
 	user := s.info().User
 	if user == "" {
