@@ -92,9 +92,10 @@ func TestIsolationInterrupt(t *testing.T) {
 	c.eval(`import "fmt"`)
 	c.eval("var mu sync.Mutex")
 	c.eval("x := 41")
-	for _, line := range []string{`fmt.Println("stuck"); time.Sleep(time.Hour)`, `fmt.Println("stuck"); mu.Lock(); mu.Lock()`} {
+	// Each line says when it runs (its echo never contains "stuck").
+	for _, line := range []string{`fmt.Println("st" + "uck"); time.Sleep(time.Hour)`, `fmt.Println("st" + "uck"); mu.Lock(); mu.Lock()`} {
 		c.send(line + "\r\n")
-		c.expect(t, "\nstuck")
+		c.expect(t, "stuck")
 		c.send("\x03")
 		c.expect(t, "did not stop")
 		c.expect(t, ">>> ")
@@ -104,8 +105,8 @@ func TestIsolationInterrupt(t *testing.T) {
 	}
 
 	// :who shows each session's worker and state.
-	c.send("for {}\r\n")
-	c.expect(t, "for {}")
+	c.send(`fmt.Println("loo" + "ping"); for {}` + "\r\n")
+	c.expect(t, "looping")
 	who := innocent.eval(":who")
 	if !strings.Contains(who, "WORKER") || !strings.Contains(who, "evaluating") || !strings.Contains(who, "MiB") {
 		t.Errorf(":who = %q, want the workers, their memory and state", who)
@@ -121,8 +122,8 @@ func TestIsolationInterrupt(t *testing.T) {
 	c.expect(t, ">>> ")
 	c.eval(`import "os"`)
 	worker, _ := strconv.Atoi(c.eval("os.Getpid()"))
-	c.send("for {}\r\n")
-	c.expect(t, "for {}")
+	c.send(`fmt.Println("loo" + "ping"); for {}` + "\r\n")
+	c.expect(t, "looping")
 	c.conn.Close()
 	if !waitGone(worker) {
 		out, _ := exec.Command("ps", "-o", "pid,ppid,stat,pcpu,args", "-p", strconv.Itoa(worker)).CombinedOutput()
@@ -135,8 +136,8 @@ func TestIsolationInterrupt(t *testing.T) {
 	d.eval(`import "time"`)
 	d.eval(`import "fmt"`)
 	d.eval("z := 3")
-	d.send(`fmt.Println("stuck"); time.Sleep(time.Hour)` + "\r\n")
-	d.expect(t, "\nstuck")
+	d.send(`fmt.Println("st" + "uck"); time.Sleep(time.Hour)` + "\r\n")
+	d.expect(t, "stuck")
 	out, err := migrateTo(t, s, binaryV2, "--grace", "100ms")
 	if err != nil {
 		t.Fatalf("migrate with a session stuck in time.Sleep: %v\n%s", err, out)

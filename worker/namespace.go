@@ -65,7 +65,7 @@ func (pl *Pool) New(opts namespace.Options) (*Namespace, error) {
 // a namespace.Snapshot; nil for an empty namespace).
 func (pl *Pool) Restore(opts namespace.Options, state []byte) (*Namespace, error) {
 	n := &Namespace{pl: pl, opts: opts, state: state, calls: map[uint64]chan replyMsg{}, wake: make(chan struct{}, 1), pumpEnd: make(chan struct{})}
-	p, sid, err := pl.open(n, state)
+	p, sid, err := pl.reopen(n, state)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func (pl *Pool) open(n *Namespace, state []byte) (*proc, uint64, error) {
 			if m.Err == "" {
 				return p, sid, nil
 			}
-			err2 = errors.New(m.Err)
+			err2 = &restoreError{m.Err}
 		case <-p.done:
 			err2 = fmt.Errorf("worker %d ended: %s", p.pid, p.reason())
 		case <-t.C:
@@ -118,6 +118,28 @@ func (pl *Pool) open(n *Namespace, state []byte) (*proc, uint64, error) {
 	delete(p.sessions, sid)
 	pl.mu.Unlock()
 	return nil, 0, fmt.Errorf("worker: %w", err2)
+}
+
+// restoreError is a worker's answer that a state does not restore: the
+// same state would fail again in any worker.
+type restoreError struct{ msg string }
+
+func (e *restoreError) Error() string { return e.msg }
+
+// reopen opens n from state, in another worker if one ends meanwhile (a
+// neighbour's crash, a kill), a few times.
+func (pl *Pool) reopen(n *Namespace, state []byte) (*proc, uint64, error) {
+	var err error
+	for range 3 {
+		var p *proc
+		var sid uint64
+		p, sid, err = pl.open(n, state)
+		var bad *restoreError
+		if err == nil || errors.As(err, &bad) || errors.Is(err, ErrClosed) {
+			return p, sid, err
+		}
+	}
+	return nil, 0, err
 }
 
 // receive handles a frame the worker sent for n. An error ends the
@@ -249,6 +271,10 @@ func (n *Namespace) Eval(ctx context.Context, src string) (namespace.Result, err
 		defer cancel()
 	}
 	n.lockSettled()
+	if err := n.placeLocked(); err != nil {
+		n.mu.Unlock()
+		return namespace.Result{}, err
+	}
 	if n.closed {
 		n.mu.Unlock()
 		return namespace.Result{}, namespace.ErrClosed
@@ -308,6 +334,7 @@ type RolledBack struct {
 	Lost   []string // what the restored namespace could not carry
 	Stale  string   // set when the state is older than the last evaluation: why
 	Empty  string   // set when nothing could be restored: why; the namespace is new
+	Later  string   // set when no worker could be started yet: why; the next line tries again
 }
 
 func (e *RolledBack) Error() string {
@@ -330,10 +357,38 @@ func (e *RolledBack) text(what, when string) string {
 	if len(e.Lost) > 0 {
 		fmt.Fprintf(&b, " Not carried: %s.", strings.Join(e.Lost, "; "))
 	}
+	if e.Later != "" {
+		fmt.Fprintf(&b, " No worker could be started for it yet (%s): the next line tries again.", e.Later)
+	}
 	return b.String()
 }
 
 func (e *RolledBack) Unwrap() error { return namespace.ErrRolledBack }
+
+// placeLocked gives n a worker again if the last one ended and none could
+// be started then. Called with n.mu held (by lockSettled), and returns with
+// it held.
+func (n *Namespace) placeLocked() error {
+	if n.p != nil || n.closed {
+		return nil
+	}
+	moved := make(chan struct{})
+	n.moving = moved
+	state := n.state
+	n.mu.Unlock()
+	p, sid, err := n.pl.reopen(n, state)
+	n.mu.Lock()
+	n.moving = nil
+	close(moved)
+	if err != nil {
+		if errors.Is(err, ErrClosed) {
+			n.closed = true
+		}
+		return fmt.Errorf("worker: no worker could be started for this session: %w", err)
+	}
+	n.p, n.sid = p, sid
+	return nil
+}
 
 // lockSettled locks n.mu once no rehome is under way, so that what the
 // caller sends goes to the worker n is in from then on.
@@ -389,26 +444,28 @@ func (n *Namespace) rehome(old *proc, reason string, closing bool) {
 		}
 		return
 	}
-	p, sid, err := n.pl.open(n, state)
-	if err != nil && state != nil {
-		// The checkpoint itself may be what ends workers: start afresh
-		// rather than loop.
-		rb.Empty = err.Error()
+	p, sid, err := n.pl.reopen(n, state)
+	var bad *restoreError
+	if errors.As(err, &bad) && state != nil {
+		// The checkpoint itself does not restore (a worker said so):
+		// start afresh rather than fail for good.
+		rb.Empty = bad.Error()
 		n.pl.cfg.Logger.Warn("session could not be restored; it starts empty", "reason", reason, "err", err)
 		state = nil
-		p, sid, err = n.pl.open(n, nil)
+		p, sid, err = n.pl.reopen(n, nil)
 	}
 	n.mu.Lock()
-	if err == nil {
-		n.p, n.sid = p, sid
-		n.state = state
-	} else {
-		n.closed = true // no worker can be started: the session cannot evaluate
+	// On an error p is nil, and the session's next use tries again from
+	// the same state (placeLocked): workers may be dying faster than they
+	// start, for a while (a neighbour's crashing lines, an operator).
+	n.p, n.sid, n.state = p, sid, state
+	if errors.Is(err, ErrClosed) {
+		n.closed = true
 	}
 	n.mu.Unlock()
-	if err != nil {
-		n.pl.cfg.Logger.Error("session lost its worker and no other could be started", "err", err)
-		rb.Empty = err.Error()
+	if err != nil && !errors.Is(err, ErrClosed) {
+		n.pl.cfg.Logger.Error("no worker could be started for a session; it is tried again at its next line", "err", err)
+		rb.Later = err.Error()
 	}
 	if e != nil {
 		e.err = rb
@@ -425,6 +482,10 @@ func (n *Namespace) rehome(old *proc, reason string, closing bool) {
 func (n *Namespace) call(op int, args ...string) (replyMsg, error) {
 	ch := make(chan replyMsg, 1)
 	n.lockSettled()
+	if err := n.placeLocked(); err != nil {
+		n.mu.Unlock()
+		return replyMsg{}, err
+	}
 	if n.closed {
 		n.mu.Unlock()
 		return replyMsg{}, namespace.ErrClosed
@@ -524,6 +585,9 @@ func (n *Namespace) Snapshot(drop ...string) (namespace.Snapshot, []string, erro
 func (n *Namespace) Worker() (pid int, rss int64) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.p == nil {
+		return 0, 0
+	}
 	return n.p.pid, n.p.rss.Load()
 }
 
@@ -536,7 +600,7 @@ func (n *Namespace) Close() {
 		return
 	}
 	n.closed = true
-	p, sid := n.p, n.sid
+	p, sid := n.p, n.sid // p is nil when no worker could be started
 	n.mu.Unlock()
 	select {
 	case n.wake <- struct{}{}:

@@ -106,21 +106,67 @@ type Pool struct {
 	procs  []*proc // live workers; guarded by mu
 	closed bool    // guarded by mu
 
-	wg   sync.WaitGroup // the workers' reader goroutines, and watch
-	stop chan struct{}  // closed by Close: ends watch
+	placing sync.Mutex        // held to find room in a worker or start one, when workers are shared
+	spawns  chan chan spawned // to the spawners
+	wg      sync.WaitGroup    // the workers' reader goroutines, watch and the spawners
+	stop    chan struct{}     // closed by Close: ends watch and the spawners
+}
+
+// spawners is how many workers may be starting at once: a burst of
+// logins queues for them rather than time out starting hundreds at once.
+const spawners = 4
+
+type spawned struct {
+	p   *proc
+	err error
 }
 
 // NewPool returns a pool with cfg; it starts workers as sessions need
 // them.
 func NewPool(cfg Config) *Pool {
 	cfg.setDefaults()
-	pl := &Pool{cfg: cfg, stop: make(chan struct{})}
-	pl.wg.Add(1)
+	pl := &Pool{cfg: cfg, stop: make(chan struct{}), spawns: make(chan chan spawned)}
+	pl.wg.Add(1 + spawners)
 	go func() { // ends at Close
 		defer pl.wg.Done()
 		pl.watch()
 	}()
+	for range spawners {
+		go func() { // ends at Close
+			defer pl.wg.Done()
+			pl.spawner()
+		}()
+	}
 	return pl
+}
+
+// spawner starts workers on request. Workers are started from these
+// goroutines, never from their callers': a process inherits the priority
+// of the thread that forks it, and a caller may run on a thread at the
+// lowest priority (a successor restoring namespaces ahead), which workers
+// would keep for good.
+func (pl *Pool) spawner() {
+	for {
+		select {
+		case <-pl.stop:
+			return
+		case reply := <-pl.spawns:
+			p, err := pl.spawn()
+			reply <- spawned{p, err}
+		}
+	}
+}
+
+// start has a spawner start a worker.
+func (pl *Pool) start() (*proc, error) {
+	reply := make(chan spawned, 1)
+	select {
+	case pl.spawns <- reply:
+	case <-pl.stop:
+		return nil, ErrClosed
+	}
+	r := <-reply
+	return r.p, r.err
 }
 
 // Close ends every worker and waits for its goroutines. Namespaces still
@@ -184,6 +230,12 @@ type proc struct {
 // place returns a worker with room for one more session, starting one if
 // none has.
 func (pl *Pool) place() (*proc, error) {
+	if pl.cfg.PerWorker > 1 {
+		// One at a time, or a burst of logins would each start a worker
+		// of its own rather than fill the one being started.
+		pl.placing.Lock()
+		defer pl.placing.Unlock()
+	}
 	pl.mu.Lock()
 	if pl.closed {
 		pl.mu.Unlock()
@@ -197,7 +249,7 @@ func (pl *Pool) place() (*proc, error) {
 		}
 	}
 	pl.mu.Unlock()
-	p, err := pl.spawn()
+	p, err := pl.start()
 	if err != nil {
 		return nil, err
 	}

@@ -216,6 +216,30 @@ func TestCrashRollsBack(t *testing.T) {
 	}
 }
 
+// TestPoolCrashesInARow: a culprit that crashes its pool's worker again
+// and again, as fast as it can type, while its neighbours are being
+// restored: the neighbours keep their namespaces.
+func TestPoolCrashesInARow(t *testing.T) {
+	pl := testPool(t, Config{PerWorker: 4})
+	var neighbours []*session
+	for i := range 3 {
+		s := openSession(t, pl)
+		s.mustEval("n := "+strconv.Itoa(i), "")
+		s.mustEval("n", strconv.Itoa(i)) // saved
+		neighbours = append(neighbours, s)
+	}
+	culprit := openSession(t, pl)
+	culprit.mustEval(`import "runtime"`, "")
+	for range 5 {
+		if got := culprit.eval("runtime.Breakpoint()"); !strings.Contains(got, "SIGTRAP") {
+			t.Fatalf("runtime.Breakpoint() = %q", got)
+		}
+	}
+	for i, s := range neighbours {
+		s.mustEval("n", strconv.Itoa(i))
+	}
+}
+
 // TestCrashInGoroutine: code a line left running ends the worker after
 // the line returned. The session is told between prompts, restored as it
 // was after its last line.
