@@ -18,14 +18,20 @@ import (
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	sessions := fs.String("sessions", "1,100,1000,10000", "comma-separated session `counts`, one measurement each")
+	sessions := fs.String("sessions", "1,100,1000,10000", "comma-separated session `counts`, one measurement each under each --isolate mode (\"\": none)")
+	isolate := fs.String("isolate", "session,pool", "comma-separated `modes` (none, session, pool) to pass as the servers' --isolate, each measured side by side")
+	poolSize := fs.Int("pool-size", 16, "the servers' --pool-size in pool mode")
+	crash := fs.Int("crash", 20, "session `count` of the crash recovery run under each mode (0: none)")
+	crashes := fs.Int("crashes", 10, "lines that end their worker, typed one after another in the crash recovery run")
+	long := fs.Int("long", 0, "long life: one session evaluates x + 1 `N` times under each mode (0: none)")
 	vars := fs.Int("vars", 10, "variables per session's namespace (at least 3)")
-	imports := fs.String("imports", "strings,sort,fmt", "comma-separated `packages` each namespace imports (besides os)")
+	imports := fs.String("imports", "strings,sort,fmt", "comma-separated `packages` each namespace imports (besides os and sys)")
 	out := fs.String("out", "bench-out", "`dir` for results.md, results.json, pause.svg and the server logs")
 	binary := fs.String("binary", "", "the build to migrate from (default: build one from --source)")
 	newBinary := fs.String("new-binary", "", "the build to migrate to (default: build one from --source)")
 	source := fs.String("source", ".", "the repository `dir` to build both from when --binary or --new-binary is missing")
-	interval := fs.Duration("interval", 0, "how often each session types a line (default: max(2ms, N × 0.5ms))")
+	interval := fs.Duration("interval", 0, "how often each session types a line (default: max(2ms, N / --rate))")
+	rate := fs.Int("rate", 2000, "`lines` a second all sessions together type, unless --interval is given")
 	timeout := fs.Duration("timeout", time.Hour, "time allowed for each session count")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -33,7 +39,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))
 	}
-	var counts []int
+	counts := []int{} // --sessions "": none, not the default
 	for _, s := range splitList(*sessions) {
 		n, err := strconv.Atoi(strings.ReplaceAll(s, "_", ""))
 		if err != nil || n < 1 {
@@ -41,16 +47,27 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		counts = append(counts, n)
 	}
+	modes := splitList(*isolate)
+	if len(modes) == 0 {
+		return errors.New("bench: --isolate: no mode")
+	}
+	if *poolSize < 1 || *crashes < 1 || *rate < 1 || *crash < 0 || *long < 0 {
+		return errors.New("bench: --pool-size, --crashes and --rate must be positive, --crash and --long not negative")
+	}
 	opts := bench.Options{
 		Sessions: counts, Vars: *vars, Imports: splitList(*imports), Out: *out,
+		Isolate: modes, PoolSize: *poolSize, Crash: *crash, Crashes: *crashes, Long: *long,
 		Binary: absPath(*binary), NewBinary: absPath(*newBinary), Source: *source,
-		Interval: *interval, Timeout: *timeout, Progress: stderr,
+		Interval: *interval, Rate: *rate, Timeout: *timeout, Progress: stderr,
+	}
+	if *crash == 0 {
+		opts.Crash = -1 // Options' zero is the default
 	}
 	if opts.Imports == nil {
 		opts.Imports = []string{} // --imports "": none, not the default
 	}
 	res, err := bench.Run(ctx, opts)
-	if len(res.Runs) > 0 {
+	if len(res.Runs)+len(res.Crash)+len(res.Long) > 0 {
 		if werr := bench.WriteMarkdown(stdout, res); werr != nil {
 			err = errors.Join(err, werr)
 		}

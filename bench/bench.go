@@ -22,10 +22,27 @@ import (
 // Options says what to measure. The zero value of each field selects the
 // default beside it; Out is required.
 type Options struct {
-	Sessions []int    // session counts, one measurement each; default 1, 100, 1000, 10000
+	Sessions []int    // session counts, one measurement each under each Isolate mode; nil: 1, 100, 1000, 10000; empty: none
 	Vars     int      // variables per namespace, at least 3 (base, x, m); default 10
-	Imports  []string // packages each namespace imports besides "os"; default strings, sort, fmt
+	Imports  []string // packages each namespace imports besides "os" and "sys"; default strings, sort, fmt
 	Out      string   // directory for results.md, results.json, pause.svg and the server logs
+
+	// Isolate is the servers' --isolate modes (none, session, pool): every
+	// measurement is taken under each, side by side in one run, so that a
+	// shared machine's load weighs on them alike; default session, pool.
+	// PoolSize is --pool-size in pool mode; default 16.
+	Isolate  []string
+	PoolSize int
+
+	// Crash is the session count of the crash recovery measured under
+	// each mode, in which one session types Crashes lines that end the
+	// process evaluating them; default 20 sessions and 10 lines, negative
+	// Crash: none.
+	Crash, Crashes int
+
+	// Long is how many times one session evaluates x + 1 in the long-life
+	// run under each mode; 0: none.
+	Long int
 
 	// Binary and NewBinary are the builds migrated from and to. When
 	// either is empty, both are built from Source (default ".", the
@@ -34,11 +51,15 @@ type Options struct {
 	Source            string
 
 	// Interval is how often each session types a line; 0 scales it with
-	// the session count (max(2ms, N × 0.5ms)) to keep the offered load
-	// near 2,000 lines a second (500 at one session), which two cores serve
-	// with room to spare, while a short interval at small counts means a
-	// line is typed soon after the server stops reading.
+	// the session count (max(2ms, N / Rate)) to keep the offered load near
+	// Rate lines a second (at most 500 a session), while a short interval
+	// at small counts means a line is typed soon after the server stops
+	// reading. Rate defaults to 2,000, which two cores serve with room to
+	// spare in the server's process; a line evaluated in a worker costs
+	// more (a round trip between two processes), and 2,000 a second can
+	// keep the two cores busy.
 	Interval time.Duration
+	Rate     int
 	Timeout  time.Duration // for each session count; default 1h
 	Parallel int           // logins and namespace set-ups at once; default 32
 	Progress io.Writer     // a line per step; nil discards
@@ -46,14 +67,19 @@ type Options struct {
 
 // Results is one bench run.
 type Results struct {
-	Started time.Time     `json:"started"`
-	Machine Machine       `json:"machine"`
-	Client  string        `json:"client"`
-	Vars    int           `json:"vars"`
-	Imports []string      `json:"imports"`
-	Binary  string        `json:"binary"`
-	New     string        `json:"new_binary"`
-	Runs    []Measurement `json:"runs"`
+	Started  time.Time     `json:"started"`
+	Machine  Machine       `json:"machine"`
+	Client   string        `json:"client"`
+	Vars     int           `json:"vars"`
+	Imports  []string      `json:"imports"`
+	Binary   string        `json:"binary"`
+	New      string        `json:"new_binary"`
+	Isolate  []string      `json:"isolate"`
+	PoolSize int           `json:"pool_size"`
+	Rate     int           `json:"rate"` // lines a second offered, unless Interval is set
+	Runs     []Measurement `json:"runs"`
+	Crash    []CrashResult `json:"crash,omitempty"`
+	Long     []LongResult  `json:"long,omitempty"`
 }
 
 // Machine describes where the figures were taken.
@@ -66,9 +92,10 @@ type Machine struct {
 	LoadAvg   string `json:"load_avg"` // at the start: the machine is shared
 }
 
-// Measurement is what was measured at one session count.
+// Measurement is what was measured at one session count under one mode.
 type Measurement struct {
 	Sessions int           `json:"sessions"`
+	Isolate  string        `json:"isolate"` // the servers' --isolate
 	Interval time.Duration `json:"interval_ns"`
 	Error    string        `json:"error,omitempty"` // what ended this measurement early
 	Notes    []string      `json:"notes,omitempty"`
@@ -76,6 +103,7 @@ type Measurement struct {
 	Login    time.Duration `json:"login_ns"`    // connecting and logging in every session
 	Populate time.Duration `json:"populate_ns"` // declaring every namespace
 
+	// RSS is the serving process's alone (the front's, with workers).
 	RSSBase             int64 `json:"rss_base"`      // the server with no session
 	RSSIdle             int64 `json:"rss_idle"`      // with N sessions logged in, idle
 	RSSNamespace        int64 `json:"rss_namespace"` // with N namespaces declared
@@ -83,6 +111,17 @@ type Measurement struct {
 	IdlePerSession      int64 `json:"idle_per_session"`
 	NamespacePerSession int64 `json:"namespace_per_session"`
 	ServerFDs           int   `json:"server_fds"` // open in the server at N, before the migration
+
+	// PSS is the whole server's: the front and its workers (serverMemory),
+	// at the same moments as RSS.
+	PSSBase                int64 `json:"pss_base"`
+	PSSIdle                int64 `json:"pss_idle"`
+	PSSNamespace           int64 `json:"pss_namespace"`
+	PSSAfter               int64 `json:"pss_after"`
+	PSSIdlePerSession      int64 `json:"pss_idle_per_session"`
+	PSSNamespacePerSession int64 `json:"pss_namespace_per_session"`
+	Processes              int   `json:"processes"`       // front and workers with N namespaces
+	ProcessesAfter         int   `json:"processes_after"` // the new front and its workers, as PSSAfter
 
 	RTTNoLoad Stats `json:"rtt_no_load"` // x + 1, one session alone typing
 	RTTLoaded Stats `json:"rtt_loaded"`  // x + 1 while the other N-1 sessions type
@@ -127,12 +166,13 @@ type MigrationResult struct {
 // LineCounts is the exactly-once check over every session's typed lines.
 type LineCounts struct {
 	Sent       int `json:"sent"`
-	Answered   int `json:"answered"`   // answered at least once
-	Duplicated int `json:"duplicated"` // answers beyond the first
-	Lost       int `json:"lost"`       // never answered
-	Unexpected int `json:"unexpected"` // answers that were no typed line's
-	ByOld      int `json:"by_old"`     // answers from the old process
-	ByNew      int `json:"by_new"`     // answers from the new process
+	Answered   int `json:"answered"`    // answered at least once
+	Duplicated int `json:"duplicated"`  // answers beyond the first
+	Lost       int `json:"lost"`        // never answered with the line's value
+	RolledBack int `json:"rolled_back"` // of Lost, answered that the worker running it ended
+	Unexpected int `json:"unexpected"`  // answers that were no typed line's
+	ByOld      int `json:"by_old"`      // answers from the old process
+	ByNew      int `json:"by_new"`      // answers from the new process
 }
 
 // Comparison is a way of changing builds other than live migration.
@@ -161,13 +201,30 @@ func Run(ctx context.Context, opts Options) (Results, error) {
 	if opts.Out == "" {
 		return Results{}, errors.New("bench: no output directory")
 	}
-	if len(opts.Sessions) == 0 {
+	if opts.Sessions == nil {
 		opts.Sessions = []int{1, 100, 1000, 10000}
 	}
 	for _, n := range opts.Sessions {
 		if n < 1 {
 			return Results{}, fmt.Errorf("bench: %d sessions", n)
 		}
+	}
+	if len(opts.Isolate) == 0 {
+		opts.Isolate = []string{"session", "pool"}
+	}
+	for _, m := range opts.Isolate {
+		if m != "none" && m != "session" && m != "pool" {
+			return Results{}, fmt.Errorf("bench: isolate mode %q: want none, session or pool", m)
+		}
+	}
+	if opts.PoolSize <= 0 {
+		opts.PoolSize = 16
+	}
+	if opts.Crash == 0 {
+		opts.Crash = 20
+	}
+	if opts.Crashes <= 0 {
+		opts.Crashes = 10
 	}
 	if opts.Vars == 0 {
 		opts.Vars = 10
@@ -181,6 +238,9 @@ func Run(ctx context.Context, opts Options) (Results, error) {
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = time.Hour
+	}
+	if opts.Rate <= 0 {
+		opts.Rate = 2000
 	}
 	if opts.Parallel <= 0 {
 		opts.Parallel = 32
@@ -216,21 +276,86 @@ func Run(ctx context.Context, opts Options) (Results, error) {
 	res := Results{
 		Started: time.Now(), Machine: machine(), Client: clientKind,
 		Vars: opts.Vars, Imports: opts.Imports, Binary: r.bin1, New: r.bin2,
+		Isolate: opts.Isolate, PoolSize: opts.PoolSize, Rate: opts.Rate,
 	}
+	// The modes take turns at each session count, rather than each mode
+	// running every count in a row, so that a change in the shared
+	// machine's load falls on them alike.
 	for _, n := range opts.Sessions {
-		if ctx.Err() != nil {
+		for _, mode := range opts.Isolate {
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+			run := Measurement{Sessions: n, Isolate: mode}
+			if why := r.wouldNotFit(res.Runs, n, mode); why != "" {
+				run.Error = why
+			} else {
+				run = r.measure(ctx, n, mode)
+			}
+			if run.Error != "" {
+				r.logf("%s: %s", label(n, mode), run.Error)
+			}
+			res.Runs = append(res.Runs, run)
+			if err := WriteAll(opts.Out, res); err != nil {
+				return res, err
+			}
+		}
+	}
+	for _, mode := range opts.Isolate {
+		if opts.Crash < 0 || ctx.Err() != nil {
 			break
 		}
-		run := r.measure(ctx, n)
-		if run.Error != "" {
-			r.logf("N=%d: %s", n, run.Error)
+		cr := r.crash(ctx, opts.Crash, mode)
+		if cr.Error != "" {
+			r.logf("crash recovery, %s: %s", label(opts.Crash, mode), cr.Error)
 		}
-		res.Runs = append(res.Runs, run)
+		res.Crash = append(res.Crash, cr)
+		if err := WriteAll(opts.Out, res); err != nil {
+			return res, err
+		}
+	}
+	for _, mode := range opts.Isolate {
+		if opts.Long <= 0 || ctx.Err() != nil {
+			break
+		}
+		lr := r.long(ctx, opts.Long, mode)
+		if lr.Error != "" {
+			r.logf("long life, isolate=%s: %s", mode, lr.Error)
+		}
+		res.Long = append(res.Long, lr)
 		if err := WriteAll(opts.Out, res); err != nil {
 			return res, err
 		}
 	}
 	return res, ctx.Err()
+}
+
+// label names a session count and mode in progress lines.
+func label(n int, mode string) string { return fmt.Sprintf("N=%d isolate=%s", n, mode) }
+
+// wouldNotFit says why n sessions under mode would not fit in memory, by
+// the largest smaller count already measured under that mode, or "" when
+// they would (or nothing says otherwise). A migration needs room for the
+// server and a successor as large. It saves starting, say, ten thousand
+// worker processes only for populate to stop them part way.
+func (r *runner) wouldNotFit(done []Measurement, n int, mode string) string {
+	var ref *Measurement
+	for i := range done {
+		m := &done[i]
+		if m.Isolate == mode && m.Sessions < n && m.Sessions >= 100 && m.PSSNamespace > 0 && (ref == nil || m.Sessions > ref.Sessions) {
+			ref = m
+		}
+	}
+	avail, err := memAvailable()
+	if ref == nil || err != nil {
+		return ""
+	}
+	need := ref.PSSBase + ref.PSSNamespacePerSession*int64(n)
+	if 2*need <= avail-1<<30 {
+		return ""
+	}
+	return fmt.Sprintf("not run: at N = %s this mode held %s per session (front and workers, PSS); %s sessions would need about %s, and a successor as much again, of the %s available",
+		count(ref.Sessions), kib(ref.PSSNamespacePerSession), count(n), mib(need), mib(avail))
 }
 
 // runner holds what every session count shares.

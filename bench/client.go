@@ -45,6 +45,8 @@ type client struct {
 	answers    []answer    // guarded by mu
 	unexpected []string    // answers that are no typed line's (first few); guarded by mu
 	nUnexpect  int         // guarded by mu
+	rolledBack int         // typed lines answered with rollbackPrefix; guarded by mu
+	notices    int         // noticePrefix lines seen, typing or not; guarded by mu
 	readErr    error       // what ended the connection while reading; guarded by mu
 	writeErr   error       // guarded by mu
 }
@@ -62,7 +64,20 @@ func newClient(idx int) *client {
 	return c
 }
 
-var rePid = regexp.MustCompile(`pid (\d+)\.`)
+// rePid finds the serving process in the greeting, "translucent v1, pid
+// 4242. Type Go…", which names the worker after it when there is one:
+// "pid 4242 (your code runs in worker 4250). Type Go…".
+var rePid = regexp.MustCompile(`, pid (\d+)[ .]`)
+
+// What a worker's end looks like to a session (package worker): the
+// answer to a line that was running, and a notice between prompts, with
+// no prompt of its own, for a session whose worker ended while it was idle
+// (a pool neighbour's crash). A notice is glued to the next answer, so
+// record and eval strip it.
+const (
+	rollbackPrefix = "error: the worker process running this line ended:"
+	noticePrefix   = "[translucent] "
+)
 
 // login connects to addr and logs in, typing the name ahead of its prompt
 // so that the server, seeing data before any telnet answer, picks line
@@ -121,20 +136,48 @@ func (c *client) expect(marker string, deadline time.Time) (string, error) {
 }
 
 // eval sends line and returns the answer printed before the next prompt,
-// without the line end.
+// without the line end and without notices.
 func (c *client) eval(line string, deadline time.Time) (string, error) {
 	if err := c.write(line+"\n", deadline); err != nil {
 		return "", err
 	}
 	out, err := c.expect(prompt, deadline)
-	return strings.TrimSpace(strings.ReplaceAll(out, "\r\n", "\n")), err
+	out, notices := stripNotices(out)
+	if notices > 0 {
+		c.mu.Lock()
+		c.notices += notices
+		c.mu.Unlock()
+	}
+	return out, err
+}
+
+// stripNotices returns text with CRLFs made LF, without its notice lines
+// and trimmed, and how many notices there were.
+func stripNotices(text string) (string, int) {
+	text = strings.ReplaceAll(text, "\r\n", "\n")
+	if !strings.Contains(text, noticePrefix) {
+		return strings.TrimSpace(text), 0
+	}
+	var keep []string
+	n := 0
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, noticePrefix) {
+			n++
+			continue
+		}
+		keep = append(keep, l)
+	}
+	return strings.TrimSpace(strings.Join(keep, "\n")), n
 }
 
 // typedLine is the k-th line a session types: its answer, such as
 // [2]int{3000007, 4242}, names the session (base), the line (k) and the
-// process that evaluated it.
+// serving process. That is sys.Pid, not os.Getpid(): with workers the
+// latter is the worker's pid, which changes when a worker is restarted as
+// well as across a migration, and the bench wants to know which server
+// (old or new) answered.
 func (c *client) typedLine(k int) string {
-	return fmt.Sprintf("[2]int{base + %d, os.Getpid()}\n", k)
+	return fmt.Sprintf("[2]int{base + %d, sys.Pid}\n", k)
 }
 
 var reTyped = regexp.MustCompile(`^\[2\]int\{(\d+), (\d+)\}$`)
@@ -183,10 +226,11 @@ func (c *client) read() {
 
 // record files one answer.
 func (c *client) record(text string, at time.Time) {
-	text = strings.TrimSpace(strings.ReplaceAll(text, "\r\n", "\n"))
+	text, notices := stripNotices(text)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	defer c.cond.Broadcast()
+	c.notices += notices
 	if m := reTyped.FindStringSubmatch(text); m != nil {
 		v, _ := strconv.Atoi(m[1])
 		pid, _ := strconv.Atoi(m[2])
@@ -194,6 +238,12 @@ func (c *client) record(text string, at time.Time) {
 			c.answers = append(c.answers, answer{k: k, pid: pid, at: at})
 			return
 		}
+	}
+	// A line is evaluated once at most: one its worker took down with it
+	// is not re-run, and its answer says so.
+	if strings.HasPrefix(text, rollbackPrefix) {
+		c.rolledBack++
+		return
 	}
 	c.nUnexpect++
 	if len(c.unexpected) < 3 {
@@ -260,15 +310,20 @@ func (c *client) waitAnswered(deadline time.Time) bool {
 	defer t.Stop()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for len(c.answers)+c.nUnexpect < len(c.sent) && c.readErr == nil && !expired {
+	for c.repliesLocked() < len(c.sent) && c.readErr == nil && !expired {
 		c.cond.Wait()
 	}
-	return len(c.answers)+c.nUnexpect >= len(c.sent)
+	return c.repliesLocked() >= len(c.sent)
 }
+
+// repliesLocked counts what came back for typed lines, values or not.
+func (c *client) repliesLocked() int { return len(c.answers) + c.nUnexpect + c.rolledBack }
 
 // lineTally is the exactly-once check of one session's typed lines.
 type lineTally struct {
 	sent, answered, duplicated, lost, unexpected int
+	rolledBack                                   int // of lost: answered with rollbackPrefix
+	notices                                      int // noticePrefix lines, typing or not
 	byOld, byNew                                 int
 }
 
@@ -277,7 +332,7 @@ func (c *client) tally(oldPid, newPid int) lineTally {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	seen := make([]int, len(c.sent)+1)
-	t := lineTally{sent: len(c.sent), unexpected: c.nUnexpect}
+	t := lineTally{sent: len(c.sent), unexpected: c.nUnexpect, rolledBack: c.rolledBack, notices: c.notices}
 	for _, a := range c.answers {
 		seen[a.k]++
 		switch a.pid {
@@ -382,6 +437,7 @@ func (c *client) resetLines() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.sent, c.answers, c.unexpected, c.nUnexpect, c.readErr, c.writeErr = nil, nil, nil, 0, nil, nil
+	c.rolledBack, c.notices = 0, 0
 }
 
 // awaitClose reads until the server closes the connection, then closes

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -28,9 +29,10 @@ func TestTallyAndPause(t *testing.T) {
 		// line 5 is never answered
 	}
 	c.nUnexpect = 1
+	c.rolledBack, c.notices = 1, 2 // line 5's answer, as a worker's end would give it
 
 	got := c.tally(oldPid, newPid)
-	want := lineTally{sent: 6, answered: 5, duplicated: 1, lost: 1, unexpected: 1, byOld: 2, byNew: 4}
+	want := lineTally{sent: 6, answered: 5, duplicated: 1, lost: 1, unexpected: 1, rolledBack: 1, notices: 2, byOld: 2, byNew: 4}
 	if got != want {
 		t.Errorf("tally = %+v, want %+v", got, want)
 	}
@@ -75,5 +77,74 @@ func TestIACStripper(t *testing.T) {
 		if string(got) != want {
 			t.Errorf("cut at %d: got %q, want %q", cut, got, want)
 		}
+	}
+}
+
+// TestRecord files answers as the server prints them: a typed line's
+// value, a line rolled back by its worker's end, a notice glued to the
+// next answer, and text that is no typed line's.
+func TestRecord(t *testing.T) {
+	c := newClient(2) // base 3,000,000
+	t0 := time.Unix(1000, 0)
+	for range 4 {
+		c.sent = append(c.sent, t0)
+	}
+	for _, text := range []string{
+		"[2]int{3000001, 4242}\r\n",
+		rollbackPrefix + " SIGTRAP: trace trap. The session is restored as it was before this line.\r\n",
+		noticePrefix + "this session's worker process ended: SIGTRAP: trace trap. The session is restored as it was after its last line.\r\n[2]int{3000003, 4243}\r\n",
+		"[2]int{2000004, 4243}\r\n", // another session's base
+	} {
+		c.record(text, t0.Add(time.Millisecond))
+	}
+	if len(c.answers) != 2 || c.answers[0] != (answer{k: 1, pid: 4242, at: t0.Add(time.Millisecond)}) || c.answers[1].k != 3 || c.answers[1].pid != 4243 {
+		t.Errorf("answers %+v", c.answers)
+	}
+	if c.rolledBack != 1 || c.notices != 1 || c.nUnexpect != 1 || len(c.unexpected) != 1 {
+		t.Errorf("rolled back %d, notices %d, unexpected %d %q", c.rolledBack, c.notices, c.nUnexpect, c.unexpected)
+	}
+	if c.repliesLocked() != 4 {
+		t.Errorf("%d replies to 4 lines", c.repliesLocked())
+	}
+	tl := c.tally(4242, 4243)
+	if tl.answered != 2 || tl.lost != 2 || tl.rolledBack != 1 || tl.byOld != 1 || tl.byNew != 1 {
+		t.Errorf("tally %+v", tl)
+	}
+	if got := c.typedLine(7); got != "[2]int{base + 7, sys.Pid}\n" {
+		t.Errorf("typed line %q: the serving process is sys.Pid", got)
+	}
+}
+
+func TestStripNotices(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		notices  int
+	}{
+		{"42\r\n", "42", 0},
+		{"", "", 0},
+		{noticePrefix + "this session's worker process ended: x.\r\n", "", 1},
+		{noticePrefix + "a\r\n" + noticePrefix + "b\r\nline 1\r\nline 2\r\n", "line 1\nline 2", 2},
+		{"fmt.Println(\"" + noticePrefix + "\")", "fmt.Println(\"" + noticePrefix + "\")", 0}, // not at a line's start
+	} {
+		got, n := stripNotices(tc.in)
+		if got != tc.want || n != tc.notices {
+			t.Errorf("stripNotices(%q) = %q, %d; want %q, %d", tc.in, got, n, tc.want, tc.notices)
+		}
+	}
+}
+
+// TestGreetingPid finds the serving process in the greeting, with and
+// without a worker.
+func TestGreetingPid(t *testing.T) {
+	for _, g := range []string{
+		"translucent bench-v1 (go1.26.8), pid 8540. Type Go, or :help.\r\n",
+		"translucent bench-v1 (go1.26.8), pid 8540 (your code runs in worker 8549). Type Go, or :help.\r\n",
+	} {
+		if m := rePid.FindStringSubmatch(g); m == nil || m[1] != "8540" {
+			t.Errorf("%q: pid %v, want 8540", g, m)
+		}
+	}
+	if strings.Contains(rollbackPrefix, "\n") || !strings.HasSuffix(noticePrefix, " ") {
+		t.Errorf("prefixes %q, %q", rollbackPrefix, noticePrefix)
 	}
 }

@@ -20,28 +20,29 @@ func (r *runner) interval(n int) time.Duration {
 	if r.opts.Interval > 0 {
 		return r.opts.Interval
 	}
-	return max(2*time.Millisecond, time.Duration(n)*500*time.Microsecond)
+	return max(2*time.Millisecond, time.Duration(n)*time.Second/time.Duration(r.opts.Rate))
 }
 
-// measure takes every figure at n sessions. It never panics on a failed
-// step: it records the error in the Measurement and stops there, stopping the
-// servers and closing the clients it started.
-func (r *runner) measure(ctx context.Context, n int) (run Measurement) {
+// measure takes every figure at n sessions under mode. It never panics on
+// a failed step: it records the error in the Measurement and stops there,
+// stopping the servers and closing the clients it started.
+func (r *runner) measure(ctx context.Context, n int, mode string) (run Measurement) {
 	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 	defer cancel()
-	run = Measurement{Sessions: n, Interval: r.interval(n)}
+	run = Measurement{Sessions: n, Isolate: mode, Interval: r.interval(n)}
+	lbl := label(n, mode)
 	fail := func(format string, args ...any) Measurement {
 		run.Error = fmt.Sprintf(format, args...)
 		return run
 	}
-	logFile, err := os.Create(filepath.Join(r.opts.Out, fmt.Sprintf("server-%d.log", n)))
+	logFile, err := os.Create(filepath.Join(r.opts.Out, fmt.Sprintf("server-%d-%s.log", n, mode)))
 	if err != nil {
 		return fail("%v", err)
 	}
 	defer logFile.Close()
 
-	r.logf("N=%d: starting %s", n, r.bin1)
-	srv, err := startServer(ctx, r.bin1, filepath.Join(r.tmp, fmt.Sprintf("c%d", n)), logFile, r.serveArgs("127.0.0.1:0", n)...)
+	r.logf("%s: starting %s", lbl, r.bin1)
+	srv, err := startServer(ctx, r.bin1, r.control("c", n, mode), logFile, r.serveArgs("127.0.0.1:0", n, mode)...)
 	if err != nil {
 		return fail("starting the server: %v", err)
 	}
@@ -53,6 +54,11 @@ func (r *runner) measure(ctx context.Context, n int) (run Measurement) {
 	if run.RSSBase, err = rss(srv.Pid()); err != nil {
 		return fail("%v", err)
 	}
+	mem, err := serverMemory(srv.Pid())
+	if err != nil {
+		return fail("%v", err)
+	}
+	run.PSSBase = mem.PSS
 
 	clients := make([]*client, n)
 	for i := range clients {
@@ -65,12 +71,26 @@ func (r *runner) measure(ctx context.Context, n int) (run Measurement) {
 		}
 	}()
 
-	// Log in.
+	// Log in, watching that the server will fit.
+	avail, err := memAvailable()
+	if err != nil {
+		return fail("%v", err)
+	}
+	var loggedIn atomic.Int64
+	var tooBig atomic.Bool
 	start := time.Now()
 	failed, err := forEach(ctx, n, r.opts.Parallel, func(i int) error {
+		if tooBig.Load() {
+			return fmt.Errorf("skipped: out of memory")
+		}
 		pid, err := clients[i].login(ctx, srv.addr, benchUser, benchPassword, time.Now().Add(5*time.Minute))
 		if err == nil && pid != srv.Pid() {
 			err = fmt.Errorf("greeted by pid %d, want %d", pid, srv.Pid())
+		}
+		if err == nil {
+			if err = outgrows(srv, run.PSSBase, loggedIn.Add(1), int64(n), avail, "logins"); err != nil {
+				tooBig.Store(true)
+			}
 		}
 		return err
 	})
@@ -82,11 +102,17 @@ func (r *runner) measure(ctx context.Context, n int) (run Measurement) {
 		return fail("%v", err)
 	}
 	run.IdlePerSession = (run.RSSIdle - run.RSSBase) / int64(n)
-	r.logf("N=%d: %d sessions logged in in %v; server RSS %s, %s per idle session", n, n, run.Login.Round(time.Millisecond), mib(run.RSSIdle), kib(run.IdlePerSession))
+	if mem, err = serverMemory(srv.Pid()); err != nil {
+		return fail("%v", err)
+	}
+	run.PSSIdle = mem.PSS
+	run.PSSIdlePerSession = (run.PSSIdle - run.PSSBase) / int64(n)
+	r.logf("%s: %d sessions logged in in %v; front RSS %s, %s per idle session; %d processes, PSS %s, %s per idle session",
+		lbl, n, run.Login.Round(time.Millisecond), mib(run.RSSIdle), kib(run.IdlePerSession), mem.Procs, mib(run.PSSIdle), kib(run.PSSIdlePerSession))
 
 	// Declare every namespace, watching that the server will fit: a
 	// migration needs as much again in the new process.
-	if err := r.populate(ctx, srv, clients, run.RSSIdle); err != nil {
+	if err := r.populate(ctx, srv, clients, run.PSSIdle); err != nil {
 		return fail("declaring the namespaces: %v", err)
 	}
 	run.Populate = time.Since(start) - run.Login
@@ -95,13 +121,19 @@ func (r *runner) measure(ctx context.Context, n int) (run Measurement) {
 	}
 	run.NamespacePerSession = (run.RSSNamespace - run.RSSBase) / int64(n)
 	run.ServerFDs, _ = openFDs(srv.Pid())
-	r.logf("N=%d: namespaces declared in %v; server RSS %s, %s per session, %d descriptors", n, run.Populate.Round(time.Millisecond), mib(run.RSSNamespace), kib(run.NamespacePerSession), run.ServerFDs)
+	if mem, err = serverMemory(srv.Pid()); err != nil {
+		return fail("%v", err)
+	}
+	run.PSSNamespace, run.Processes = mem.PSS, mem.Procs
+	run.PSSNamespacePerSession = (run.PSSNamespace - run.PSSBase) / int64(n)
+	r.logf("%s: namespaces declared in %v; front RSS %s, %s per session, %d descriptors; %d processes, PSS %s, %s per session",
+		lbl, run.Populate.Round(time.Millisecond), mib(run.RSSNamespace), kib(run.NamespacePerSession), run.ServerFDs, mem.Procs, mib(run.PSSNamespace), kib(run.PSSNamespacePerSession))
 
 	// x + 1 with no load: one session, the others idle.
 	if run.RTTNoLoad, err = rtt(clients[0], 10, rttSamples); err != nil {
 		return fail("x + 1, no load: %v", err)
 	}
-	r.logf("N=%d: x + 1 no load p50 %v p99 %v", n, run.RTTNoLoad.P50, run.RTTNoLoad.P99)
+	r.logf("%s: x + 1 no load p50 %v p99 %v", lbl, run.RTTNoLoad.P50, run.RTTNoLoad.P99)
 
 	r.typeAndMigrate(ctx, srv, clients, &run)
 	if ctx.Err() != nil {
@@ -110,31 +142,44 @@ func (r *runner) measure(ctx context.Context, n int) (run Measurement) {
 
 	// The comparisons start from a server with every session logged in,
 	// which is what typeAndMigrate leaves, migrated or not.
-	run.Restart, srv = r.restart(ctx, srv, clients, logFile)
-	r.logf("N=%d: restart: all %d back after %v, state lost in %d %s", n, run.Restart.Back, run.Restart.Total.Round(time.Millisecond), run.Restart.StateLost, run.Restart.Error)
+	run.Restart, srv = r.restart(ctx, srv, clients, logFile, mode)
+	r.logf("%s: restart: all %d back after %v, state lost in %d %s", lbl, run.Restart.Back, run.Restart.Total.Round(time.Millisecond), run.Restart.StateLost, run.Restart.Error)
 	if run.Restart.Error == "" {
 		run.ListenerOnly = r.listenerOnly(ctx, srv, clients)
-		r.logf("N=%d: listener-only: handoff %v, all %d back after %v, state lost in %d %s", n, run.ListenerOnly.Handoff.Round(time.Millisecond), run.ListenerOnly.Back, run.ListenerOnly.Total.Round(time.Millisecond), run.ListenerOnly.StateLost, run.ListenerOnly.Error)
+		r.logf("%s: listener-only: handoff %v, all %d back after %v, state lost in %d %s", lbl, run.ListenerOnly.Handoff.Round(time.Millisecond), run.ListenerOnly.Back, run.ListenerOnly.Total.Round(time.Millisecond), run.ListenerOnly.StateLost, run.ListenerOnly.Error)
 	}
 	return run
 }
 
-// serveArgs are the server's flags at n sessions.
-func (r *runner) serveArgs(listen string, n int) []string {
-	return []string{
+// serveArgs are the server's flags at n sessions under mode.
+func (r *runner) serveArgs(listen string, n int, mode string) []string {
+	args := []string{
 		"--listen", listen, "--users", r.users,
 		"--max-sessions", strconv.Itoa(n + 64),
 		// A login can wait its turn behind thousands of others.
 		"--login-timeout", "30m", "--login-delay", "10ms",
 		"--migrate-timeout", "30m",
+		"--isolate", mode,
 	}
+	if mode == "pool" {
+		args = append(args, "--pool-size", strconv.Itoa(r.opts.PoolSize))
+	}
+	return args
+}
+
+// control is a control socket path for a server of a step (prefix) at n
+// sessions under mode: short, for the 108 bytes of a socket path.
+func (r *runner) control(prefix string, n int, mode string) string {
+	return filepath.Join(r.tmp, fmt.Sprintf("%s%d%s", prefix, n, mode[:1]))
 }
 
 // namespaceLines are what session c types to declare its namespace: the
 // imports, a struct type, base (which identifies the session's answers),
-// x (for x + 1), a map, and variables of several kinds up to Vars.
+// x (for x + 1), a map, and variables of several kinds up to Vars. "sys"
+// is for the typed lines' sys.Pid; "os" was for their os.Getpid(), and
+// stays, so that the namespaces are those of earlier results.
 func (r *runner) namespaceLines(c *client) []string {
-	lines := []string{`import "os"`}
+	lines := []string{`import "os"`, `import "sys"`}
 	for _, imp := range r.opts.Imports {
 		lines = append(lines, strconv.Quote(imp))
 		lines[len(lines)-1] = "import " + lines[len(lines)-1]
@@ -162,8 +207,9 @@ func (r *runner) namespaceLines(c *client) []string {
 
 // populate declares every session's namespace. It stops, rather than
 // let the machine run out of memory, when the server's growth so far
-// says that it and a successor of the same size would not fit.
-func (r *runner) populate(ctx context.Context, srv *server, clients []*client, rssIdle int64) error {
+// (front and workers, PSS) says that it and a successor of the same size
+// would not fit.
+func (r *runner) populate(ctx context.Context, srv *server, clients []*client, idle int64) error {
 	avail, err := memAvailable()
 	if err != nil {
 		return err
@@ -185,12 +231,9 @@ func (r *runner) populate(ctx context.Context, srv *server, clients []*client, r
 				return fmt.Errorf("%s: %s", line, out)
 			}
 		}
-		if d := done.Add(1); d%200 == 0 && d < int64(n) {
-			now, err := rss(srv.Pid())
-			if err == nil && 2*(now+(now-rssIdle)/d*(int64(n)-d)) > avail-1<<30 {
-				tooBig.Store(true)
-				return fmt.Errorf("after %d namespaces the server has %s; at %d it would need about %s, and a successor as much again, of the %s available", d, mib(now), n, mib(now+(now-rssIdle)/d*(int64(n)-d)), mib(avail))
-			}
+		if err := outgrows(srv, idle, done.Add(1), int64(n), avail, "namespaces"); err != nil {
+			tooBig.Store(true)
+			return err
 		}
 		return nil
 	})
@@ -198,6 +241,28 @@ func (r *runner) populate(ctx context.Context, srv *server, clients []*client, r
 		return fmt.Errorf("%d of %d sessions: %w", failed, n, err)
 	}
 	return err
+}
+
+// outgrows checks, every 200 of n sessions, whether the server's growth
+// from base over the first d of them says that at n it, and a successor of
+// the same size, would not fit in avail (less a GiB for the rest of the
+// machine). With a worker per session a login costs megabytes, so logins
+// are checked too, not only namespaces (what).
+func outgrows(srv *server, base, d, n, avail int64, what string) error {
+	if d%200 != 0 || d >= n {
+		return nil
+	}
+	mem, err := serverMemory(srv.Pid())
+	if err != nil {
+		return nil // the step itself will say what is wrong
+	}
+	now := mem.PSS
+	need := now + (now-base)/d*(n-d)
+	if 2*need <= avail-1<<30 {
+		return nil
+	}
+	return fmt.Errorf("after %d %s the server has %s in %d processes; at %d it would need about %s, and a successor as much again, of the %s available",
+		d, what, mib(now), mem.Procs, n, mib(need), mib(avail))
 }
 
 // rtt times x + 1 on c, warm runs first, synchronously.
@@ -224,30 +289,14 @@ func rtt(c *client, warm, samples int) (Stats, error) {
 // on typing for a while, then checks every line and computes the pauses.
 func (r *runner) typeAndMigrate(ctx context.Context, srv *server, clients []*client, run *Measurement) {
 	n := len(clients)
+	lbl := label(n, run.Isolate)
 	interval := run.Interval
 	oldPid := srv.Pid()
-	stop := make(chan struct{})
-	var typers sync.WaitGroup
-	startTyping := func(c *client) {
-		c.startReader()
-		typers.Add(1)
-		go func() { // ends when stop is closed
-			defer typers.Done()
-			c.typeLines(stop, rand.N(interval), interval)
-		}()
-	}
-	stopped := false
-	stopTyping := func() {
-		if !stopped {
-			close(stop)
-			typers.Wait()
-			stopped = true
-		}
-	}
-	defer stopTyping()
+	ty := newTyping(interval)
+	defer ty.halt()
 
 	for _, c := range clients[1:] {
-		startTyping(c)
+		ty.start(c)
 	}
 	// Every session has typed once before x + 1 is timed under load.
 	pace(ctx, interval+50*time.Millisecond)
@@ -256,33 +305,34 @@ func (r *runner) typeAndMigrate(ctx context.Context, srv *server, clients []*cli
 		if run.RTTLoaded, err = rtt(clients[0], 10, rttSamples); err != nil {
 			run.Notes = append(run.Notes, "x + 1 under load: "+err.Error())
 		}
-		r.logf("N=%d: x + 1 with %d sessions typing p50 %v p99 %v", n, n-1, run.RTTLoaded.P50, run.RTTLoaded.P99)
+		r.logf("%s: x + 1 with %d sessions typing p50 %v p99 %v", lbl, n-1, run.RTTLoaded.P50, run.RTTLoaded.P99)
 	}
-	startTyping(clients[0])
+	ty.start(clients[0])
 	pace(ctx, interval+50*time.Millisecond)
 
-	// Migrate, unless the new process would not fit beside the old one.
+	// Migrate, unless the new process and its workers would not fit
+	// beside the old ones.
 	run.Migration.Attempted = true
 	var migStart, migEnd time.Time
-	if avail, err := memAvailable(); err == nil && run.RSSNamespace > avail-1<<30 {
+	if avail, err := memAvailable(); err == nil && run.PSSNamespace > avail-1<<30 {
 		run.Migration.Attempted = false
-		run.Migration.Error = fmt.Sprintf("not attempted: the server has %s and a successor needs about as much; %s available", mib(run.RSSNamespace), mib(avail))
+		run.Migration.Error = fmt.Sprintf("not attempted: the server has %s and a successor needs about as much; %s available", mib(run.PSSNamespace), mib(avail))
 	} else {
-		r.logf("N=%d: migrating to %s while %d sessions type every %v", n, r.bin2, n, interval)
-		run.Migration.Report, migStart, migEnd, err = srv.migrate(ctx, r.bin1, r.bin2, migrateTimeout(n))
+		r.logf("%s: migrating to %s while %d sessions type every %v", lbl, r.bin2, n, interval)
+		run.Migration.Report, migStart, migEnd, err = srv.migrate(ctx, r.bin1, r.bin2, migrateTimeout(n, run.Isolate))
 		run.Migration.Total = migEnd.Sub(migStart)
 		if err != nil {
 			run.Migration.Error = err.Error()
-			r.logf("N=%d: migration failed after %v: %v", n, run.Migration.Total.Round(time.Millisecond), err)
+			r.logf("%s: migration failed after %v: %v", lbl, run.Migration.Total.Round(time.Millisecond), err)
 		} else {
 			run.Migration.OK = true
 			srv.setPid(run.Migration.Report.NewPid)
-			r.logf("N=%d: migrated in %v: %v", n, run.Migration.Total.Round(time.Millisecond), run.Migration.Report.Phases)
+			r.logf("%s: migrated in %v: %v", lbl, run.Migration.Total.Round(time.Millisecond), run.Migration.Report.Phases)
 		}
 	}
 	// Go on typing after the migration, to see the new process answer.
 	pace(ctx, max(2*interval, time.Second))
-	stopTyping()
+	ty.halt()
 	typingEnd := time.Now()
 
 	deadline := time.Now().Add(time.Minute + time.Duration(n)*5*time.Millisecond)
@@ -304,6 +354,7 @@ func (r *runner) typeAndMigrate(ctx context.Context, srv *server, clients []*cli
 		run.Lines.Answered += t.answered
 		run.Lines.Duplicated += t.duplicated
 		run.Lines.Lost += t.lost
+		run.Lines.RolledBack += t.rolledBack
 		run.Lines.Unexpected += t.unexpected
 		run.Lines.ByOld += t.byOld
 		run.Lines.ByNew += t.byNew
@@ -353,15 +404,59 @@ func (r *runner) typeAndMigrate(ctx context.Context, srv *server, clients []*cli
 	if rs, err := rss(srv.Pid()); err == nil {
 		run.RSSAfter = rs
 	}
-	r.logf("N=%d: lines sent %d answered %d duplicated %d lost %d; connections lost %d; pause p50 %v p99 %v max %v over %d sessions",
-		n, run.Lines.Sent, run.Lines.Answered, run.Lines.Duplicated, run.Lines.Lost, run.ConnectionsLost,
+	if mem, err := serverMemory(srv.Pid()); err == nil {
+		run.PSSAfter, run.ProcessesAfter = mem.PSS, mem.Procs
+	}
+	r.logf("%s: lines sent %d answered %d duplicated %d lost %d; connections lost %d; pause p50 %v p99 %v max %v over %d sessions",
+		lbl, run.Lines.Sent, run.Lines.Answered, run.Lines.Duplicated, run.Lines.Lost, run.ConnectionsLost,
 		run.Migration.Pause.P50, run.Migration.Pause.P99, run.Migration.Pause.Max, run.Migration.Pause.N)
 }
 
-// migrateTimeout is the time a migration of n sessions is given: ample
-// for the restore of every namespace, whose cost grows with n.
-func migrateTimeout(n int) time.Duration {
-	return max(time.Minute, time.Duration(n)*20*time.Millisecond)
+// migrateTimeout is the time a migration of n sessions under mode is
+// given: ample for the restore of every namespace, whose cost grows with
+// n. With workers a restore starts a worker process too (a session's own,
+// or a pool's every --pool-size sessions), which the new process does at
+// the lowest CPU priority while the old one serves the typing.
+func migrateTimeout(n int, mode string) time.Duration {
+	per := 20 * time.Millisecond
+	if mode == "session" || mode == "pool" {
+		per = 300 * time.Millisecond
+	}
+	return max(time.Minute, time.Duration(n)*per)
+}
+
+// typing is sessions each typing a line every interval (typeLines),
+// from a goroutine of its own that halt ends and waits for.
+type typing struct {
+	interval time.Duration
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	halted   bool
+}
+
+func newTyping(interval time.Duration) *typing {
+	return &typing{interval: interval, stop: make(chan struct{})}
+}
+
+// start hands c's reading side to its reader and has it type, from a
+// random phase so that the sessions' lines spread over the interval.
+func (t *typing) start(c *client) {
+	c.startReader()
+	t.wg.Add(1)
+	go func() { // ends at halt
+		defer t.wg.Done()
+		c.typeLines(t.stop, rand.N(t.interval), t.interval)
+	}()
+}
+
+// halt stops every session's typing and waits for it; the readers go on
+// until stopReader. Calling it again does nothing.
+func (t *typing) halt() {
+	if !t.halted {
+		close(t.stop)
+		t.wg.Wait()
+		t.halted = true
+	}
 }
 
 // pace waits d, the schedule of the load, or until ctx ends.
@@ -377,7 +472,7 @@ func pace(ctx context.Context, d time.Duration) {
 // restart is the first comparison: stop the server (SIGTERM), start the
 // new build on the same port, and let every client reconnect and log in
 // as soon as it can. It returns the new server, or srv if none started.
-func (r *runner) restart(ctx context.Context, srv *server, clients []*client, logFile *os.File) (Comparison, *server) {
+func (r *runner) restart(ctx context.Context, srv *server, clients []*client, logFile *os.File, mode string) (Comparison, *server) {
 	n := len(clients)
 	cmp := Comparison{Method: "SIGTERM the server, start the new build on the same port; every client, seeing its connection closed, reconnects at once (retrying every 10-200 ms while refused) and logs in"}
 	for _, c := range clients {
@@ -399,7 +494,7 @@ func (r *runner) restart(ctx context.Context, srv *server, clients []*client, lo
 		if err := srv.stop(); err != nil {
 			stopNote = err.Error()
 		}
-		newSrv, restartErr = startServer(ctx, r.bin2, filepath.Join(r.tmp, fmt.Sprintf("r%d", n)), logFile, r.serveArgs(srv.addr, n)...)
+		newSrv, restartErr = startServer(ctx, r.bin2, r.control("r", n, mode), logFile, r.serveArgs(srv.addr, n, mode)...)
 		cmp.Handoff = time.Since(t0)
 		if restartErr != nil {
 			giveUp()

@@ -55,19 +55,20 @@ var Targets = []Target{
 			fig := fmt.Sprintf("migration %s; %d connections lost; %d of %d lines lost", okWord(r.Migration.OK), r.ConnectionsLost, r.Lines.Lost, r.Lines.Sent)
 			return fig, r.Migration.OK && r.ConnectionsLost == 0 && r.Lines.Lost == 0 && r.Lines.Duplicated == 0, true
 		}},
+	// Memory is the whole server's, workers included (PSS).
 	{Name: "memory per idle logged-in session", Sessions: minMemorySessions, Limit: "≤ 256 KiB",
 		judge: func(r Measurement) (string, bool, bool) {
-			if r.RSSIdle == 0 {
+			if r.PSSIdle == 0 {
 				return "not measured", false, false
 			}
-			return kib(r.IdlePerSession), r.IdlePerSession <= 256<<10, true
+			return kib(r.PSSIdlePerSession), r.PSSIdlePerSession <= 256<<10, true
 		}},
 	{Name: "memory per session with the namespace", Sessions: minMemorySessions, Limit: "≤ 1 MiB",
 		judge: func(r Measurement) (string, bool, bool) {
-			if r.RSSNamespace == 0 {
+			if r.PSSNamespace == 0 {
 				return "not measured", false, false
 			}
-			return kib(r.NamespacePerSession), r.NamespacePerSession <= 1<<20, true
+			return kib(r.PSSNamespacePerSession), r.PSSNamespacePerSession <= 1<<20, true
 		}},
 	{Name: "x + 1 round trip p50, no load", Limit: "≤ 1 ms",
 		judge: func(r Measurement) (string, bool, bool) {
@@ -99,6 +100,7 @@ func pauseTarget(n int, limit time.Duration) Target {
 type Verdict struct {
 	Target   Target
 	Sessions int
+	Isolate  string
 	Figure   string
 	Met      bool
 	Measured bool
@@ -116,7 +118,7 @@ func Verdicts(res Results) []Verdict {
 				continue
 			}
 			fig, met, measured := t.judge(r)
-			out = append(out, Verdict{t, r.Sessions, fig, met, measured})
+			out = append(out, Verdict{t, r.Sessions, r.Isolate, fig, met, measured})
 		}
 	}
 	return out
@@ -131,22 +133,106 @@ func WriteMarkdown(w io.Writer, res Results) error {
 	fmt.Fprintf(&b, "Run %s on %d CPUs, %s RAM, %s, Linux %s, descriptor limit %d, load average at start %s. "+
 		"The machine is shared with other builds: figures are noisy, and the bench's own clients run on the same two cores as the server.\n\n",
 		res.Started.Format(time.RFC3339), m.CPUs, gib(m.MemTotal), m.GoVersion, m.Kernel, m.FDLimit, m.LoadAvg)
-	fmt.Fprintf(&b, "Clients: %s. Each session logs in, then declares its namespace: `import \"os\"`, %s, "+
+	fmt.Fprintf(&b, "Clients: %s. Each session logs in, then declares its namespace: `import \"os\"`, `import \"sys\"`, %s, "+
 		"a struct type `Point`, and %d variables (`base`, `x`, a map `m`, and ints, strings, `Point`s, slices). "+
-		"It then types `[2]int{base + k, os.Getpid()}` every *interval* (random phase, without waiting for the answer), so each answer names its session, its line and the process that evaluated it.\n\n",
+		"It then types `[2]int{base + k, sys.Pid}` every *interval* (random phase, without waiting for the answer), so each answer names its session, its line and the serving process "+
+		"(`sys.Pid`, after `import \"sys\"`: with workers, `os.Getpid()` is a worker's pid, which changes when a worker is restarted too).\n\n",
 		res.Client, importList(res.Imports), res.Vars)
+	fmt.Fprintf(&b, "Each measurement is taken under each of the servers' `--isolate` modes, %s, taking turns at each session count: "+
+		"`none` evaluates every session in the serving process; `session` gives each session a worker process of its own; `pool` puts %d sessions in each worker (`--pool-size`). "+
+		"A worker is a child of the serving process (the front), so memory is the front's and its children's PSS.\n\n",
+		modeList(res.Isolate), res.PoolSize)
+	if res.Rate > 0 {
+		fmt.Fprintf(&b, "Unless `--interval` was given, the interval at N sessions is max(2 ms, N / %d lines a second): an offered load of about %s lines a second in all, whatever the mode.\n\n", res.Rate, count(res.Rate))
+	}
 
-	cols := res.Runs
+	if len(res.Runs) > 0 {
+		writeSideBySide(&b, res.Runs)
+		writeRuns(&b, res.Runs)
+	}
+	if len(res.Crash) > 0 {
+		writeCrash(&b, res.Crash)
+	}
+	if len(res.Long) > 0 {
+		writeLong(&b, res.Long)
+	}
+
+	var problems []string
+	note := func(what, s string) {
+		if s != "" {
+			problems = append(problems, fmt.Sprintf("- %s: %s", what, s))
+		}
+	}
+	for _, r := range res.Runs {
+		for _, s := range append([]string{r.Error, r.Migration.Error, r.Restart.Error, r.ListenerOnly.Error}, append(r.LostErrors, r.Notes...)...) {
+			note(colName(r), s)
+		}
+	}
+	for _, c := range res.Crash {
+		for _, s := range append([]string{c.Error}, c.Notes...) {
+			note("crash recovery, "+c.Isolate, s)
+		}
+	}
+	for _, l := range res.Long {
+		note("long life, "+l.Isolate, l.Error)
+	}
+	if len(problems) > 0 {
+		b.WriteString("\n## Errors and notes\n\n" + strings.Join(problems, "\n") + "\n")
+	}
+	b.WriteString(howProduced)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// colName names a measurement's column: its session count and mode.
+func colName(r Measurement) string {
+	if r.Isolate == "" {
+		return "N = " + count(r.Sessions)
+	}
+	return fmt.Sprintf("N = %s, %s", count(r.Sessions), r.Isolate)
+}
+
+// writeSideBySide writes the figures that differ between modes, one row
+// per session count and mode.
+func writeSideBySide(b *strings.Builder, runs []Measurement) {
+	b.WriteString("## Isolation side by side\n\n" +
+		"| N | isolate | x + 1 p50 / p99, no load | memory per session with namespace (PSS, front + workers) | processes | pause p50 / p99 | server's pause | lines lost / connections lost |\n" +
+		"|---|---|---|---|---|---|---|---|\n")
+	for _, r := range runs {
+		if r.Error != "" && r.PSSNamespace == 0 {
+			fmt.Fprintf(b, "| %s | %s | %s |  |  |  |  |  |\n", count(r.Sessions), r.Isolate, firstLine(r.Error))
+			continue
+		}
+		pause, server := "—", "—"
+		if r.Migration.OK {
+			pause = statsPair(r.Migration.Pause)
+			server = dur(r.Migration.Report.Pause)
+		} else if r.Migration.Attempted {
+			pause = "failed: " + firstLine(r.Migration.Error)
+		}
+		lost := "—"
+		if r.Lines.Sent > 0 {
+			lost = fmt.Sprintf("%d of %d / %d", r.Lines.Lost, r.Lines.Sent, r.ConnectionsLost)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", count(r.Sessions), r.Isolate, statsPair(r.RTTNoLoad),
+			kibOr(r.PSSNamespace, r.PSSNamespacePerSession), intOr(r.Processes), pause, server, lost)
+	}
+	b.WriteString("\n")
+}
+
+// writeRuns writes every figure of every measurement, one column each.
+func writeRuns(b *strings.Builder, runs []Measurement) {
+	cols := runs
 	row := func(name string, f func(Measurement) string) {
-		fmt.Fprintf(&b, "| %s |", name)
+		fmt.Fprintf(b, "| %s |", name)
 		for _, r := range cols {
-			fmt.Fprintf(&b, " %s |", f(r))
+			fmt.Fprintf(b, " %s |", f(r))
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("| |")
+	b.WriteString("## Every figure\n\n| |")
 	for _, r := range cols {
-		fmt.Fprintf(&b, " N = %s |", count(r.Sessions))
+		fmt.Fprintf(b, " %s |", colName(r))
 	}
 	b.WriteString("\n|---|")
 	for range cols {
@@ -222,18 +308,33 @@ func WriteMarkdown(w io.Writer, res Results) error {
 			return dur(r.Migration.Report.Phase(ph))
 		})
 	}
-	row("server RSS: no session / N idle / N with namespaces", func(r Measurement) string {
+	row("server PSS, front + workers: no session / N idle / N with namespaces", func(r Measurement) string {
+		return fmt.Sprintf("%s / %s / %s", mibOr(r.PSSBase), mibOr(r.PSSIdle), mibOr(r.PSSNamespace))
+	})
+	row("processes (front + workers) with N namespaces / after migrating", func(r Measurement) string {
+		return intOr(r.Processes) + " / " + intOr(r.ProcessesAfter)
+	})
+	row("PSS of the new front and its workers after migrating", func(r Measurement) string {
+		if !r.Migration.OK {
+			return "—"
+		}
+		return mibOr(r.PSSAfter)
+	})
+	row("**PSS per idle logged-in session**", func(r Measurement) string { return kibOr(r.PSSIdle, r.PSSIdlePerSession) })
+	row("**PSS per session with namespace**", func(r Measurement) string { return kibOr(r.PSSNamespace, r.PSSNamespacePerSession) })
+	row("front's RSS alone: no session / N idle / N with namespaces", func(r Measurement) string {
 		return fmt.Sprintf("%s / %s / %s", mibOr(r.RSSBase), mibOr(r.RSSIdle), mibOr(r.RSSNamespace))
 	})
-	row("RSS of the new process after migrating", func(r Measurement) string {
+	row("front's RSS per session: idle / with namespace", func(r Measurement) string {
+		return kibOr(r.RSSIdle, r.IdlePerSession) + " / " + kibOr(r.RSSNamespace, r.NamespacePerSession)
+	})
+	row("RSS of the new front after migrating", func(r Measurement) string {
 		if !r.Migration.OK {
 			return "—"
 		}
 		return mibOr(r.RSSAfter)
 	})
-	row("**RSS per idle logged-in session**", func(r Measurement) string { return kibOr(r.RSSIdle, r.IdlePerSession) })
-	row("**RSS per session with namespace**", func(r Measurement) string { return kibOr(r.RSSNamespace, r.NamespacePerSession) })
-	row("server descriptors at N", func(r Measurement) string { return intOr(r.ServerFDs) })
+	row("front's descriptors at N", func(r Measurement) string { return intOr(r.ServerFDs) })
 	row("**x + 1 p50 / p99, no load**", func(r Measurement) string { return statsPair(r.RTTNoLoad) })
 	row("x + 1 p50 / p99, N−1 sessions typing", func(r Measurement) string { return statsPair(r.RTTLoaded) })
 	row("typed line p50 / p99 / max, whole run", func(r Measurement) string {
@@ -242,9 +343,9 @@ func WriteMarkdown(w io.Writer, res Results) error {
 		}
 		return fmt.Sprintf("%s / %s / %s", dur(r.Typing.P50), dur(r.Typing.P99), dur(r.Typing.Max))
 	})
-	row("lines sent / answered / duplicated / lost / unexpected", func(r Measurement) string {
+	row("lines sent / answered / duplicated / lost (of which rolled back) / unexpected", func(r Measurement) string {
 		l := r.Lines
-		return fmt.Sprintf("%d / %d / %d / %d / %d", l.Sent, l.Answered, l.Duplicated, l.Lost, l.Unexpected)
+		return fmt.Sprintf("%d / %d / %d / %d (%d) / %d", l.Sent, l.Answered, l.Duplicated, l.Lost, l.RolledBack, l.Unexpected)
 	})
 	row("answered by old / new process", func(r Measurement) string { return fmt.Sprintf("%d / %d", r.Lines.ByOld, r.Lines.ByNew) })
 	row("**connections lost**", func(r Measurement) string { return fmt.Sprint(r.ConnectionsLost) })
@@ -255,8 +356,8 @@ func WriteMarkdown(w io.Writer, res Results) error {
 	row("listener-only: every session back / outage p50 / p99", func(r Measurement) string { return cmpOutage(r.ListenerOnly) })
 	row("listener-only: sessions back / namespaces lost", func(r Measurement) string { return cmpLost(r.ListenerOnly) })
 
-	b.WriteString("\n## Targets\n\n| target | N | goal | measured | met |\n|---|---|---|---|---|\n")
-	for _, v := range Verdicts(res) {
+	b.WriteString("\n## Targets\n\n| target | N | isolate | goal | measured | met |\n|---|---|---|---|---|---|\n")
+	for _, v := range Verdicts(Results{Runs: runs}) {
 		met := "no"
 		switch {
 		case !v.Measured:
@@ -264,49 +365,145 @@ func WriteMarkdown(w io.Writer, res Results) error {
 		case v.Met:
 			met = "yes"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", v.Target.Name, count(v.Sessions), v.Target.Limit, v.Figure, met)
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", v.Target.Name, count(v.Sessions), v.Isolate, v.Target.Limit, v.Figure, met)
 	}
 
-	for _, r := range res.Runs {
+	for _, r := range runs {
 		if len(r.Migration.Timeline) == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "\n## Lines over the migration, N = %s\n\n"+
+		fmt.Fprintf(b, "\n## Lines over the migration, %s\n\n"+
 			"Each row is the lines typed during one window, by when they were sent (from the start of the migrate command), and how long their answers took.\n\n"+
-			"| sent from | server | lines | p50 | p99 | max |\n|---|---|---|---|---|---|\n", count(r.Sessions))
+			"| sent from | server | lines | p50 | p99 | max |\n|---|---|---|---|---|---|\n", colName(r))
 		for _, w := range r.Migration.Timeline {
-			fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s |\n", signedDur(w.From), w.Phase, w.Lines.N, durOr(w.Lines.P50), durOr(w.Lines.P99), durOr(w.Lines.Max))
+			fmt.Fprintf(b, "| %s | %s | %d | %s | %s | %s |\n", signedDur(w.From), w.Phase, w.Lines.N, durOr(w.Lines.P50), durOr(w.Lines.P99), durOr(w.Lines.Max))
 		}
 	}
+}
 
-	var problems []string
-	for _, r := range res.Runs {
-		for _, s := range append([]string{r.Error, r.Migration.Error, r.Restart.Error, r.ListenerOnly.Error}, append(r.LostErrors, r.Notes...)...) {
-			if s != "" {
-				problems = append(problems, fmt.Sprintf("- N = %s: %s", count(r.Sessions), s))
+// writeCrash writes the crash recovery, one column per mode.
+func writeCrash(b *strings.Builder, crs []CrashResult) {
+	b.WriteString("\n## Crash recovery\n\n" +
+		"One session (the culprit) types `import \"runtime\"`, then `" + crashLine + "` (which ends the process evaluating it with SIGTRAP) again and again, each as soon as the last is answered, " +
+		"while every other session (its neighbours) types a line every *interval*.\n\n| |")
+	for _, c := range crs {
+		fmt.Fprintf(b, " %s |", c.Isolate)
+	}
+	b.WriteString("\n|---|")
+	for range crs {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	row := func(name string, f func(CrashResult) string) {
+		fmt.Fprintf(b, "| %s |", name)
+		for _, c := range crs {
+			fmt.Fprintf(b, " %s |", f(c))
+		}
+		b.WriteString("\n")
+	}
+	row("sessions / crashing lines typed / neighbours' typing interval", func(c CrashResult) string {
+		return fmt.Sprintf("%d / %d / %s", c.Sessions, c.Crashes, dur(c.Interval))
+	})
+	row("**culprit: crashing line sent → next prompt, p50 / p99 / max**", func(c CrashResult) string {
+		if c.Recovery.N == 0 {
+			return "—"
+		}
+		return fmt.Sprintf("**%s / %s** / %s over %d", dur(c.Recovery.P50), dur(c.Recovery.P99), dur(c.Recovery.Max), c.Recovery.N)
+	})
+	row("culprit's first answer", func(c CrashResult) string { return "`" + strings.ReplaceAll(c.Answer, "|", "\\|") + "`" })
+	row("the serving process died", func(c CrashResult) string {
+		if c.ServerEnded {
+			return "**yes**"
+		}
+		return "no"
+	})
+	row("processes (front + workers) before / after", func(c CrashResult) string {
+		return intOr(c.ProcsBefore) + " / " + intOr(c.ProcsAfter)
+	})
+	row("neighbours' lines p50 / p99, the second before", func(c CrashResult) string { return statsPair(c.Before) })
+	row("**neighbours' lines p50 / p99 / max, during the crashes**", func(c CrashResult) string { return triple(c.During) })
+	row("neighbours hit (a line rolled back, or told their worker ended) / notices", func(c CrashResult) string {
+		return fmt.Sprintf("%d of %d / %d", c.Hit, c.Sessions-1, c.Notices)
+	})
+	row("neighbours' lines sent / answered / lost (of which rolled back) / unexpected", func(c CrashResult) string {
+		l := c.Lines
+		return fmt.Sprintf("%d / %d / %d (%d) / %d", l.Sent, l.Answered, l.Lost, l.RolledBack, l.Unexpected)
+	})
+	row("**neighbours disconnected**", func(c CrashResult) string { return fmt.Sprintf("%d of %d", c.Disconnected, c.Sessions-1) })
+	row("**sessions whose variables were gone afterwards**", func(c CrashResult) string { return fmt.Sprintf("%d of %d", c.StateLost, c.Sessions) })
+}
+
+// writeLong writes the long-life runs, one column per mode.
+func writeLong(b *strings.Builder, lrs []LongResult) {
+	b.WriteString("\n## Long life\n\n" +
+		"One session evaluates `x + 1` again and again; each row is the evaluations since the row before: their p50 / p99, and the server's memory (front and workers, PSS) at its end.\n\n| evaluations |")
+	rows := 0
+	for _, l := range lrs {
+		fmt.Fprintf(b, " %s |", l.Isolate)
+		rows = max(rows, len(l.Windows))
+	}
+	b.WriteString("\n|---|")
+	for range lrs {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for i := range rows {
+		through := 0
+		for _, l := range lrs {
+			if i < len(l.Windows) {
+				through = l.Windows[i].Through
 			}
 		}
+		fmt.Fprintf(b, "| to %s |", count(through))
+		for _, l := range lrs {
+			if i >= len(l.Windows) {
+				b.WriteString(" — |")
+				continue
+			}
+			w := l.Windows[i]
+			fmt.Fprintf(b, " %s; %s |", statsPair(w.RTT), mibOr(w.PSS))
+		}
+		b.WriteString("\n")
 	}
-	if len(problems) > 0 {
-		b.WriteString("\n## Errors and notes\n\n" + strings.Join(problems, "\n") + "\n")
+	fmt.Fprintf(b, "| **last / first: memory, p50** |")
+	for _, l := range lrs {
+		fmt.Fprintf(b, " **%.2f, %.2f** |", l.MemoryRatio, l.TimeRatio)
 	}
+	fmt.Fprintf(b, "\n| processes; time for all |")
+	for _, l := range lrs {
+		procs := 0
+		if len(l.Windows) > 0 {
+			procs = l.Windows[len(l.Windows)-1].Procs
+		}
+		fmt.Fprintf(b, " %d; %s |", procs, durOr(l.Duration))
+	}
+	b.WriteString("\n")
+}
 
-	b.WriteString(`
+// howProduced is the end of results.md: how each figure was taken.
+const howProduced = `
 ## How each figure was produced
 
 - **Pause**: for each session, the longest time from a typed line leaving the client to its answer arriving, among the lines in flight at some moment while ` + "`translucent migrate`" + ` ran; p50/p99/max are over the sessions that had such a line (the count is in the table). A session types every *interval* without waiting for answers, so a line typed just as the server stops reading waits out the whole blackout, and one typed later waits less: at small intervals the max approaches the server's own figure (quiesce → commit).
 - **Where the pause comes from**: the same per-session figure for the lines in flight during the server's own pause (quiesce → commit, placed at the end of the migrate command), and the latency of lines typed during the start phase, when the old process still serves while the new one starts and restores namespaces ahead (both compete for the two cores), and of lines typed after the command returned.
 - **First answer from the new process**: the earliest answer, over all sessions, carrying the new process's pid, counted from the start of the migrate command (whose first phase, start, is the new process starting while the old one still answers).
 - **Phases**: as ` + "`translucent migrate`" + ` prints them (start: until the new process says it is up; recheck: the old process finds, live, which namespaces are unchanged since the new one restored them, again for those that evaluated something meanwhile; quiesce: every session at rest and its record made, a snapshot only for a namespace that changed after the recheck; transfer: records and descriptors sent; restore: until READY; commit).
-- **RSS**: VmRSS of the serving process from /proc; per session = (RSS at N − RSS with no session) / N, after logging in (idle) and after declaring the namespaces. The Go heap is not collected first, so these include garbage not yet collected.
+- **Memory**: PSS (proportional set size, /proc/PID/smaps_rollup) of the serving process (the front) plus that of each of its direct children, its workers (/proc/PID/task/*/children): a page that k processes share counts 1/k in each, so the binary's pages, shared by every worker, count once in the sum. Per session = (PSS at N − PSS with no session, when no worker has started) / N, after logging in (idle: with workers, each session already has its worker and an empty interpreter) and after declaring the namespaces. The front's RSS (VmRSS) alone is given too. The Go heaps are not collected first, so these include garbage not yet collected.
 - **x + 1**: one session sends ` + "`x + 1`" + ` and waits for ` + "`42`" + ` and the prompt, 200 times after 10 warm-up runs; "no load" with every other session logged in but silent, "loaded" while the other N−1 type.
 - **Exactly once**: every typed line's number is recovered from its answer; a line answered twice is duplicated, never answered is lost. A connection is lost when a client's read or write fails before the bench stops it.
 - **Restart**: SIGTERM to the server (it tells each client and closes), the new build started on the same port, and every client, seeing its connection close, reconnects at once, retrying every 10–200 ms while refused, then logs in. Outage per session: from the SIGTERM to logged in again. Namespaces lost: sessions where ` + "`base`" + ` is undefined afterwards.
 - **Listener-only handoff** (what tableflip-style tools do: the port moves, connections drop): translucent has no such mode, so it is emulated. Every client disconnects; once the server has no session, ` + "`migrate`" + ` moves the listening socket with nothing else to carry; then every client reconnects and logs in to the new process. Outage per session counts from the end of that handoff, when a listener-only tool's old process would drop the connections.
 - Logins use a bcrypt cost of 4 (the minimum) for the bench user, so that 10,000 logins measure the server rather than bcrypt.
-`)
-	_, err := io.WriteString(w, b.String())
-	return err
+- **Crash recovery**: the culprit's time is from sending ` + "`" + crashLine + "`" + ` to its next prompt, which follows the answer ` + "`" + rollbackPrefix + " …`" + ` once the front has restored the session in a new worker. The neighbours' lines are split by when they were sent: in the second before the first crashing line, and from it to the culprit's last answer. A neighbour is hit when one of its lines was answered with that rollback (it ran in the same worker: pool mode) or it was told between prompts that its worker ended (` + "`" + noticePrefix + "this session's worker process ended …`" + `). Afterwards every session, the culprit too, evaluates ` + "`base`" + `, declared before the crashes; a disconnected session counts as having lost it. With ` + "`--isolate none`" + ` the first crashing line ends the server itself.
+- **Long life**: one session alone evaluates ` + "`x + 1`" + ` one after another, waiting for each answer; the windows end after the first 1,000 evaluations and at every multiple of 10,000. The ratios are the last window's over the first's.
+`
+
+func modeList(modes []string) string {
+	q := make([]string, len(modes))
+	for i, m := range modes {
+		q[i] = "`" + m + "`"
+	}
+	return strings.Join(q, ", ")
 }
 
 func importList(imps []string) string {

@@ -337,3 +337,122 @@ func memAvailable() (int64, error) {
 	}
 	return 0, errors.New("/proc/meminfo: no MemAvailable")
 }
+
+// memory is what a server holds: its serving process (the front) and that
+// process's direct children, its workers when it has any.
+type memory struct {
+	PSS      int64 // front and workers, bytes
+	FrontPSS int64
+	Procs    int // the front and its workers
+}
+
+// serverMemory measures the serving process pid and its workers as PSS
+// (proportional set size, /proc/PID/smaps_rollup): each page shared by k
+// processes counts 1/k in each, so a sum over processes counts the
+// binary's pages, which a thousand workers share, once, as RSS would not.
+// A worker that ends while it is read is left out.
+func serverMemory(pid int) (memory, error) {
+	front, err := pss(pid)
+	if err != nil {
+		return memory{}, err
+	}
+	m := memory{PSS: front, FrontPSS: front, Procs: 1}
+	kids, err := children(pid)
+	if err != nil {
+		return m, err
+	}
+	for _, k := range kids {
+		if p, err := pss(k); err == nil {
+			m.PSS += p
+			m.Procs++
+		}
+	}
+	return m, nil
+}
+
+// pss is a process's proportional set size in bytes.
+func pss(pid int) (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "Pss:"); ok {
+			f := strings.Fields(v)
+			if len(f) == 0 {
+				break
+			}
+			n, err := strconv.ParseInt(f[0], 10, 64)
+			return n * 1024, err
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/smaps_rollup: no Pss", pid)
+}
+
+// children lists pid's direct children from /proc/PID/task/*/children
+// (each thread's own), or, on a kernel without that file, by scanning
+// every process's parent in /proc/*/stat.
+func children(pid int) ([]int, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return nil, err
+	}
+	var kids []int
+	for _, t := range tasks {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		if errors.Is(err, os.ErrNotExist) && len(kids) == 0 {
+			if _, serr := os.Stat(fmt.Sprintf("/proc/%d/task/%s", pid, t.Name())); serr == nil {
+				return childrenByScan(pid) // the thread is there, the file is not
+			}
+			continue // the thread ended
+		}
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(data)) {
+			if k, err := strconv.Atoi(f); err == nil {
+				kids = append(kids, k)
+			}
+		}
+	}
+	return kids, nil
+}
+
+// childrenByScan finds pid's children by their parent in /proc/*/stat.
+func childrenByScan(pid int) ([]int, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var kids []int
+	for _, e := range ents {
+		k, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, err := parentOf(k); err == nil && ppid == pid {
+			kids = append(kids, k)
+		}
+	}
+	return kids, nil
+}
+
+// parentOf reads a process's parent from /proc/PID/stat, whose second
+// field, the command name in parentheses, may itself hold spaces and
+// parentheses: the fields after the last ')' are state, then ppid.
+func parentOf(pid int) (int, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 2 {
+		return 0, fmt.Errorf("/proc/%d/stat: short", pid)
+	}
+	return strconv.Atoi(f[1])
+}
