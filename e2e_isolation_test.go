@@ -231,6 +231,24 @@ func TestMigrateWorkersKilled(t *testing.T) {
 		want = strconv.Itoa(newPid(t, out))
 	}
 	for i, c := range cs {
+		// Each worker's end is told between prompts: read past every
+		// notice, up to the answer to a line of our own.
+		for try := 1; ; try++ {
+			marker := strconv.Itoa(1000 + try)
+			c.send(marker + " + 0\r\n")
+			_, ok := c.wait(func(text string) int {
+				if j := strings.Index(text, "\n"+marker+"\r\n>>> "); j >= 0 {
+					return j + len(marker) + 7
+				}
+				return -1
+			})
+			if ok {
+				break
+			}
+			if try == 5 {
+				t.Fatalf("session %d does not answer %s + 0", i, marker)
+			}
+		}
 		if got := c.serverPid(); got != want {
 			t.Errorf("session %d: sys.Pid = %s, want %s", i, got, want)
 		}
