@@ -109,7 +109,7 @@ func TestDemo(t *testing.T) {
 		"longest pause a session saw: ",
 		"exited (exit status 0)",
 		"0 failed.",
-		"All 6 checks held",
+		"All 7 checks held",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the transcript lacks %q", want)
