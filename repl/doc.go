@@ -10,7 +10,12 @@
 //     input waits, in order, in input.buf.
 //   - Nothing a session does reaches another: output of evaluated code goes
 //     to its own client, a panic is recovered in its own goroutine, and
-//     closing its connection ends both of its goroutines.
+//     closing its connection ends both of its goroutines and its running
+//     line. Where its code runs is Config.Namespaces': in a worker process
+//     (package worker, wired by main), a line that ends its process comes
+//     back as namespace.ErrRolledBack, which the session tells its user and
+//     logs; in this process (the default, and serve --isolate none), such a
+//     line ends the server.
 //   - A client that answers our WILL ECHO gets server-side line editing
 //     (golang.org/x/term); one that never negotiates (nc) gets plain line
 //     mode and edits locally.
