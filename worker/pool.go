@@ -102,9 +102,11 @@ var ErrClosed = errors.New("worker: pool closed")
 type Pool struct {
 	cfg Config
 
-	mu     sync.Mutex
-	procs  []*proc // live workers; guarded by mu
-	closed bool    // guarded by mu
+	mu        sync.Mutex
+	procs     []*proc // live workers; guarded by mu
+	spare     *proc   // a worker started ahead, holding no session; guarded by mu
+	refilling bool    // a spare is being started; guarded by mu
+	closed    bool    // guarded by mu
 
 	placing sync.Mutex        // held to find room in a worker or start one, when workers are shared
 	spawns  chan chan spawned // to the spawners
@@ -179,6 +181,9 @@ func (pl *Pool) Close() error {
 	}
 	pl.closed = true
 	procs := append([]*proc(nil), pl.procs...)
+	if pl.spare != nil {
+		procs = append(procs, pl.spare)
+	}
 	pl.mu.Unlock()
 	close(pl.stop)
 	for _, p := range procs {
@@ -248,10 +253,15 @@ func (pl *Pool) place() (*proc, error) {
 			return p, nil
 		}
 	}
+	p := pl.spare
+	pl.spare = nil
+	pl.refillLocked()
 	pl.mu.Unlock()
-	p, err := pl.start()
-	if err != nil {
-		return nil, err
+	if p == nil {
+		var err error
+		if p, err = pl.start(); err != nil {
+			return nil, err
+		}
 	}
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
@@ -262,6 +272,33 @@ func (pl *Pool) place() (*proc, error) {
 	p.reserved++
 	pl.procs = append(pl.procs, p)
 	return p, nil
+}
+
+// refillLocked starts a spare worker in the background, unless one is
+// there or on its way: a session that needs a worker of its own (a login,
+// a rollback) then takes one already running, rather than wait the tenth
+// of a second this binary takes to start.
+func (pl *Pool) refillLocked() {
+	if pl.spare != nil || pl.refilling || pl.closed {
+		return
+	}
+	pl.refilling = true
+	pl.wg.Add(1)
+	go func() { // ends when the worker has started, or failed to
+		defer pl.wg.Done()
+		p, err := pl.start()
+		pl.mu.Lock()
+		defer pl.mu.Unlock()
+		pl.refilling = false
+		if err != nil {
+			return // the next placement starts its own, and says why
+		}
+		if pl.closed || pl.spare != nil {
+			p.kill("not needed")
+			return
+		}
+		pl.spare = p
+	}()
 }
 
 // spawn starts a worker and waits for its hello.
@@ -380,6 +417,9 @@ func (p *proc) end(readErr error) {
 	pl.mu.Lock()
 	p.dead = true
 	pl.procs = removeProc(pl.procs, p)
+	if pl.spare == p {
+		pl.spare = nil
+	}
 	closing := pl.closed
 	var held []*Namespace
 	for _, n := range p.sessions {
