@@ -15,8 +15,9 @@
 //     (Config.PerWorker 1, the default) or a few; it ends when the front
 //     closes its socket, and the front ends it when it holds no session.
 //     Workers are started by the pool's own goroutines, at most spawners at
-//     once, and one spare is kept started ahead (this binary takes about a
-//     tenth of a second to start, most of it yaegi's symbol tables).
+//     once; once a worker has died, one spare is kept started ahead for the
+//     next rollback (this binary takes about a tenth of a second to start,
+//     most of it yaegi's symbol tables).
 //   - After every evaluation, and before it starts the next one, a worker
 //     sends a checkpoint: the namespace's snapshot (when it changed). So
 //     when a worker ends, whatever the cause, the front holds each of its

@@ -255,7 +255,6 @@ func (pl *Pool) place() (*proc, error) {
 	}
 	p := pl.spare
 	pl.spare = nil
-	pl.refillLocked()
 	pl.mu.Unlock()
 	if p == nil {
 		var err error
@@ -275,9 +274,12 @@ func (pl *Pool) place() (*proc, error) {
 }
 
 // refillLocked starts a spare worker in the background, unless one is
-// there or on its way: a session that needs a worker of its own (a login,
-// a rollback) then takes one already running, rather than wait the tenth
-// of a second this binary takes to start.
+// there or on its way. A worker has died: where one line crashes its
+// worker, the next often does too (a classroom, a user trying again), and
+// the rollback then takes a worker already running rather than wait the
+// tenth of a second this binary takes to start. (Not after every
+// placement: a spare per server costs a process, and its start competes
+// with a migration's.)
 func (pl *Pool) refillLocked() {
 	if pl.spare != nil || pl.refilling || pl.closed {
 		return
@@ -421,13 +423,16 @@ func (p *proc) end(readErr error) {
 		pl.spare = nil
 	}
 	closing := pl.closed
+	if len(p.sessions) > 0 {
+		pl.refillLocked()
+	}
 	var held []*Namespace
 	for _, n := range p.sessions {
 		held = append(held, n)
 	}
 	pl.mu.Unlock()
 	close(p.done)
-	if len(held) > 0 {
+	if len(held) > 0 && !closing {
 		pl.cfg.Logger.Warn("worker ended", "worker", p.pid, "reason", reason, "sessions", len(held))
 	}
 	for _, n := range held {
@@ -445,7 +450,7 @@ func (p *proc) reason() string {
 	}
 	if st := p.cmd.ProcessState; st != nil {
 		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return "it was killed by " + ws.Signal().String()
+			return "it was killed by " + unix.SignalName(ws.Signal())
 		}
 		return "it exited (" + st.String() + ")"
 	}
