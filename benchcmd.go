@@ -32,12 +32,29 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	source := fs.String("source", ".", "the repository `dir` to build both from when --binary or --new-binary is missing")
 	interval := fs.Duration("interval", 0, "how often each session types a line (default: max(2ms, N / --rate))")
 	rate := fs.Int("rate", 2000, "`lines` a second all sessions together type, unless --interval is given")
+	soak := fs.Duration("soak", 0, "soak: type for `DURATION` while migrating and killing workers, under the first --isolate mode (0: none; with it, the other measurements run only if asked for)")
+	soakSessions := fs.Int("soak-sessions", 100, "sessions of the soak")
+	soakMigrations := fs.Int("soak-migrations", 100, "migrations spread over the soak, alternating between the two builds")
+	soakKills := fs.Int("soak-kills", 100, "SIGKILLs of a random worker spread over the soak")
 	timeout := fs.Duration("timeout", time.Hour, "time allowed for each session count")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))
+	}
+	if *soak > 0 {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["sessions"] {
+			*sessions = ""
+		}
+		if !set["crash"] {
+			*crash = 0
+		}
+	}
+	if *soak < 0 || *soakSessions < 1 || *soakMigrations < 0 || *soakKills < 0 {
+		return errors.New("bench: --soak, --soak-migrations and --soak-kills must not be negative, --soak-sessions positive")
 	}
 	counts := []int{} // --sessions "": none, not the default
 	for _, s := range splitList(*sessions) {
@@ -58,6 +75,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Sessions: counts, Vars: *vars, Imports: splitList(*imports), Out: *out,
 		Isolate: modes, PoolSize: *poolSize, Crash: *crash, Crashes: *crashes, Long: *long,
 		Binary: absPath(*binary), NewBinary: absPath(*newBinary), Source: *source,
+		Soak: *soak, SoakSessions: *soakSessions, SoakMigrations: *soakMigrations, SoakKills: *soakKills,
 		Interval: *interval, Rate: *rate, Timeout: *timeout, Progress: stderr,
 	}
 	if *crash == 0 {
@@ -67,7 +85,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		opts.Imports = []string{} // --imports "": none, not the default
 	}
 	res, err := bench.Run(ctx, opts)
-	if len(res.Runs)+len(res.Crash)+len(res.Long) > 0 {
+	if len(res.Runs)+len(res.Crash)+len(res.Long) > 0 || res.Soak != nil {
 		if werr := bench.WriteMarkdown(stdout, res); werr != nil {
 			err = errors.Join(err, werr)
 		}

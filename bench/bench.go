@@ -44,6 +44,13 @@ type Options struct {
 	// run under each mode; 0: none.
 	Long int
 
+	// Soak, when positive, is how long SoakSessions sessions (default
+	// 100) under the first Isolate mode type while the bench runs
+	// SoakMigrations migrations (default 100) between the two builds and
+	// SoakKills SIGKILLs of a worker (default 100), evenly spread.
+	Soak                                    time.Duration
+	SoakSessions, SoakMigrations, SoakKills int
+
 	// Binary and NewBinary are the builds migrated from and to. When
 	// either is empty, both are built from Source (default ".", the
 	// repository root) with versions bench-v1 and bench-v2.
@@ -80,6 +87,7 @@ type Results struct {
 	Runs     []Measurement `json:"runs"`
 	Crash    []CrashResult `json:"crash,omitempty"`
 	Long     []LongResult  `json:"long,omitempty"`
+	Soak     *SoakResult   `json:"soak,omitempty"`
 }
 
 // Machine describes where the figures were taken.
@@ -226,6 +234,15 @@ func Run(ctx context.Context, opts Options) (Results, error) {
 	if opts.Crashes <= 0 {
 		opts.Crashes = 10
 	}
+	if opts.SoakSessions <= 0 {
+		opts.SoakSessions = 100
+	}
+	if opts.SoakMigrations < 0 {
+		opts.SoakMigrations = 0
+	}
+	if opts.SoakKills < 0 {
+		opts.SoakKills = 0
+	}
 	if opts.Vars == 0 {
 		opts.Vars = 10
 	}
@@ -323,6 +340,16 @@ func Run(ctx context.Context, opts Options) (Results, error) {
 			r.logf("long life, isolate=%s: %s", mode, lr.Error)
 		}
 		res.Long = append(res.Long, lr)
+		if err := WriteAll(opts.Out, res); err != nil {
+			return res, err
+		}
+	}
+	if opts.Soak > 0 && ctx.Err() == nil {
+		sr := r.soak(ctx, opts.Isolate[0])
+		if sr.Error != "" {
+			r.logf("soak, %s: %s", label(opts.SoakSessions, opts.Isolate[0]), sr.Error)
+		}
+		res.Soak = &sr
 		if err := WriteAll(opts.Out, res); err != nil {
 			return res, err
 		}

@@ -55,6 +55,7 @@ func TestRun(t *testing.T) {
 	res, err := Run(ctx, Options{
 		Sessions: []int{1, 6}, Isolate: []string{"none", "pool"}, PoolSize: 3, Parallel: 1,
 		Crash: 3, Crashes: 1, Long: 1500, Interval: 20 * time.Millisecond,
+		Soak: 4 * time.Second, SoakSessions: 3, SoakMigrations: 2, SoakKills: 2,
 		Out: out, Source: "..", Progress: &progress, Timeout: 5 * time.Minute,
 	})
 	defer func() {
@@ -148,12 +149,20 @@ func TestRun(t *testing.T) {
 		}
 	}
 
+	// The soak runs under the first mode, none: no worker to kill.
+	if s := res.Soak; s == nil {
+		t.Error("no soak")
+	} else if s.Error != "" || s.Committed != 2 || s.Failed != 0 || s.ConnectionsLost != 0 || s.Lines.Sent == 0 ||
+		s.LostSilently != 0 || s.Lines.Duplicated != 0 || s.Intact != 3 || s.KillsDone+s.KillsMissed != 2 || s.Pause.N == 0 {
+		t.Errorf("soak: %+v", *s)
+	}
+
 	md, err := os.ReadFile(filepath.Join(out, "results.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"| N = 1, none | N = 1, pool | N = 6, none | N = 6, pool |", "## Isolation side by side", "**pause p50 / p99 / max**", "p99 pause, 1 session", "## Targets",
-		"## Crash recovery", "| | none | pool |", "## Long life", "| to 1,500 |"} {
+		"## Crash recovery", "| | none | pool |", "## Long life", "| to 1,500 |", "## Soak"} {
 		if !bytes.Contains(md, []byte(want)) {
 			t.Errorf("results.md lacks %q", want)
 		}

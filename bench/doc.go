@@ -31,14 +31,23 @@
 // that many times, and the front's and workers' memory and the median
 // time are read window by window.
 //
+// When Options.Soak is set, the soak: SoakSessions sessions under the
+// first mode type for that long while the bench runs SoakMigrations
+// migrations, alternating between the two builds, and SoakKills SIGKILLs
+// of a random worker of the serving process, each spread evenly; it then
+// counts connections and lines lost, duplicated and rolled back, notices,
+// migrations committed and failed, checks every session's base, and
+// gives the pause over all the migrations.
+//
 // What is always true:
 //
 //   - Every server process the bench starts, and every successor a
 //     migration makes, is tracked by a pidfd from the moment its pid is
 //     known and is stopped before Run moves on (SIGTERM, then SIGKILL
 //     after a minute); the bench signals no process it did not start.
-//     Workers are the servers' to start and end: the bench only reads
-//     their memory.
+//     Workers are the servers' to start and end: the bench reads their
+//     memory, and only the soak signals them (SIGKILL, to a child of the
+//     serving process whose second argument is "worker").
 //   - Every goroutine has an owner that waits for it: a client's reader
 //     ends at stopReader or when its connection fails, a typer when the
 //     typing halts, forEach's workers when their work is fed.

@@ -156,6 +156,9 @@ func WriteMarkdown(w io.Writer, res Results) error {
 	if len(res.Long) > 0 {
 		writeLong(&b, res.Long)
 	}
+	if res.Soak != nil {
+		writeSoak(&b, *res.Soak)
+	}
 
 	var problems []string
 	note := func(what, s string) {
@@ -175,6 +178,11 @@ func WriteMarkdown(w io.Writer, res Results) error {
 	}
 	for _, l := range res.Long {
 		note("long life, "+l.Isolate, l.Error)
+	}
+	if s := res.Soak; s != nil {
+		for _, e := range append(append([]string{s.Error}, s.MigErrors...), append(s.LostErrors, s.Notes...)...) {
+			note("soak, "+s.Isolate, e)
+		}
 	}
 	if len(problems) > 0 {
 		b.WriteString("\n## Errors and notes\n\n" + strings.Join(problems, "\n") + "\n")
