@@ -137,7 +137,9 @@ func TestRun(t *testing.T) {
 			check(strings.HasPrefix(c.Answer, rollbackPrefix), "the culprit was told %q", c.Answer)
 			check(c.Disconnected == 0 && c.StateLost == 0, "%d neighbours disconnected, %d sessions lost their state", c.Disconnected, c.StateLost)
 			check(c.Hit == 2 && c.Before.N > 0 && c.Lines.Unexpected == 0, "%d neighbours hit; before %+v; lines %+v", c.Hit, c.Before, c.Lines)
-			check(c.ProcsBefore == 2 && c.ProcsAfter == 2, "processes %d, then %d", c.ProcsBefore, c.ProcsAfter)
+			// After a worker's death the pool starts a spare, which may be
+			// up by then or not.
+			check(c.ProcsBefore == 2 && (c.ProcsAfter == 2 || c.ProcsAfter == 3), "processes %d, then %d", c.ProcsBefore, c.ProcsAfter)
 		}
 	}
 	if len(res.Long) != 2 {
