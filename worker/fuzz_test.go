@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"strings"
 	"testing"
 
 	"translucent/namespace"
@@ -179,4 +180,34 @@ func FuzzFront(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRolledBackText: what a user is told, for each way a restore went.
+func TestRolledBackText(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rb   RolledBack
+		want []string
+	}{
+		{"restored", RolledBack{Reason: "fatal error: concurrent map writes"},
+			[]string{"ended: fatal error: concurrent map writes.", "restored as it was before this line."}},
+		{"lost values", RolledBack{Reason: "SIGTRAP: trace trap", Lost: []string{"ch (chan int): channels cannot be carried"}},
+			[]string{"before this line.", "Not carried: ch (chan int)"}},
+		{"stale", RolledBack{Reason: "it was killed by SIGKILL", Stale: "it ended before the state after the last line reached the server"},
+			[]string{"before an earlier line", "reached the server"}},
+		{"empty", RolledBack{Reason: "x", Empty: "restore: type Point does not compile"},
+			[]string{"could not be restored (restore: type Point does not compile): it starts empty."}},
+		{"later", RolledBack{Reason: "x", Later: "worker: starting /proc/self/exe: no such file"},
+			[]string{"No worker could be started for it yet", "the next line tries again."}},
+	} {
+		got := tc.rb.Error()
+		if !errors.Is(&tc.rb, namespace.ErrRolledBack) {
+			t.Errorf("%s: not namespace.ErrRolledBack", tc.name)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: %q lacks %q", tc.name, got, w)
+			}
+		}
+	}
 }
