@@ -193,26 +193,6 @@ func (pl *Pool) Close() error {
 	return nil
 }
 
-// Stats describes the pool's workers.
-type Stats struct {
-	Workers  int
-	Sessions int
-	RSS      int64 // resident memory of every worker, bytes
-}
-
-// Stats reports the pool's workers as last read.
-func (pl *Pool) Stats() Stats {
-	pl.mu.Lock()
-	defer pl.mu.Unlock()
-	var st Stats
-	for _, p := range pl.procs {
-		st.Workers++
-		st.Sessions += len(p.sessions)
-		st.RSS += p.rss.Load()
-	}
-	return st
-}
-
 // proc is one worker process, seen from the front.
 type proc struct {
 	pl   *Pool
