@@ -92,13 +92,22 @@ func TestIsolationInterrupt(t *testing.T) {
 	c.eval(`import "fmt"`)
 	c.eval("var mu sync.Mutex")
 	c.eval("x := 41")
-	// Each line says when it runs (its echo never contains "stuck").
-	for _, line := range []string{`fmt.Println("st" + "uck"); time.Sleep(time.Hour)`, `fmt.Println("st" + "uck"); mu.Lock(); mu.Lock()`} {
+	// Each line says when it runs (its echo never contains "stuck"). A
+	// sleep cannot be interrupted: its worker is ended. A deadlock on the
+	// mutex restored by that rollback sometimes is (yaegi's own interrupt,
+	// as package worker's TestInterruptWins allows); either way the
+	// session is back at its prompt, as before the line.
+	for _, tc := range []struct{ line, want string }{
+		{`fmt.Println("st" + "uck"); time.Sleep(time.Hour)`, "did not stop"},
+		{`fmt.Println("st" + "uck"); mu.Lock(); mu.Lock()`, "(did not stop|interrupted)"},
+	} {
+		line := tc.line
 		c.send(line + "\r\n")
 		c.expect(t, "stuck")
 		c.send("\x03")
-		c.expect(t, "did not stop")
-		c.expect(t, ">>> ")
+		if got := c.expect(t, ">>> "); !regexp.MustCompile(tc.want).MatchString(got) {
+			t.Errorf("%s, then Ctrl-C: %q, want %q", line, got, tc.want)
+		}
 		if got := c.eval("x"); got != "41" {
 			t.Errorf("after %s and Ctrl-C: x = %q", line, got)
 		}
