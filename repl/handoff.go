@@ -481,7 +481,21 @@ func (sess *Session) export(ahead []byte, drop ...string) (Exported, error) {
 		Telnet: sess.conn.State(), History: sess.hist.Entries(), Input: sess.in.state(), Chunk: sess.chunk,
 	}
 	var lost []string
-	if v, ok := sess.vouchedFor(ahead); ok && len(drop) == 0 {
+	state, sum, notes, saved := checkpoint(sess.ns)
+	if saved && len(drop) == 0 {
+		// Its worker's checkpoint is the namespace: no question to the
+		// worker, no snapshot in the pause.
+		st.Lost, lost = notes, notes
+		if ahead != nil && bytes.Equal(sum, ahead) {
+			st.Ahead = ahead
+		} else {
+			var snap namespace.Snapshot
+			if err := decMode.Unmarshal(state, &snap); err != nil {
+				return Exported{}, fmt.Errorf("its namespace's checkpoint: %w", err)
+			}
+			st.Namespace = &snap
+		}
+	} else if v, ok := sess.vouchedFor(ahead); ok && len(drop) == 0 {
 		st.Ahead, st.Lost, lost = ahead, v.lost, v.lost // no snapshot: see Vouch
 	} else if sess.ns != nil {
 		snap, notes, err := sess.ns.Snapshot(drop...)

@@ -41,3 +41,20 @@ func (inProcess) Restore(opts namespace.Options, s namespace.Snapshot) (Namespac
 type worker interface {
 	Worker() (pid int, rss int64)
 }
+
+// checkpointed is implemented by a namespace that keeps its state encoded
+// outside the interpreter (a worker's checkpoint, see
+// worker.Namespace.Checkpoint): when ok, state is the CBOR of the
+// namespace's snapshot as it is now, and sum its SHA-256, known without
+// asking the interpreter anything.
+type checkpointed interface {
+	Checkpoint() (state, sum []byte, lost []string, ok bool)
+}
+
+// checkpoint returns ns's checkpoint, if it has one that is ns as it is.
+func checkpoint(ns Namespace) (state, sum []byte, lost []string, ok bool) {
+	if c, is := ns.(checkpointed); is {
+		return c.Checkpoint()
+	}
+	return nil, nil, nil, false
+}

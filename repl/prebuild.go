@@ -256,6 +256,12 @@ func (sess *Session) vouch(want []byte) vouchResult {
 	if ns == nil {
 		return changed
 	}
+	if _, sum, _, ok := checkpoint(ns); ok {
+		if bytes.Equal(sum, want) {
+			return same
+		}
+		return changed
+	}
 	rev, settled := ns.Revision()
 	if !settled {
 		return moving
@@ -294,7 +300,13 @@ func (sess *Session) vouchedFor(want []byte) (vouch, bool) {
 	sess.mu.Lock()
 	v, ns := sess.vouched, sess.ns
 	sess.mu.Unlock()
-	if ns == nil || v.digest == nil || !bytes.Equal(v.digest, want) {
+	if ns == nil {
+		return vouch{}, false
+	}
+	if _, sum, lost, ok := checkpoint(ns); ok {
+		return vouch{digest: sum, lost: lost}, bytes.Equal(sum, want)
+	}
+	if v.digest == nil || !bytes.Equal(v.digest, want) {
 		return vouch{}, false
 	}
 	rev, settled := ns.Revision()

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -24,6 +25,8 @@ type Namespace struct {
 	sid     uint64                   // its number in p; guarded by mu
 	epoch   uint64                   // restores in a new worker so far; guarded by mu
 	state   []byte                   // the last checkpoint (CBOR of a namespace.Snapshot); guarded by mu
+	sum     []byte                   // SHA-256 of state; guarded by mu
+	current bool                     // state is the namespace as it is now (see Checkpoint); guarded by mu
 	lost    []string                 // what the checkpoint could not carry; guarded by mu
 	stale   string                   // why the checkpoint is older than the last evaluation; guarded by mu
 	line    uint64                   // the last evaluation that ended in p (doneMsg.Line); guarded by mu
@@ -64,12 +67,14 @@ func (pl *Pool) New(opts namespace.Options) (*Namespace, error) {
 // Restore opens a namespace in a worker, restored from state (the CBOR of
 // a namespace.Snapshot; nil for an empty namespace).
 func (pl *Pool) Restore(opts namespace.Options, state []byte) (*Namespace, error) {
-	n := &Namespace{pl: pl, opts: opts, state: state, calls: map[uint64]chan replyMsg{}, wake: make(chan struct{}, 1), pumpEnd: make(chan struct{})}
+	n := &Namespace{pl: pl, opts: opts, calls: map[uint64]chan replyMsg{}, wake: make(chan struct{}, 1), pumpEnd: make(chan struct{})}
 	p, sid, err := pl.reopen(n, state)
 	if err != nil {
 		return nil, err
 	}
 	n.p, n.sid = p, sid
+	// A restored namespace is its snapshot, until it evaluates.
+	n.keep(state, true)
 	go n.pump() // ends at Close
 	return n, nil
 }
@@ -189,10 +194,12 @@ func (n *Namespace) receive(p *proc, f frame) error {
 			case m.Err != "":
 				n.stale = m.Err
 			case m.State != nil:
-				n.state, n.lost = m.State, m.Lost
+				n.keep(m.State, m.Settled)
+				n.lost = m.Lost
 				fallthrough
 			default:
 				n.stale, n.savedAt = "", m.Line
+				n.current = m.Settled && n.eval == nil
 			}
 		}
 		n.mu.Unlock()
@@ -281,6 +288,7 @@ func (n *Namespace) Eval(ctx context.Context, src string) (namespace.Result, err
 	}
 	e := &pending{p: n.p, arrived: make(chan struct{}), passed: make(chan struct{})}
 	n.eval = e
+	n.current = false
 	sid := n.sid
 	n.mu.Unlock()
 	e.p.send(kindEval, sid, evalMsg{Src: src}) // on failure the worker's end ends e
@@ -458,7 +466,8 @@ func (n *Namespace) rehome(old *proc, reason string, closing bool) {
 	// On an error p is nil, and the session's next use tries again from
 	// the same state (placeLocked): workers may be dying faster than they
 	// start, for a while (a neighbour's crashing lines, an operator).
-	n.p, n.sid, n.state = p, sid, state
+	n.p, n.sid = p, sid
+	n.keep(state, err == nil) // rolled back to the checkpoint: it is the namespace
 	if errors.Is(err, ErrClosed) {
 		n.closed = true
 	}
@@ -537,12 +546,14 @@ func (n *Namespace) Dropped() []string {
 
 // Drop marks a variable to be left out of snapshots.
 func (n *Namespace) Drop(name string) error {
+	n.changed()
 	_, err := n.call(opDrop, name)
 	return err
 }
 
 // Undrop takes a variable back; it reports whether it was dropped.
 func (n *Namespace) Undrop(name string) bool {
+	n.changed()
 	r, _ := n.call(opUndrop, name)
 	return r.OK
 }
@@ -578,6 +589,41 @@ func (n *Namespace) Snapshot(drop ...string) (namespace.Snapshot, []string, erro
 		return namespace.Snapshot{}, nil, fmt.Errorf("worker: decoding a snapshot: %w", err)
 	}
 	return snap, lost, nil
+}
+
+// Checkpoint returns the namespace's last checkpoint (the CBOR of a
+// namespace.Snapshot, as its worker encoded it), that encoding's SHA-256
+// and what it could not carry, if that checkpoint is the namespace as it
+// is: nothing has been evaluated or dropped since, and nothing its code
+// started was running when it was taken. Otherwise ok is false, and only
+// Snapshot can say. It asks the worker nothing: a migration's pause uses
+// it to name a namespace the new process already holds, or to send it,
+// without a round trip per session.
+func (n *Namespace) Checkpoint() (state, sum []byte, lost []string, ok bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.current || n.eval != nil || n.moving != nil || n.state == nil {
+		return nil, nil, nil, false
+	}
+	return n.state, n.sum, n.lost, true
+}
+
+// keep makes state the checkpoint; current says it is the namespace as it
+// is now. n.mu is held, or n not yet shared.
+func (n *Namespace) keep(state []byte, current bool) {
+	if state == nil {
+		n.state, n.sum, n.current = nil, nil, false
+		return
+	}
+	sum := sha256.Sum256(state)
+	n.state, n.sum, n.current = state, sum[:], current
+}
+
+// changed says the namespace may no longer be its checkpoint.
+func (n *Namespace) changed() {
+	n.mu.Lock()
+	n.current = false
+	n.mu.Unlock()
 }
 
 // Worker returns the pid of the worker that runs the namespace and its

@@ -3,6 +3,7 @@ package worker
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"log/slog"
@@ -428,4 +429,85 @@ func TestCloseEndsWorkers(t *testing.T) {
 	if _, err := b.ns.Eval(context.Background(), "1"); err == nil {
 		t.Error("Eval after Close succeeded")
 	}
+}
+
+// saved waits until the front holds the checkpoint after the last line
+// (it follows the line's outcome), then returns Checkpoint.
+func (s *session) saved() (state, sum []byte, ok bool) {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.ns.mu.Lock()
+		arrived := s.ns.savedAt == s.ns.line || s.ns.stale != ""
+		s.ns.mu.Unlock()
+		if arrived {
+			state, sum, _, ok = s.ns.Checkpoint()
+			return state, sum, ok
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatal("no checkpoint after the last line")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// The checkpoint stands for the namespace only while nothing can have
+// changed it since; its digest is that of the snapshot it decodes to,
+// re-encoded (what a new process digests to say which namespaces it holds).
+func TestCheckpoint(t *testing.T) {
+	pl := testPool(t, Config{})
+	s := openSession(t, pl)
+	if _, _, _, ok := s.ns.Checkpoint(); ok {
+		t.Error("a new, empty namespace has a checkpoint")
+	}
+	s.mustEval("x := 41", "")
+	state, sum, ok := s.saved()
+	if !ok {
+		t.Fatal("no checkpoint after x := 41")
+	}
+	var snap namespace.Snapshot
+	if err := cbor.Unmarshal(state, &snap); err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Vars) != 1 || snap.Vars[0].Name != "x" {
+		t.Errorf("checkpoint's vars %+v, want x", snap.Vars)
+	}
+	again, err := cbor.Marshal(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := sha256.Sum256(again); !bytes.Equal(d[:], sum) {
+		t.Error("the checkpoint's digest is not that of its snapshot re-encoded")
+	}
+
+	s.mustEval("x + 1", "42")
+	if _, sum2, ok := s.saved(); !ok || !bytes.Equal(sum2, sum) {
+		t.Errorf("after x + 1: checkpoint ok=%v, same digest %v; want the same", ok, bytes.Equal(sum2, sum))
+	}
+	s.mustEval("x = 7", "")
+	if _, sum3, ok := s.saved(); !ok || bytes.Equal(sum3, sum) {
+		t.Errorf("after x = 7: checkpoint ok=%v, same digest %v; want a new one", ok, bytes.Equal(sum3, sum))
+	}
+
+	if err := s.ns.Drop("x"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, ok := s.ns.Checkpoint(); ok {
+		t.Error("a checkpoint stands for the namespace after Drop")
+	}
+	s.ns.Undrop("x")
+	s.mustEval("x", "7")
+	if _, _, ok := s.saved(); !ok {
+		t.Error("no checkpoint after a line following Undrop")
+	}
+
+	// Code of its own still running: the namespace may change any time.
+	s.mustEval(`import "time"`, "")
+	s.mustEval("stop := make(chan bool)", "")
+	s.mustEval("go func() { for { select { case <-stop: return; default: x++; time.Sleep(time.Millisecond) } } }()", "")
+	s.mustEval("1", "1")
+	if _, _, ok := s.saved(); ok {
+		t.Error("a checkpoint stands for the namespace while its goroutine runs")
+	}
+	s.mustEval("close(stop)", "")
 }

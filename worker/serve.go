@@ -205,7 +205,11 @@ func (s *wsession) run(m openMsg) {
 
 // checkpoint sends the namespace's state, unless it is the one sent last.
 func (s *wsession) checkpoint(ns *namespace.Namespace) (namespace.Snapshot, []string, bool) {
+	rev, settled := ns.Revision()
 	snap, lost, err := ns.Snapshot()
+	if r, still := ns.Revision(); r != rev || !still {
+		settled = false // its code changed it while it was taken
+	}
 	var b []byte
 	if err == nil {
 		b, err = cbor.Marshal(snap)
@@ -222,7 +226,7 @@ func (s *wsession) checkpoint(ns *namespace.Namespace) (namespace.Snapshot, []st
 	} else {
 		s.saved = b
 	}
-	s.h.w.write(kindSaved, s.id, savedMsg{Line: s.line, State: b, Lost: lost})
+	s.h.w.write(kindSaved, s.id, savedMsg{Line: s.line, State: b, Lost: lost, Settled: settled})
 	return snap, lost, true
 }
 

@@ -250,6 +250,11 @@ type savedMsg struct {
 	State []byte   `cbor:",omitempty"` // CBOR of namespace.Snapshot; empty when Err is set
 	Lost  []string `cbor:",omitempty"`
 	Err   string   `cbor:",omitempty"`
+	// Settled says the namespace stays this state until the front asks
+	// something of it (see namespace.Namespace.Revision): nothing its code
+	// started was running while it was taken. Only then may the front
+	// vouch for the namespace from the checkpoint alone.
+	Settled bool `cbor:",omitempty"`
 }
 
 // Questions a callMsg asks.
