@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 func TestParseUsers(t *testing.T) {
@@ -99,5 +101,16 @@ func TestAddUser(t *testing.T) {
 	}
 	if err := AddUser(path, "dave", ""); err == nil {
 		t.Error("empty password accepted")
+	}
+}
+
+// The dummy hash must be a real bcrypt hash at the default cost, so that an
+// unknown name costs what a known one does.
+func TestDummyHash(t *testing.T) {
+	if err := bcrypt.CompareHashAndPassword(dummyHash, []byte("translucent-dummy")); err != nil {
+		t.Fatalf("dummyHash: %v", err)
+	}
+	if cost, err := bcrypt.Cost(dummyHash); err != nil || cost != bcrypt.DefaultCost {
+		t.Errorf("dummyHash cost %d (%v), want %d", cost, err, bcrypt.DefaultCost)
 	}
 }
