@@ -47,6 +47,14 @@ func (p workerPool) Restore(opts namespace.Options, s namespace.Snapshot) (repl.
 	return p.Pool.Restore(opts, b)
 }
 
+func (p workerPool) RestoreIdle(opts namespace.Options, s namespace.Snapshot) (repl.Namespace, error) {
+	b, err := cbor.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("encoding a snapshot: %w", err)
+	}
+	return p.Pool.RestoreIdle(opts, b)
+}
+
 // namespaces returns where serve evaluates sessions' code, per --isolate,
 // and a function that ends its workers.
 func namespaces(f *serveFlags, log *slog.Logger) (repl.Namespaces, func(), error) {

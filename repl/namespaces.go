@@ -58,3 +58,18 @@ func checkpoint(ns Namespace) (state, sum []byte, lost []string, ok bool) {
 	}
 	return nil, nil, nil, false
 }
+
+// idleRestorer is implemented by Namespaces that can restore at the
+// lowest CPU priority where the code runs (worker processes): Prebuild's
+// work is ahead of need.
+type idleRestorer interface {
+	RestoreIdle(opts namespace.Options, s namespace.Snapshot) (Namespace, error)
+}
+
+// restoreIdle restores s through nss, idly if nss can.
+func restoreIdle(nss Namespaces, opts namespace.Options, s namespace.Snapshot) (Namespace, error) {
+	if r, ok := nss.(idleRestorer); ok {
+		return r.RestoreIdle(opts, s)
+	}
+	return nss.Restore(opts, s)
+}

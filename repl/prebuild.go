@@ -94,7 +94,7 @@ func (s *Server) Prebuild(f *SnapshotFile) (built int, took time.Duration) {
 			return
 		}
 		shell := &Session{srv: s, id: st.ID, pausing: make(chan struct{})}
-		ns, err := s.cfg.Namespaces.Restore(shell.namespaceOptions(), *st.Namespace)
+		ns, err := restoreIdle(s.cfg.Namespaces, shell.namespaceOptions(), *st.Namespace)
 		if err != nil {
 			return // left to the handoff, which will report it
 		}

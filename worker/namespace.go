@@ -67,8 +67,19 @@ func (pl *Pool) New(opts namespace.Options) (*Namespace, error) {
 // Restore opens a namespace in a worker, restored from state (the CBOR of
 // a namespace.Snapshot; nil for an empty namespace).
 func (pl *Pool) Restore(opts namespace.Options, state []byte) (*Namespace, error) {
+	return pl.restore(opts, state, false)
+}
+
+// RestoreIdle is Restore at the lowest CPU priority, in the worker too:
+// for a namespace restored ahead of a migration, while the users' lines
+// still run in the old build's workers on the same cores.
+func (pl *Pool) RestoreIdle(opts namespace.Options, state []byte) (*Namespace, error) {
+	return pl.restore(opts, state, true)
+}
+
+func (pl *Pool) restore(opts namespace.Options, state []byte, idle bool) (*Namespace, error) {
 	n := &Namespace{pl: pl, opts: opts, calls: map[uint64]chan replyMsg{}, wake: make(chan struct{}, 1), pumpEnd: make(chan struct{})}
-	p, sid, err := pl.reopen(n, state)
+	p, sid, err := pl.reopen(n, state, idle)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +91,7 @@ func (pl *Pool) Restore(opts namespace.Options, state []byte) (*Namespace, error
 }
 
 // open opens n in a worker with room, from state.
-func (pl *Pool) open(n *Namespace, state []byte) (*proc, uint64, error) {
+func (pl *Pool) open(n *Namespace, state []byte, idle bool) (*proc, uint64, error) {
 	p, err := pl.place()
 	if err != nil {
 		return nil, 0, err
@@ -99,7 +110,7 @@ func (pl *Pool) open(n *Namespace, state []byte) (*proc, uint64, error) {
 	n.mu.Lock()
 	n.opened = ch
 	n.mu.Unlock()
-	msg := openMsg{Version: n.opts.Version, ServerPid: n.opts.ServerPid, Unrestricted: n.opts.Unrestricted, State: state, Recycle: max(0, pl.cfg.Recycle)}
+	msg := openMsg{Version: n.opts.Version, ServerPid: n.opts.ServerPid, Unrestricted: n.opts.Unrestricted, State: state, Recycle: max(0, pl.cfg.Recycle), Idle: idle}
 	t := time.NewTimer(openTimeout)
 	defer t.Stop()
 	var err2 error
@@ -133,12 +144,12 @@ func (e *restoreError) Error() string { return e.msg }
 
 // reopen opens n from state, in another worker if one ends meanwhile (a
 // neighbour's crash, a kill), a few times.
-func (pl *Pool) reopen(n *Namespace, state []byte) (*proc, uint64, error) {
+func (pl *Pool) reopen(n *Namespace, state []byte, idle bool) (*proc, uint64, error) {
 	var err error
 	for range 3 {
 		var p *proc
 		var sid uint64
-		p, sid, err = pl.open(n, state)
+		p, sid, err = pl.open(n, state, idle)
 		var bad *restoreError
 		if err == nil || errors.As(err, &bad) || errors.Is(err, ErrClosed) {
 			return p, sid, err
@@ -384,7 +395,7 @@ func (n *Namespace) placeLocked() error {
 	n.moving = moved
 	state := n.state
 	n.mu.Unlock()
-	p, sid, err := n.pl.reopen(n, state)
+	p, sid, err := n.pl.reopen(n, state, false)
 	n.mu.Lock()
 	n.moving = nil
 	close(moved)
@@ -452,7 +463,7 @@ func (n *Namespace) rehome(old *proc, reason string, closing bool) {
 		}
 		return
 	}
-	p, sid, err := n.pl.reopen(n, state)
+	p, sid, err := n.pl.reopen(n, state, false)
 	var bad *restoreError
 	if errors.As(err, &bad) && state != nil {
 		// The checkpoint itself does not restore (a worker said so):
@@ -460,7 +471,7 @@ func (n *Namespace) rehome(old *proc, reason string, closing bool) {
 		rb.Empty = bad.Error()
 		n.pl.cfg.Logger.Warn("session could not be restored; it starts empty", "reason", reason, "err", err)
 		state = nil
-		p, sid, err = n.pl.reopen(n, nil)
+		p, sid, err = n.pl.reopen(n, nil, false)
 	}
 	n.mu.Lock()
 	// On an error p is nil, and the session's next use tries again from

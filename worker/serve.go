@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 
 	"github.com/fxamacker/cbor/v2"
+	"golang.org/x/sys/unix"
 
 	"translucent/namespace"
 )
@@ -141,7 +143,13 @@ func (s *wsession) run(m openMsg) {
 			return
 		}
 		var err error
-		if ns, err = namespace.Restore(opts, snap); err != nil {
+		restore := func() { ns, err = namespace.Restore(opts, snap) }
+		if m.Idle {
+			idle(restore)
+		} else {
+			restore()
+		}
+		if err != nil {
 			s.fail(err)
 			return
 		}
@@ -350,4 +358,24 @@ func (s *wsession) call(m callMsg) {
 	if err := s.h.w.write(kindReply, s.id, r); err != nil && r.State != nil {
 		s.h.w.write(kindReply, s.id, replyMsg{ID: m.ID, Err: err.Error()})
 	}
+}
+
+// idle runs f on a thread of the lowest CPU priority (nice 19) and waits
+// for it. A namespace restored ahead of a migration (Pool.RestoreIdle) is
+// work that only shortens a pause to come, while the users' lines run in
+// the old build's workers on the same cores: it must not delay them. The
+// thread is Go's to end: f's goroutine exits locked to it, so the runtime
+// never gives it to a user's line. Threads the runtime starts meanwhile do
+// not inherit the priority (a locked thread hands their creation to the
+// runtime's template thread).
+func idle(f func()) {
+	done := make(chan struct{})
+	go func() { // ends when f returns
+		defer close(done)
+		runtime.LockOSThread() // never unlocked: see above
+		// Best effort: without it the work is the same, only sooner.
+		unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), 19)
+		f()
+	}()
+	<-done
 }

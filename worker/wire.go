@@ -183,6 +183,7 @@ type openMsg struct {
 	Unrestricted bool
 	State        []byte `cbor:",omitempty"` // CBOR of a namespace.Snapshot; empty: a new namespace
 	Recycle      int    `cbor:",omitempty"` // evaluations after which the interpreter is rebuilt from its snapshot
+	Idle         bool   `cbor:",omitempty"` // restore at the lowest CPU priority: it is ahead of need
 }
 
 type openedMsg struct {
