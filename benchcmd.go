@@ -23,6 +23,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	poolSize := fs.Int("pool-size", 16, "the servers' --pool-size in pool mode")
 	crash := fs.Int("crash", 20, "session `count` of the crash recovery run under each mode (0: none)")
 	crashes := fs.Int("crashes", 10, "lines that end their worker, typed one after another in the crash recovery run")
+	assign := fs.Bool("assign", false, "typed lines also store their number in the namespace (m[\"last\"]), so that every namespace changes before each migration's pause")
 	long := fs.Int("long", 0, "long life: one session evaluates x + 1 `N` times under each mode (0: none)")
 	vars := fs.Int("vars", 10, "variables per session's namespace (at least 3)")
 	imports := fs.String("imports", "strings,sort,fmt", "comma-separated `packages` each namespace imports (besides os and sys)")
@@ -73,7 +74,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	opts := bench.Options{
 		Sessions: counts, Vars: *vars, Imports: splitList(*imports), Out: *out,
-		Isolate: modes, PoolSize: *poolSize, Crash: *crash, Crashes: *crashes, Long: *long,
+		Isolate: modes, PoolSize: *poolSize, Crash: *crash, Crashes: *crashes, Long: *long, Assign: *assign,
 		Binary: absPath(*binary), NewBinary: absPath(*newBinary), Source: *source,
 		Soak: *soak, SoakSessions: *soakSessions, SoakMigrations: *soakMigrations, SoakKills: *soakKills,
 		Interval: *interval, Rate: *rate, Timeout: *timeout, Progress: stderr,

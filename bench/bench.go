@@ -44,6 +44,12 @@ type Options struct {
 	// run under each mode; 0: none.
 	Long int
 
+	// Assign makes each typed line also store its number in the session's
+	// map m, so that every namespace changes between the precopy and the
+	// pause and a migration must carry each one in its pause: the worst
+	// case, where the default lines (expressions) change nothing.
+	Assign bool
+
 	// Soak, when positive, is how long SoakSessions sessions (default
 	// 100) under the first Isolate mode type while the bench runs
 	// SoakMigrations migrations (default 100) between the two builds and
@@ -83,7 +89,8 @@ type Results struct {
 	New      string        `json:"new_binary"`
 	Isolate  []string      `json:"isolate"`
 	PoolSize int           `json:"pool_size"`
-	Rate     int           `json:"rate"` // lines a second offered, unless Interval is set
+	Rate     int           `json:"rate"`             // lines a second offered, unless Interval is set
+	Assign   bool          `json:"assign,omitempty"` // typed lines change the namespace
 	Runs     []Measurement `json:"runs"`
 	Crash    []CrashResult `json:"crash,omitempty"`
 	Long     []LongResult  `json:"long,omitempty"`
@@ -293,7 +300,7 @@ func Run(ctx context.Context, opts Options) (Results, error) {
 	res := Results{
 		Started: time.Now(), Machine: machine(), Client: clientKind,
 		Vars: opts.Vars, Imports: opts.Imports, Binary: r.bin1, New: r.bin2,
-		Isolate: opts.Isolate, PoolSize: opts.PoolSize, Rate: opts.Rate,
+		Isolate: opts.Isolate, PoolSize: opts.PoolSize, Rate: opts.Rate, Assign: opts.Assign,
 	}
 	// The modes take turns at each session count, rather than each mode
 	// running every count in a row, so that a change in the shared

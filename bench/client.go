@@ -31,10 +31,12 @@ const prompt = ">>> "
 type client struct {
 	idx  int
 	base int // the value of the namespace's variable base: identifies the session's answers
-	conn net.Conn
-	st   telnet.ClientDecoder // its refusals are not sent: the server serves it in line mode
-	text []byte               // stripped text received and not yet consumed
-	rbuf []byte
+	// assign makes typed lines store their number in m (Options.Assign).
+	assign bool
+	conn   net.Conn
+	st     telnet.ClientDecoder // its refusals are not sent: the server serves it in line mode
+	text   []byte               // stripped text received and not yet consumed
+	rbuf   []byte
 
 	stopping   atomic.Bool
 	readerDone chan struct{}
@@ -177,6 +179,9 @@ func stripNotices(text string) (string, int) {
 // well as across a migration, and the bench wants to know which server
 // (old or new) answered.
 func (c *client) typedLine(k int) string {
+	if c.assign {
+		return fmt.Sprintf("[2]int{func() int { m[\"last\"] = base + %d; return m[\"last\"] }(), sys.Pid}\n", k)
+	}
 	return fmt.Sprintf("[2]int{base + %d, sys.Pid}\n", k)
 }
 

@@ -148,3 +148,14 @@ func TestGreetingPid(t *testing.T) {
 		t.Errorf("prefixes %q, %q", rollbackPrefix, noticePrefix)
 	}
 }
+
+// With Options.Assign the typed line changes the namespace and still
+// answers as the plain one does.
+func TestTypedLineAssign(t *testing.T) {
+	c := newClient(2)
+	c.assign = true
+	got := c.typedLine(7)
+	if !strings.Contains(got, `m["last"] = base + 7`) || !strings.HasSuffix(got, ", sys.Pid}\n") {
+		t.Errorf("typedLine(7) with assign = %q", got)
+	}
+}

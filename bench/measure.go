@@ -63,6 +63,7 @@ func (r *runner) measure(ctx context.Context, n int, mode string) (run Measureme
 	clients := make([]*client, n)
 	for i := range clients {
 		clients[i] = newClient(i)
+		clients[i].assign = r.opts.Assign
 	}
 	defer func() {
 		for _, c := range clients {

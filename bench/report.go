@@ -138,6 +138,10 @@ func WriteMarkdown(w io.Writer, res Results) error {
 		"It then types `[2]int{base + k, sys.Pid}` every *interval* (random phase, without waiting for the answer), so each answer names its session, its line and the serving process "+
 		"(`sys.Pid`, after `import \"sys\"`: with workers, `os.Getpid()` is a worker's pid, which changes when a worker is restarted too).\n\n",
 		res.Client, importList(res.Imports), res.Vars)
+	if res.Assign {
+		b.WriteString("With `--assign`, each typed line is `[2]int{func() int { m[\"last\"] = base + k; return m[\"last\"] }(), sys.Pid}`: " +
+			"it changes the namespace, so that a migration finds every namespace changed since the precopy and carries each one in its pause.\n\n")
+	}
 	fmt.Fprintf(&b, "Each measurement is taken under each of the servers' `--isolate` modes, %s, taking turns at each session count: "+
 		"`none` evaluates every session in the serving process; `session` gives each session a worker process of its own; `pool` puts %d sessions in each worker (`--pool-size`). "+
 		"A worker is a child of the serving process (the front), so memory is the front's and its children's PSS.\n\n",
