@@ -227,12 +227,18 @@ func (s *Server) Resume() {
 	}
 }
 
-// AdoptAll adopts sessions (see Adopt) in parallel, one worker per CPU:
-// restoring namespaces is most of a migration's pause. It returns the
-// first error; every conn is closed either way.
+// AdoptAll adopts sessions (see Adopt) in parallel: restoring namespaces
+// is most of a migration's pause. In this process that is CPU work, one
+// goroutine per CPU; in worker processes it is mostly waiting for their
+// answers, so more are asked at once. It returns the first error; every
+// conn is closed either way.
 func (s *Server) AdoptAll(data [][]byte, conns []*os.File) error {
 	errs := make([]error, len(data))
-	forEach(len(data), func(i int) { errs[i] = s.Adopt(data[i], conns[i]) })
+	n := runtime.GOMAXPROCS(0)
+	if _, local := s.cfg.Namespaces.(inProcess); !local {
+		n *= 8
+	}
+	workers(len(data), n, nil, func(i int) { errs[i] = s.Adopt(data[i], conns[i]) })
 	return errors.Join(errs...)
 }
 

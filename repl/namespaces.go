@@ -3,6 +3,8 @@ package repl
 import (
 	"context"
 
+	"github.com/fxamacker/cbor/v2"
+
 	"translucent/namespace"
 )
 
@@ -72,4 +74,22 @@ func restoreIdle(nss Namespaces, opts namespace.Options, s namespace.Snapshot) (
 		return r.RestoreIdle(opts, s)
 	}
 	return nss.Restore(opts, s)
+}
+
+// replacer is implemented by a namespace that can be made another
+// snapshot in place (worker.Namespace.Replace): cheaply, for a namespace
+// restored ahead whose session changed only values since.
+type replacer interface {
+	Replace(state []byte) error
+}
+
+// replace makes ns the snapshot s, if ns can be; false means ns is of no
+// use any more (close it) and s must be restored afresh.
+func replace(ns Namespace, s namespace.Snapshot) bool {
+	r, ok := ns.(replacer)
+	if !ok {
+		return false
+	}
+	state, err := cbor.Marshal(s)
+	return err == nil && r.Replace(state) == nil
 }

@@ -140,8 +140,12 @@ func (s *Server) takePrebuilt(st SessionState) *Session {
 		sum = digest(*st.Namespace)
 	}
 	if sum == nil || !bytes.Equal(sum, p.digest) {
-		p.sess.ns.Close() // changed since: restored again from the record
-		return nil
+		// Changed since: brought up to date if its namespace can be
+		// (usually only values changed), or restored again from the record.
+		if st.Namespace == nil || !replace(p.sess.ns, *st.Namespace) {
+			p.sess.ns.Close()
+			return nil
+		}
 	}
 	s.mu.Lock()
 	s.reused++

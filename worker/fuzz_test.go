@@ -49,11 +49,12 @@ func TestMessagesRoundTrip(t *testing.T) {
 		into any
 	}{
 		{kindHello, helloMsg{Version: WireVersion, Pid: 42}, &helloMsg{}},
-		{kindOpen, openMsg{Version: "v", ServerPid: 7, Unrestricted: true, State: []byte{1, 2}, Recycle: 9}, &openMsg{}},
+		{kindOpen, openMsg{Version: "v", ServerPid: 7, Unrestricted: true, State: []byte{1, 2}, Recycle: 9, Idle: true}, &openMsg{}},
+		{kindReplace, replaceMsg{State: []byte{3, 4}}, &replaceMsg{}},
 		{kindOpened, openedMsg{Err: "no"}, &openedMsg{}},
 		{kindEval, evalMsg{Src: "x + 1"}, &evalMsg{}},
 		{kindDone, doneMsg{Line: 3, Kind: evalOK, Value: "42", HasValue: true}, &doneMsg{}},
-		{kindSaved, savedMsg{Line: 3, State: []byte{9}, Lost: []string{"ch"}}, &savedMsg{}},
+		{kindSaved, savedMsg{Line: 3, State: []byte{9}, Lost: []string{"ch"}, Settled: true}, &savedMsg{}},
 		{kindCall, callMsg{ID: 5, Op: opSnapshot, Args: []string{"a"}}, &callMsg{}},
 		{kindReply, replyMsg{ID: 5, Vars: []namespace.Var{{Name: "x", Type: "int"}}, Rev: 8, OK: true}, &replyMsg{}},
 		{kindAck, ackMsg{N: 100}, &ackMsg{}},
@@ -126,6 +127,8 @@ func FuzzReadFrame(f *testing.F) {
 				msg = &helloMsg{}
 			case kindOpen:
 				msg = &openMsg{}
+			case kindReplace:
+				msg = &replaceMsg{}
 			case kindOpened:
 				msg = &openedMsg{}
 			case kindEval:

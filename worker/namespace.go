@@ -602,6 +602,52 @@ func (n *Namespace) Snapshot(drop ...string) (namespace.Snapshot, []string, erro
 	return snap, lost, nil
 }
 
+// Replace makes the namespace the snapshot state (its CBOR): cheaply when
+// it is still as it was restored and only values differ, as for a
+// namespace restored ahead of a migration whose session changed a
+// variable since (see namespace.Update). On failure the namespace may
+// have been emptied: close it.
+func (n *Namespace) Replace(state []byte) error {
+	n.lockSettled()
+	p, sid := n.p, n.sid
+	switch {
+	case n.closed:
+		n.mu.Unlock()
+		return namespace.ErrClosed
+	case p == nil || n.eval != nil || n.opened != nil:
+		n.mu.Unlock()
+		return errors.New("worker: the namespace is not at rest in a worker")
+	}
+	ch := make(chan openedMsg, 1)
+	n.opened = ch
+	n.current = false
+	n.mu.Unlock()
+	t := time.NewTimer(openTimeout)
+	defer t.Stop()
+	var err error
+	if err = p.send(kindReplace, sid, replaceMsg{State: state}); err == nil {
+		select {
+		case m := <-ch:
+			if m.Err != "" {
+				err = &restoreError{m.Err}
+			}
+		case <-p.done:
+			err = fmt.Errorf("worker %d ended: %s", p.pid, p.reason())
+		case <-t.C:
+			p.kill(fmt.Sprintf("it did not replace a namespace within %v", openTimeout))
+			err = fmt.Errorf("worker %d did not replace the namespace within %v", p.pid, openTimeout)
+		}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.opened = nil
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	n.keep(state, true)
+	return nil
+}
+
 // Checkpoint returns the namespace's last checkpoint (the CBOR of a
 // namespace.Snapshot, as its worker encoded it), that encoding's SHA-256
 // and what it could not carry, if that checkpoint is the namespace as it

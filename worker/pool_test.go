@@ -511,3 +511,79 @@ func TestCheckpoint(t *testing.T) {
 	}
 	s.mustEval("close(stop)", "")
 }
+
+// state evaluates srcs in a namespace of their own and returns its
+// snapshot's encoding.
+func stateAfter(t *testing.T, pl *Pool, srcs ...string) []byte {
+	t.Helper()
+	s := openSession(t, pl)
+	for _, src := range srcs {
+		s.mustEval(src, "")
+	}
+	snap, _, err := s.ns.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := cbor.Marshal(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Replace brings a namespace restored ahead to a later state of its
+// session, in the same worker: by updating values when it can, by
+// restoring otherwise; a state that does not restore is an error.
+func TestReplace(t *testing.T) {
+	pl := testPool(t, Config{PerWorker: 4})
+	decls := []string{"type P struct{ X, Y int }", "p := &P{1, 2}", "q := p", "n := 1"}
+	base := stateAfter(t, pl, decls...)
+	tests := []struct {
+		name  string
+		first []string // evaluated after the restore, before Replace
+		next  []string // after decls, the state Replace is given
+		check string
+		want  string
+	}{
+		{"values", nil, []string{"p.X = 9", "n = 2"}, "q.X + n", "11"},
+		{"a new declaration", nil, []string{"m := map[string]int{\"a\": 3}"}, "m[\"a\"] + p.X", "4"},
+		{"after an evaluation", []string{"n = 100"}, []string{"n = 5"}, "n", "5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ns, err := pl.Restore(namespace.Options{}, base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ns.Close()
+			r := &session{t: t, ns: ns}
+			for _, src := range tt.first {
+				r.mustEval(src, "")
+			}
+			pid := r.pid()
+			next := stateAfter(t, pl, append(decls, tt.next...)...)
+			if err := ns.Replace(next); err != nil {
+				t.Fatalf("Replace: %v", err)
+			}
+			r.mustEval(tt.check, tt.want)
+			r.mustEval("q.X = 7", "")
+			r.mustEval("p.X", "7") // p and q still share their value
+			if r.pid() != pid {
+				t.Errorf("Replace moved the namespace from worker %d to %d", pid, r.pid())
+			}
+			if _, sum, _, ok := ns.Checkpoint(); ok {
+				if d := sha256.Sum256(next); bytes.Equal(sum, d[:]) {
+					t.Error("the checkpoint after evaluations is still the replaced state")
+				}
+			}
+		})
+	}
+	ns, err := pl.Restore(namespace.Options{}, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	if err := ns.Replace([]byte("not cbor")); err == nil {
+		t.Error("a damaged snapshot replaced a namespace")
+	}
+}

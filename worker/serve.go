@@ -82,8 +82,8 @@ func (h *host) dispatch(f frame) error {
 		s.queued++
 		s.mu.Unlock()
 		s.reqs <- f // the front sends one evaluation at a time
-	case kindClose:
-		s.reqs <- f
+	case kindClose, kindReplace:
+		s.reqs <- f // in order with the evaluations
 	case kindInterrupt:
 		s.interrupt()
 	case kindCall:
@@ -125,6 +125,7 @@ type wsession struct {
 	muted    bool                 // output is dropped: interrupted, or closed; guarded by mu
 	closed   bool                 // guarded by mu
 	saved    []byte               // the last checkpoint sent; used by run
+	savedRev uint64               // ns's revision when saved was what it was restored from, else 0; used by run
 	line     uint64               // evaluations ended; used by run
 	recycle  int                  // rebuild the interpreter after this many evaluations; 0 never
 	sinceNew int                  // evaluations since the interpreter was built; used by run
@@ -154,6 +155,7 @@ func (s *wsession) run(m openMsg) {
 			return
 		}
 		s.saved = m.State
+		s.savedRev, _ = ns.Revision()
 	}
 	s.mu.Lock()
 	s.ns = ns
@@ -165,6 +167,11 @@ func (s *wsession) run(m openMsg) {
 			s.close()
 			return
 		}
+		if f.kind == kindReplace {
+			ns = s.replace(ns, opts, f)
+			continue
+		}
+		s.savedRev = 0
 		var e evalMsg
 		if err := decode(f, &e); err != nil {
 			s.h.w.write(kindDone, s.id, doneMsg{Kind: evalError, Err: err.Error()})
@@ -238,6 +245,58 @@ func (s *wsession) checkpoint(ns *namespace.Namespace) (namespace.Snapshot, []st
 	return snap, lost, true
 }
 
+// replace makes the namespace the snapshot f carries, and answers with
+// kindOpened. A namespace still as it was restored (nothing evaluated or
+// dropped since) whose snapshot differs only in values is updated in
+// place (namespace.Update, no compiling); any other is restored afresh.
+// On failure the namespace is left as it was, if it can be.
+func (s *wsession) replace(ns *namespace.Namespace, opts namespace.Options, f frame) *namespace.Namespace {
+	var m replaceMsg
+	var snap namespace.Snapshot
+	err := decode(f, &m)
+	if err == nil {
+		if err = decMode.Unmarshal(m.State, &snap); err != nil {
+			err = fmt.Errorf("worker: decoding a snapshot: %w", err)
+		}
+	}
+	if err != nil {
+		s.h.w.write(kindOpened, s.id, openedMsg{Err: err.Error()})
+		return ns
+	}
+	updated := false
+	if rev, settled := ns.Revision(); s.savedRev != 0 && settled && rev == s.savedRev {
+		var base namespace.Snapshot
+		if decMode.Unmarshal(s.saved, &base) == nil {
+			err := ns.Update(base, snap)
+			updated = err == nil
+			if err != nil && !errors.Is(err, namespace.ErrReshaped) {
+				ns = s.swap(ns, namespace.New(opts)) // half updated: of no use
+			}
+		}
+	}
+	if !updated {
+		fresh, err := namespace.Restore(opts, snap)
+		if err != nil {
+			s.h.w.write(kindOpened, s.id, openedMsg{Err: err.Error()})
+			return ns
+		}
+		ns = s.swap(ns, fresh)
+	}
+	s.saved = m.State
+	s.savedRev, _ = ns.Revision()
+	s.h.w.write(kindOpened, s.id, openedMsg{})
+	return ns
+}
+
+// swap makes fresh the session's namespace, and closes old.
+func (s *wsession) swap(old, fresh *namespace.Namespace) *namespace.Namespace {
+	s.mu.Lock()
+	s.ns = fresh
+	s.mu.Unlock()
+	old.Close()
+	return fresh
+}
+
 // rebuild replaces the interpreter with a fresh one restored from its own
 // snapshot: yaegi's grows with every evaluation, and a fresh one is back
 // to its first size and speed. Only a namespace that loses nothing by it
@@ -250,12 +309,8 @@ func (s *wsession) rebuild(ns *namespace.Namespace, opts namespace.Options, snap
 	if err != nil {
 		return ns
 	}
-	s.mu.Lock()
-	s.ns = fresh
-	s.mu.Unlock()
-	ns.Close()
 	s.sinceNew = 0
-	return fresh
+	return s.swap(ns, fresh)
 }
 
 func (s *wsession) fail(err error) {

@@ -27,6 +27,7 @@ const (
 	kindCall      = 'C' // callMsg: a question about the namespace (vars, snapshot, …)
 	kindAck       = 'A' // ackMsg: output written to the client; more may come
 	kindClose     = 'X' // empty: the session is over
+	kindReplace   = 'R' // replaceMsg: make the namespace this snapshot (answered with kindOpened)
 
 	// worker → front
 	kindHello  = 'W' // helloMsg, session 0: the worker runs and speaks WireVersion
@@ -63,7 +64,7 @@ func protocolErrorf(format string, args ...any) error {
 // false for an unknown kind.
 func frameLimit(kind byte) (limit int, ok bool) {
 	switch kind {
-	case kindOpen, kindSaved, kindReply:
+	case kindOpen, kindReplace, kindSaved, kindReply:
 		return maxState + 1<<20, true
 	case kindEval:
 		return 2 << 20, true
@@ -184,6 +185,12 @@ type openMsg struct {
 	State        []byte `cbor:",omitempty"` // CBOR of a namespace.Snapshot; empty: a new namespace
 	Recycle      int    `cbor:",omitempty"` // evaluations after which the interpreter is rebuilt from its snapshot
 	Idle         bool   `cbor:",omitempty"` // restore at the lowest CPU priority: it is ahead of need
+}
+
+// replaceMsg brings an open namespace to a snapshot: one restored ahead of
+// a migration, whose session changed after (see Namespace.Replace).
+type replaceMsg struct {
+	State []byte // CBOR of a namespace.Snapshot
 }
 
 type openedMsg struct {
