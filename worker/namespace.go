@@ -27,6 +27,7 @@ type Namespace struct {
 	state   []byte                   // the last checkpoint (CBOR of a namespace.Snapshot); guarded by mu
 	sum     []byte                   // SHA-256 of state; guarded by mu
 	current bool                     // state is the namespace as it is now (see Checkpoint); guarded by mu
+	altered uint64                   // checkpoints of lines up to this one may predate a Drop or Undrop; guarded by mu
 	lost    []string                 // what the checkpoint could not carry; guarded by mu
 	stale   string                   // why the checkpoint is older than the last evaluation; guarded by mu
 	line    uint64                   // the last evaluation that ended in p (doneMsg.Line); guarded by mu
@@ -210,7 +211,7 @@ func (n *Namespace) receive(p *proc, f frame) error {
 				fallthrough
 			default:
 				n.stale, n.savedAt = "", m.Line
-				n.current = m.Settled && n.eval == nil
+				n.current = m.Settled && n.eval == nil && m.Line > n.altered
 			}
 		}
 		n.mu.Unlock()
@@ -433,7 +434,7 @@ func (n *Namespace) rehome(old *proc, reason string, closing bool) {
 	if stale == "" && n.savedAt < n.line {
 		stale = "it ended before the state after the last line reached the server"
 	}
-	n.line, n.savedAt = 0, 0
+	n.line, n.savedAt, n.altered = 0, 0, 0 // numbered afresh in the new worker
 	e := n.eval
 	n.eval = nil
 	calls := n.calls
@@ -676,10 +677,17 @@ func (n *Namespace) keep(state []byte, current bool) {
 	n.state, n.sum, n.current = state, sum[:], current
 }
 
-// changed says the namespace may no longer be its checkpoint.
+// changed says the namespace may no longer be its checkpoint: it is
+// changed otherwise than by a line (Drop, Undrop), while the worker may be
+// taking the checkpoint of the last line, or of one under way, which may
+// then predate the change.
 func (n *Namespace) changed() {
 	n.mu.Lock()
 	n.current = false
+	n.altered = n.line
+	if n.eval != nil {
+		n.altered++ // the line under way may be checkpointed before the change
+	}
 	n.mu.Unlock()
 }
 

@@ -489,14 +489,20 @@ func TestCheckpoint(t *testing.T) {
 		t.Errorf("after x = 7: checkpoint ok=%v, same digest %v; want a new one", ok, bytes.Equal(sum3, sum))
 	}
 
+	// Dropped as soon as the line's outcome is in, before its checkpoint
+	// arrives: that checkpoint may predate the drop.
+	s.mustEval("x = 8", "")
 	if err := s.ns.Drop("x"); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, _, ok := s.ns.Checkpoint(); ok {
 		t.Error("a checkpoint stands for the namespace after Drop")
 	}
+	if _, _, ok := s.saved(); ok {
+		t.Error("the checkpoint of the line before Drop stands for the namespace after it")
+	}
 	s.ns.Undrop("x")
-	s.mustEval("x", "7")
+	s.mustEval("x", "8")
 	if _, _, ok := s.saved(); !ok {
 		t.Error("no checkpoint after a line following Undrop")
 	}
