@@ -81,9 +81,11 @@ func TestIsolation(t *testing.T) {
 
 // TestIsolationInterrupt: Ctrl-C always wins, even over a call that cannot
 // be interrupted; a client that leaves mid-loop stops its worker; and a
-// session stuck so does not hold up a migration.
+// session stuck so does not hold up a migration. With a worker each, so
+// that ending a worker is seen in the worker's own end (in a pool the
+// innocent session would share it: TestIsolation covers that).
 func TestIsolationInterrupt(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, "--isolate", "session")
 	innocent := loggedIn(t, s)
 	innocent.eval("y := 1")
 	c := loggedIn(t, s)

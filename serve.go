@@ -64,7 +64,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.restore, "restore", "", "a staging server: offer the namespaces of this snapshot `file` to :attach")
 	fs.StringVar(&f.precopy, "precopy", "", "(set by a migrating server for its successor) a snapshot `file` of namespaces to restore before the handoff")
 	fs.StringVar(&f.http, "http", "", "also serve a stateless HTTP status page (pid and version) on `address`; it moves with the telnet port")
-	fs.StringVar(&f.isolate, "isolate", "session", "where sessions' code runs: session (a worker process each), pool (--pool-size sessions per worker) or none (in this process: one crash ends every session)")
+	fs.StringVar(&f.isolate, "isolate", "pool", "where sessions' code runs: pool (--pool-size sessions per worker), session (a worker process each) or none (in this process: one crash ends every session)")
 	fs.IntVar(&f.poolSize, "pool-size", 16, "sessions per worker with --isolate pool")
 	fs.Int64Var(&f.sessionMemory, "session-memory", 512, "`MiB` of resident memory a worker may use per session it holds; past it the line is rolled back (0: no limit)")
 	fs.DurationVar(&f.evalTimeout, "eval-timeout", 0, "time one line may run before it is interrupted (0: no limit)")
