@@ -526,10 +526,15 @@ func TestSession(t *testing.T) {
 		t.Errorf(":who = %q, want two sessions of %s", who, testUser)
 	}
 
-	// Ctrl-D on an empty line logs out.
+	// Ctrl-D on an empty line logs out, and "bye" is the last word: no
+	// prompt drawn again under it.
 	c.send("\x04")
-	c.expect(t, "bye")
-	c.expectClosed(t)
+	if got := c.expect(t, "bye\r\n"); got != "\r\nbye\r\n" { // the prompt before it was matched by eval
+		t.Errorf("at logout, the client got %q", got)
+	}
+	if rest := c.expectClosed(t); rest != "" {
+		t.Errorf("after bye, the client got %q", rest)
+	}
 	if strings.Contains(s.log.String(), testPassword) {
 		t.Errorf("the password appears in the server log")
 	}

@@ -91,6 +91,16 @@ func (e *charEditor) finish(line string, err error) (string, error) {
 		e.mu.Unlock()
 		return "", errInterrupt
 	}
+	if err == io.EOF {
+		// Ctrl-D on an empty line: the user is leaving. The terminal still
+		// shows the prompt and would redraw it below whatever is written
+		// next ("bye"): end its line and start a fresh one.
+		e.mu.Lock()
+		e.rw.Write([]byte("\r\n"))
+		e.t = e.newTerminalLocked()
+		e.mu.Unlock()
+		return "", err
+	}
 	if err == nil && utf8.RuneCountInString(line) >= maxCharLine {
 		return "", errLineTooLong
 	}
