@@ -161,6 +161,14 @@ func testTerminalClient(t *testing.T, s *server, tr *transcript, f *os.File) {
 		io.WriteString(f, "23"+k[0]+"1"+k[1]+"4\r")
 		tr.expect(t, "\n1234\r\n>>> ")
 	}
+	// Up recalls a multi-line input whole, as one line that runs again.
+	for _, l := range []string{"s := 0", "for i := 1; i <= 3; i++ {", "s += i", "}"} {
+		typeLine(t, f, l)
+	}
+	io.WriteString(f, "\x1b[A\r")
+	tr.expect(t, "for i := 1; i <= 3; i++ { s += i; }")
+	typeLine(t, f, "s")
+	tr.expect(t, "\n12\r\n>>> ")
 	typeLine(t, f, "z := 6")
 	tr.expect(t, ">>> ")
 	typeLine(t, f, "z * 7")

@@ -3,6 +3,7 @@ package repl
 import (
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,5 +54,22 @@ func TestLogoutEndsWithBye(t *testing.T) {
 				t.Errorf("client saw %q, want it to end with the prompt, then bye on a line of its own", got)
 			}
 		})
+	}
+}
+
+// TestMultiLineRecall: Up after a multi-line input recalls it whole, as one
+// line that runs again.
+func TestMultiLineRecall(t *testing.T) {
+	sess, client := charSession(t, testServer(t),
+		"x := 0\rfor i := 0; i < 3; i++ {\r\tx += i\r}\r"+ // x is 3
+			"\x1b[A\r"+ // the loop again: 6
+			"x\r:quit\r")
+	got := readAll(t, client)
+	if !strings.Contains(got, "\r\n6\r\n") {
+		t.Errorf("the recalled loop did not run again; the client saw %q", got)
+	}
+	want := []string{"x := 0", "for i := 0; i < 3; i++ { x += i; }", "x", ":quit"}
+	if h := sess.hist.Entries(); !slices.Equal(h, want) {
+		t.Errorf("history %q, want %q", h, want)
 	}
 }
