@@ -125,10 +125,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 }
 
-// loadOrCreateUsers reads the users file. With none, it creates an admin
-// with a random password, written to a private file whose path is logged
-// (never the password itself), and a users file beside it, whose path it
-// returns so that successors of this process know the same admin.
+// loadOrCreateUsers reads the users file. With none, it uses the user admin
+// of the private directory's admin-users file, whose password is in the
+// admin-password file beside it (mode 0600; its path is logged, never the
+// password). When those files are missing or do not match, it creates them,
+// with a random password. It returns the path of the users file, so that
+// successors of this process know the same admin.
+//
+// The files are created once and then only read: another server started
+// without --users shares them, rather than rewriting the users file that
+// this one's successors will load (which changed this server's admin
+// password at its next migration).
 func loadOrCreateUsers(path string, log *slog.Logger) (*repl.Users, string, error) {
 	if path != "" {
 		u, err := repl.LoadUsers(path)
@@ -138,18 +145,61 @@ func loadOrCreateUsers(path string, log *slog.Logger) (*repl.Users, string, erro
 	if err != nil {
 		return nil, "", err
 	}
-	password := repl.RandomPassword()
+	// Two servers starting at once take turns.
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	defer unlock()
 	pwFile := filepath.Join(dir, "admin-password")
+	usersFile := filepath.Join(dir, "admin-users")
+	if u, ok := existingAdmin(pwFile, usersFile); ok {
+		log.Info("no --users file: user admin, with the password an earlier server created", "password_file", pwFile)
+		return u, usersFile, nil
+	}
+	password := repl.RandomPassword()
 	if err := writeFileAtomic(pwFile, []byte(password+"\n"), 0o600); err != nil {
 		return nil, "", err
 	}
-	usersFile := filepath.Join(dir, "admin-users")
 	if err := repl.AddUser(usersFile, "admin", password); err != nil {
 		return nil, "", err
 	}
 	log.Info("no --users file: created user admin with a random password", "password_file", pwFile)
 	u, err := repl.LoadUsers(usersFile)
 	return u, usersFile, err
+}
+
+// existingAdmin returns the users of usersFile if the password in pwFile is
+// admin's there.
+func existingAdmin(pwFile, usersFile string) (*repl.Users, bool) {
+	pw, err := os.ReadFile(pwFile)
+	if err != nil {
+		return nil, false
+	}
+	u, err := repl.LoadUsers(usersFile)
+	if err != nil || !u.Check("admin", strings.TrimSuffix(string(pw), "\n")) {
+		return nil, false
+	}
+	return u, true
+}
+
+// lockDir takes an exclusive lock on directory dir, until unlock.
+func lockDir(dir string) (unlock func(), err error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = syscall.Flock(int(d.Fd()), syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("locking %s: %w", dir, err)
+	}
+	return func() { d.Close() }, nil // closing releases the lock
 }
 
 // privateDir returns a directory only this user can use, for files such as
