@@ -222,10 +222,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Warn("listening beyond loopback: telnet is cleartext, so passwords and code cross the network unencrypted")
 	}
 
-	// A successor gets the same flags, with the users file this process
-	// settled on (the generated admin's, if any).
-	succArgs := append(append([]string{"serve"}, withoutFlag(args, "precopy")...), "--users", usersFile)
-	m := &migrator{srv: srv, ctl: ctl, http: hln, args: succArgs, log: log, flags: f, handedOff: make(chan struct{})}
+	m := &migrator{srv: srv, ctl: ctl, http: hln, args: successorArgs(args, usersFile), log: log, flags: f, handedOff: make(chan struct{})}
 	m.peer.detached = make(chan struct{})
 	if pred != nil && old.Peer != "" {
 		// An incremental migration: the old process keeps its sessions.
@@ -397,6 +394,16 @@ func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *repl.Server, 
 	}
 	log.Info("took over", "from_pid", old.Pid, "from_version", old.Version, "sessions", len(records), "prebuilt", reused, "restore", time.Since(start))
 	return ln, ctl, hln, old, nil
+}
+
+// successorArgs returns the arguments of this process's successor, given
+// this process's serve arguments: the same flags, with the users file this
+// process settled on (the generated admin's, if any) in place of any given,
+// and without this process's own precopy file. Each migration's successor
+// gets the same flags again, not one more --users.
+func successorArgs(args []string, usersFile string) []string {
+	args = withoutFlag(withoutFlag(args, "precopy"), "users")
+	return append(append([]string{"serve"}, args...), "--users", usersFile)
 }
 
 func splitList(s string) []string {
