@@ -89,8 +89,16 @@ func startServerEnv(t testing.TB, env []string, args ...string) *server {
 	if out, err := add.CombinedOutput(); err != nil {
 		t.Fatalf("adduser: %v\n%s", err, out)
 	}
+	return launchServer(t, env, append([]string{"--users", users}, args...)...)
+}
+
+// launchServer starts `translucent serve` on a free loopback port and a
+// control socket of its own, with args and no users file of its own, and
+// waits until it logs its address. It is stopped when the test ends.
+func launchServer(t testing.TB, env []string, args ...string) *server {
+	t.Helper()
 	control := filepath.Join(t.TempDir(), "control.sock")
-	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--users", users, "--login-delay", "10ms", "--control", control}, args...)
+	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--login-delay", "10ms", "--control", control}, args...)
 	cmd := exec.Command(binary, args...)
 	// Race-enabled children sleep a second at exit by default.
 	cmd.Env = append(append(os.Environ(), "GORACE=atexit_sleep_ms=0"), env...)

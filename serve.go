@@ -293,8 +293,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		case <-emptied:
 			log.Info("the last session has left; exiting")
 			ctl.Close()
-			<-ctlDone                       // the command that moved it has its answer
-			os.Remove(ctl.Path() + ".lock") // this process's own socket: nobody else locks it
+			<-ctlDone // the command that moved it has its answer
 			srv.Close()
 			return nil
 		case <-ctx.Done():
