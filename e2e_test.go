@@ -439,6 +439,28 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+// TestHelp: -h and --help print a command's usage on stdout and exit 0; a
+// wrong flag prints it on stderr, then the error, and exits 2.
+func TestHelp(t *testing.T) {
+	for _, cmd := range []string{"serve", "migrate", "status", "snapshot", "verify", "inspect", "adduser", "demo", "bench"} {
+		for _, h := range []string{"-h", "--help"} {
+			var stdout, stderr bytes.Buffer
+			c := exec.Command(binary, cmd, h)
+			c.Stdout, c.Stderr = &stdout, &stderr
+			if err := c.Run(); err != nil || !strings.HasPrefix(stdout.String(), "Usage of "+cmd) || stderr.Len() > 0 {
+				t.Errorf("%s %s: %v; stdout %q, stderr %q", cmd, h, err, stdout.String(), stderr.String())
+			}
+		}
+		var stdout, stderr bytes.Buffer
+		c := exec.Command(binary, cmd, "--no-such-flag")
+		c.Stdout, c.Stderr = &stdout, &stderr
+		err := c.Run()
+		if c.ProcessState.ExitCode() != 2 || stdout.Len() > 0 || !strings.HasSuffix(stderr.String(), "translucent: flag provided but not defined: -no-such-flag\n") {
+			t.Errorf("%s --no-such-flag: %v; stdout %q, stderr %q", cmd, err, stdout.String(), stderr.String())
+		}
+	}
+}
+
 func TestSession(t *testing.T) {
 	s := startServer(t)
 	c := dial(t, s, false)

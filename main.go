@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -78,10 +79,9 @@ Run 'translucent COMMAND -h' for a command's flags.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "translucent:", err)
-		}
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	if err != nil && !errors.Is(err, flag.ErrHelp) { // help was asked for, and given
+		fmt.Fprintln(os.Stderr, "translucent:", err)
 		stop()
 		os.Exit(2)
 	}
@@ -90,11 +90,11 @@ func main() {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return flag.ErrHelp
+		return errors.New("no command given")
 	}
 	switch cmd, args := args[0], args[1:]; cmd {
 	case "serve":
-		return serve(ctx, args, stderr)
+		return serve(ctx, args, stdout, stderr)
 	case "migrate":
 		return migrateCmd(ctx, args, stdout, stderr)
 	case "status":
@@ -106,7 +106,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "inspect":
 		return inspectCmd(args, stdin, stdout, stderr)
 	case "adduser":
-		return adduser(args, stdin, stderr)
+		return adduser(args, stdin, stdout, stderr)
 	case "demo":
 		return demoCmd(ctx, args, stdin, stdout, stderr)
 	case "bench":
@@ -223,11 +223,10 @@ func privateDir() (string, error) {
 	return dir, nil
 }
 
-func adduser(args []string, stdin io.Reader, stderr io.Writer) error {
+func adduser(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("adduser", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	usersFile := fs.String("users", "", "htpasswd `file` to create or update (mode 0600)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if *usersFile == "" || fs.NArg() != 1 {
@@ -242,6 +241,27 @@ func adduser(args []string, stdin io.Reader, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "user %s written to %s\n", fs.Arg(0), *usersFile)
 	return nil
+}
+
+// parseFlags is fs.Parse(args), except that what it prints goes to stdout
+// when the user asked for help (-h, --help), which is not an error, and to
+// stderr otherwise. It returns flag.ErrHelp after help.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		stdout.Write(out.Bytes())
+		return err
+	}
+	if err != nil {
+		// The flag package names the error before the usage; main names it
+		// after, where it is seen.
+		_, usage, _ := bytes.Cut(out.Bytes(), []byte("\n"))
+		stderr.Write(usage)
+	}
+	return err
 }
 
 // readPassword reads one line from stdin, without echo when it is a terminal.

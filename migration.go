@@ -326,7 +326,6 @@ func (m *migrator) fromSession(out io.Writer) {
 
 func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	control := fs.String("control", migrate.DefaultControlPath(), "the server's control socket `path`")
 	binary := fs.String("binary", "", "the new build (default: the server's own executable path, as it is on disk now)")
 	timeout := fs.Duration("timeout", 0, "time allowed for the whole migration (default 30s plus 10ms per session)")
@@ -344,7 +343,7 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	session := fs.Uint64("session", 0, "move only the session with this `id` to the other process of an incremental migration (either way)")
 	dryRun := fs.Bool("dry-run", false, "restore every session's state in a staging run of the new build, report, and change nothing")
 	asJSON := fs.Bool("json", false, "print the report of a committed migration as one JSON object, for tools")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	req := migrate.Request{Command: "migrate", Args: map[string]string{
@@ -374,9 +373,8 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	control := fs.String("control", migrate.DefaultControlPath(), "the server's control socket `path`")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	resp, err := migrate.Call(ctx, *control, migrate.Request{Command: "status"}, stdout)

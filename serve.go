@@ -44,10 +44,9 @@ type serveFlags struct {
 	logLines               bool
 }
 
-func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
+func parseServeFlags(args []string, stdout, stderr io.Writer) (*serveFlags, error) {
 	var f serveFlags
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:2323", "telnet `address` to listen on (cleartext: keep it on loopback)")
 	fs.StringVar(&f.users, "users", "", "htpasswd `file` of users (NAME:BCRYPT); without it an admin with a random password is created")
 	fs.StringVar(&f.control, "control", migrate.DefaultControlPath(), "control socket `path` for migrate and status")
@@ -69,7 +68,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.Int64Var(&f.sessionMemory, "session-memory", 512, "`MiB` of resident memory a worker may use per session it holds; past it the line is rolled back (0: no limit)")
 	fs.DurationVar(&f.evalTimeout, "eval-timeout", 0, "time one line may run before it is interrupted (0: no limit)")
 	fs.BoolVar(&f.logLines, "log-lines", false, "log the text of a line that ended its worker (off: only the session, user and reason)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -98,8 +97,8 @@ type meta struct {
 
 func versionString() string { return fmt.Sprintf("%s (%s)", buildVersion(), runtime.Version()) }
 
-func serve(ctx context.Context, args []string, stderr io.Writer) error {
-	f, err := parseServeFlags(args, stderr)
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseServeFlags(args, stdout, stderr)
 	if err != nil {
 		return err
 	}

@@ -97,11 +97,10 @@ func (m *migrator) dryRun(ctx context.Context, req migration, progress io.Writer
 
 func snapshotCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("snapshot", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	control := fs.String("control", migrate.DefaultControlPath(), "the server's control socket `path`")
 	session := fs.Uint64("session", 0, "only the session with this `id` (default: every session)")
 	out := fs.String("o", "", "the `file` to write (- for standard output)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if *out == "" || fs.NArg() > 0 {
@@ -134,9 +133,8 @@ func snapshotCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 // staging side of a dry run, and a way to test a build against saved state.
 func verifyCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	unrestricted := fs.Bool("unrestricted", false, "restore with the unrestricted symbol set")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
