@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -361,7 +362,7 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		req.Args["binary"] = *binary
 	}
-	resp, err := migrate.Call(ctx, *control, req, stdout)
+	resp, err := callServer(ctx, "migrate", *control, req, stdout)
 	if err != nil {
 		return err
 	}
@@ -371,13 +372,42 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
+// callServer is migrate.Call for the operator's command cmd: when no
+// server listens on the control socket, the error says so in the command's
+// name, and how to go on.
+func callServer(ctx context.Context, cmd, control string, req migrate.Request, progress io.Writer) (migrate.Response, error) {
+	resp, err := migrate.Call(ctx, control, req, progress)
+	if errors.Is(err, migrate.ErrNoServer) {
+		err = &noServerError{cmd: cmd, control: control, err: err}
+	}
+	return resp, err
+}
+
+// noServerError is a command's ErrNoServer, told to a person.
+type noServerError struct {
+	cmd, control string
+	err          error // wraps migrate.ErrNoServer
+}
+
+func (e *noServerError) Error() string {
+	why := "nothing answers there"
+	var errno syscall.Errno
+	if errors.As(e.err, &errno) {
+		why = errno.Error() // no such file (none started), connection refused (one died)
+	}
+	return fmt.Sprintf("%s: no server is running at %s (%s). Start one with 'translucent serve', "+
+		"or name the control socket of a server started with --control: translucent %s --control PATH", e.cmd, e.control, why, e.cmd)
+}
+
+func (e *noServerError) Unwrap() error { return e.err }
+
 func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	control := fs.String("control", migrate.DefaultControlPath(), "the server's control socket `path`")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
-	resp, err := migrate.Call(ctx, *control, migrate.Request{Command: "status"}, stdout)
+	resp, err := callServer(ctx, "status", *control, migrate.Request{Command: "status"}, stdout)
 	if err != nil {
 		return err
 	}

@@ -110,7 +110,7 @@ func snapshotCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *session != 0 {
 		req.Args = map[string]string{"session": strconv.FormatUint(*session, 10)}
 	}
-	resp, err := migrate.Call(ctx, *control, req, stderr)
+	resp, err := callServer(ctx, "snapshot", *control, req, stderr)
 	if err != nil {
 		return err
 	}
