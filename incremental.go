@@ -105,7 +105,7 @@ func (m *migrator) runIncremental(ctx context.Context, req migration, progress i
 	if err != nil {
 		return err
 	}
-	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: versionString(), Peer: own.Path(), NextID: m.srv.NextID()})
+	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: versionString(), Peer: own.Path(), NextID: m.srv.NextID(), Home: m.home})
 	fmt.Fprintf(progress, "incremental migration: pid %d (%s) hands its listener to %s; its %d sessions stay until each moves\n",
 		os.Getpid(), versionString(), binary, len(m.srv.Sessions()))
 	rep, err := migrate.Handoff(ctx, listenerOnly{m}, migrate.Options{

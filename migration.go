@@ -33,6 +33,7 @@ type migrator struct {
 	ctl   *migrate.ControlListener
 	http  net.Listener // the status page's, or nil
 	args  []string     // the successor's arguments
+	home  string       // the default new build; see binary
 	log   *slog.Logger
 	flags *serveFlags
 
@@ -123,12 +124,23 @@ func closeFiles(files []*os.File) {
 	}
 }
 
-// binary is the new build: the one asked for, or by default this
-// process's own executable path as it is on disk now.
+// binary is the new build: the one asked for, or by default m.home, the
+// executable path that the first process of this server was started from,
+// as it is on disk now. A migration to another build (--binary X) does not
+// change the default: after one, and a rebuild in place, a plain migrate
+// goes to the rebuilt binary, not to X again.
 func (m *migrator) binary(asked string) (string, error) {
 	if asked != "" {
 		return asked, nil
 	}
+	if m.home != "" {
+		return m.home, nil
+	}
+	return executable()
+}
+
+// executable returns the path this process was started from.
+func executable() (string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return "", err
@@ -163,7 +175,7 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 	if req.binary, err = m.binary(req.binary); err != nil {
 		return migrate.Report{}, err
 	}
-	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: versionString()})
+	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: versionString(), Home: m.home})
 	sum := migrate.Summary{OldPid: os.Getpid(), OldVersion: versionString(), Binary: req.binary}
 	if !req.json {
 		fmt.Fprint(progress, sum.Heading())
@@ -250,6 +262,11 @@ func (m *migrator) handle(ctx context.Context, req migrate.Request, progress io.
 	case "status":
 		var b strings.Builder
 		fmt.Fprintf(&b, "pid %d\nversion %s\n", os.Getpid(), versionString())
+		if req.Args["local"] != "true" {
+			if home, err := m.binary(""); err == nil {
+				fmt.Fprintf(&b, "migrate goes to %s unless told --binary\n", home)
+			}
+		}
 		tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tUSER\tADDRESS\tSINCE\tSTATE\tWORKER")
 		for _, s := range m.srv.Sessions() {
@@ -328,7 +345,7 @@ func (m *migrator) fromSession(out io.Writer) {
 func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	control := fs.String("control", migrate.DefaultControlPath(), "the server's control socket `path`")
-	binary := fs.String("binary", "", "the new build (default: the server's own executable path, as it is on disk now)")
+	binary := fs.String("binary", "", "the new build (default: the executable the server was first started from, as it is on disk now, whatever builds it migrated to since)")
 	timeout := fs.Duration("timeout", 0, "time allowed for the whole migration (default 30s plus 10ms per session)")
 	grace := fs.Duration("grace", 2*time.Second, "time a running evaluation gets before it is interrupted")
 	strict := fs.Bool("strict", false, "abort when a value cannot be carried")

@@ -93,6 +93,10 @@ type meta struct {
 	// Prebuilt is how many namespaces the successor had restored before
 	// the pause, from the old process's live snapshot (--precopy).
 	Prebuilt int `cbor:",omitempty"`
+
+	// Home is the default new build (migrator.home), passed on from the
+	// server's first process to each successor.
+	Home string `cbor:",omitempty"`
 }
 
 func versionString() string { return fmt.Sprintf("%s (%s)", buildVersion(), runtime.Version()) }
@@ -221,7 +225,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		log.Warn("listening beyond loopback: telnet is cleartext, so passwords and code cross the network unencrypted")
 	}
 
-	m := &migrator{srv: srv, ctl: ctl, http: hln, args: successorArgs(args, usersFile), log: log, flags: f, handedOff: make(chan struct{})}
+	m := &migrator{srv: srv, ctl: ctl, http: hln, args: successorArgs(args, usersFile), home: old.Home, log: log, flags: f, handedOff: make(chan struct{})}
+	if m.home == "" { // the server's first process, or the successor of a build that did not say
+		if m.home, err = executable(); err != nil {
+			log.Warn("this process's executable path is unknown: migrate needs --binary", "err", err)
+		}
+	}
 	m.peer.detached = make(chan struct{})
 	if pred != nil && old.Peer != "" {
 		// An incremental migration: the old process keeps its sessions.

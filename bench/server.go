@@ -280,9 +280,13 @@ func (s *server) sessions(ctx context.Context, bin string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("status: %w", err)
 	}
-	// pid, version, a header, then one line per session.
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return max(len(lines)-3, 0), nil
+	// Lines about the process, a header, then one line per session.
+	_, table, ok := strings.Cut(string(out), "\nID ")
+	if !ok {
+		return 0, fmt.Errorf("status: no table of sessions in %q", out)
+	}
+	table, _, _ = strings.Cut(table, "\n\n") // then the other process of an incremental migration
+	return strings.Count(table, "\n") - 1, nil
 }
 
 // procStatus returns a field of /proc/PID/status in bytes (fields given
