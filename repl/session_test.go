@@ -2,6 +2,7 @@ package repl
 
 import (
 	"io"
+	"log/slog"
 	"net"
 	"slices"
 	"strings"
@@ -71,5 +72,30 @@ func TestMultiLineRecall(t *testing.T) {
 	want := []string{"x := 0", "for i := 0; i < 3; i++ { x += i; }", "x", ":quit"}
 	if h := sess.hist.Entries(); !slices.Equal(h, want) {
 		t.Errorf("history %q, want %q", h, want)
+	}
+}
+
+// TestAttachAsksFirst: :attach refuses to throw away a namespace that holds
+// anything unless told -f; :drop -NAME says what it did.
+func TestAttachAsksFirst(t *testing.T) {
+	u, err := ParseUsers(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(Config{Users: u, Restored: liveFile(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	t.Cleanup(func() { srv.Close() })
+	_, client := charSession(t, srv, ":attach 7\rmine := 1\r:attach 7\rmine\r:attach -f 7\r:drop q\r:drop -q\r:drop -q\r:quit\r")
+	got := strings.ReplaceAll(readAll(t, client), "\r", "")
+	for _, want := range []string{
+		":attach 7\nattached to a copy of session 7's namespace (ann, pid 1, test): 4 variables\n", // an empty namespace: nothing to lose
+		":attach 7\nerror: :attach replaces this session's namespace, which holds 5 variables and 1 declaration, lost if replaced. :attach -f 7 replaces it all the same",
+		"mine\n1\n",
+		":attach -f 7\nattached to a copy of session 7's namespace",
+		":drop -q\nq is carried by the next migration again\n",
+		":drop -q\nerror: q was not dropped\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the client saw\n%s\nwithout\n%s", got, want)
+		}
 	}
 }
