@@ -373,11 +373,12 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		req.Args["session"] = strconv.FormatUint(*session, 10)
 	}
 	if *binary != "" {
-		if !strings.HasPrefix(*binary, "/") {
-			wd, _ := os.Getwd()
-			*binary = wd + "/" + *binary
+		// The server resolves paths from its own directory, not ours.
+		abs, err := filepath.Abs(*binary)
+		if err != nil {
+			return fmt.Errorf("migrate: --binary: %w", err)
 		}
-		req.Args["binary"] = *binary
+		req.Args["binary"] = abs
 	}
 	resp, err := callServer(ctx, "migrate", *control, req, stdout)
 	if err != nil {
