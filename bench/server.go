@@ -280,12 +280,20 @@ func (s *server) sessions(ctx context.Context, bin string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("status: %w", err)
 	}
-	// Lines about the process, a header, then one line per session.
-	_, table, ok := strings.Cut(string(out), "\nID ")
+	return countSessions(string(out))
+}
+
+// countSessions counts the sessions in the output of `translucent status`:
+// lines about the process, a header, one line per session, and perhaps,
+// after a blank line, the other process of an incremental migration.
+func countSessions(status string) (int, error) {
+	_, table, ok := strings.Cut(status, "\nID ")
 	if !ok {
-		return 0, fmt.Errorf("status: no table of sessions in %q", out)
+		return 0, fmt.Errorf("status: no table of sessions in %q", status)
 	}
-	table, _, _ = strings.Cut(table, "\n\n") // then the other process of an incremental migration
+	if i := strings.Index(table, "\n\n"); i >= 0 {
+		table = table[:i+1]
+	}
 	return strings.Count(table, "\n") - 1, nil
 }
 
