@@ -17,7 +17,6 @@ import (
 // benchCmd runs the benchmark of issue 6 and prints where the results are.
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	sessions := fs.String("sessions", "1,100,1000,10000", "comma-separated session `counts`, one measurement each under each --isolate mode (\"\": none)")
 	isolate := fs.String("isolate", "session,pool", "comma-separated `modes` (none, session, pool) to pass as the servers' --isolate, each measured side by side")
 	poolSize := fs.Int("pool-size", 16, "the servers' --pool-size in pool mode")
@@ -38,7 +37,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	soakMigrations := fs.Int("soak-migrations", 100, "migrations spread over the soak, alternating between the two builds")
 	soakKills := fs.Int("soak-kills", 100, "SIGKILLs of a random worker spread over the soak")
 	timeout := fs.Duration("timeout", time.Hour, "time allowed for each session count")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -13,14 +13,13 @@ import (
 // demo); it fails unless every check held.
 func demoCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var o demo.Options
 	fs.BoolVar(&o.Pause, "pause", false, "wait for Enter before each part (for a presenter) and show how the audience can connect")
 	fs.BoolVar(&o.Keep, "keep", false, "leave the migrated server running at the end")
 	fs.StringVar(&o.Source, "source", ".", "the repository `dir` to build the two versions from (needs go on PATH)")
 	fs.StringVar(&o.Binary, "binary", "", "a prebuilt old server to use instead of building one")
 	fs.StringVar(&o.NewBinary, "new-binary", "", "a prebuilt new server to use instead of building one")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

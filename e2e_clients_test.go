@@ -155,6 +155,20 @@ func testTerminalClient(t *testing.T, s *server, tr *transcript, f *os.File) {
 	io.WriteString(f, "\x1b[A\r")
 	tr.expect(t, strconv.Itoa(s.pid()))
 	tr.expect(t, ">>> ")
+	// Home and End as tmux, screen, PuTTY, rxvt and xterm's application
+	// mode send them: "23", Home, "1", End, "4" is 1234.
+	for _, k := range [][2]string{{"\x1b[1~", "\x1b[4~"}, {"\x1b[7~", "\x1b[8~"}, {"\x1bOH", "\x1bOF"}, {"\x1b[H", "\x1b[F"}} {
+		io.WriteString(f, "23"+k[0]+"1"+k[1]+"4\r")
+		tr.expect(t, "\n1234\r\n>>> ")
+	}
+	// Up recalls a multi-line input whole, as one line that runs again.
+	for _, l := range []string{"s := 0", "for i := 1; i <= 3; i++ {", "s += i", "}"} {
+		typeLine(t, f, l)
+	}
+	io.WriteString(f, "\x1b[A\r")
+	tr.expect(t, "for i := 1; i <= 3; i++ { s += i; }")
+	typeLine(t, f, "s")
+	tr.expect(t, "\n12\r\n>>> ")
 	typeLine(t, f, "z := 6")
 	tr.expect(t, ">>> ")
 	typeLine(t, f, "z * 7")

@@ -544,3 +544,58 @@ func TestMigrateTriggers(t *testing.T) {
 	}
 
 }
+
+// TestGeneratedAdminAcrossMigrations: a server started without --users
+// keeps its admin's password through migrations, also when a second server
+// is started without --users meanwhile; each successor is given one
+// --users, however many migrations came before; a clean stop leaves no
+// control socket or lock file behind.
+func TestGeneratedAdminAcrossMigrations(t *testing.T) {
+	rt := t.TempDir()
+	env := []string{"XDG_RUNTIME_DIR=" + rt}
+	pwFile := filepath.Join(rt, "translucent", "admin-password")
+	a := launchServer(t, env)
+	pw, err := os.ReadFile(pwFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	password := strings.TrimSpace(string(pw))
+	b := launchServer(t, env)
+	if now, _ := os.ReadFile(pwFile); string(now) != string(pw) {
+		t.Errorf("a second server without --users rewrote %s", pwFile)
+	}
+	c := dial(t, b, false)
+	c.login("admin", password)
+	c.expect(t, ">>> ")
+
+	var pid int
+	for i, target := range []string{binaryV2, binary, binaryV2} {
+		out, err := migrateTo(t, a, target)
+		if err != nil {
+			t.Fatalf("migration %d: %v\n%s", i+1, err, out)
+		}
+		pid = newPid(t, out)
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(cmdline), "\x00--users\x00"); n != 1 {
+			t.Errorf("migration %d: the successor has %d --users: %q", i+1, n, cmdline)
+		}
+	}
+	c = dial(t, a, false)
+	c.login("admin", password)
+	c.expect(t, ">>> ")
+	c.conn.Close()
+
+	// Clean stops: SIGTERM to the last successor of a, and to b.
+	stopPid(t, pid)
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	<-b.exited
+	for _, s := range []*server{a, b} {
+		left, _ := filepath.Glob(filepath.Join(filepath.Dir(s.control), "*"))
+		if len(left) > 0 {
+			t.Errorf("after a clean stop, %s holds %q", filepath.Dir(s.control), left)
+		}
+	}
+}

@@ -259,3 +259,36 @@ func TestIncrementalMoveBack(t *testing.T) {
 		t.Errorf("the control socket went with the old process: %v", err)
 	}
 }
+
+// TestMigrateDefaultBinary: after migrations to another build (--binary),
+// incremental or not, a plain migrate goes back to the build the server was
+// first started from, and says so.
+func TestMigrateDefaultBinary(t *testing.T) {
+	s := startServer(t)
+	for _, how := range [][]string{{"--incremental"}, nil} {
+		out, err := ctl(t, s, append([]string{"migrate", "--binary", binaryV2}, how...)...)
+		if err != nil {
+			t.Fatalf("migrate %q --binary v2: %v\n%s", how, err, out)
+		}
+		t.Cleanup(func() { stopPid(t, newPid(t, out)) })
+		if how != nil { // the old process leaves with its last session: it has none
+			select {
+			case <-s.exited:
+			case <-time.After(waitFor):
+				t.Fatal("the old process of an incremental migration did not exit with no sessions")
+			}
+		}
+		status, err := ctl(t, s, "status")
+		if want := "migrate goes to " + binary + " unless told --binary"; err != nil || !strings.Contains(status, want) {
+			t.Errorf("after migrate %q --binary v2, status does not say %q: %v\n%s", how, want, err, status)
+		}
+		out, err = ctl(t, s, "migrate")
+		if err != nil {
+			t.Fatalf("plain migrate after migrate %q --binary v2: %v\n%s", how, err, out)
+		}
+		t.Cleanup(func() { stopPid(t, newPid(t, out)) })
+		if !strings.Contains(out, ") to "+binary+"\n") || !strings.Contains(out, "("+testVersion+" (") {
+			t.Errorf("plain migrate after migrate %q --binary v2 did not go to %s:\n%s", how, binary, out)
+		}
+	}
+}

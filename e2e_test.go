@@ -89,8 +89,16 @@ func startServerEnv(t testing.TB, env []string, args ...string) *server {
 	if out, err := add.CombinedOutput(); err != nil {
 		t.Fatalf("adduser: %v\n%s", err, out)
 	}
+	return launchServer(t, env, append([]string{"--users", users}, args...)...)
+}
+
+// launchServer starts `translucent serve` on a free loopback port and a
+// control socket of its own, with args and no users file of its own, and
+// waits until it logs its address. It is stopped when the test ends.
+func launchServer(t testing.TB, env []string, args ...string) *server {
+	t.Helper()
 	control := filepath.Join(t.TempDir(), "control.sock")
-	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--users", users, "--login-delay", "10ms", "--control", control}, args...)
+	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--login-delay", "10ms", "--control", control}, args...)
 	cmd := exec.Command(binary, args...)
 	// Race-enabled children sleep a second at exit by default.
 	cmd.Env = append(append(os.Environ(), "GORACE=atexit_sleep_ms=0"), env...)
@@ -431,6 +439,28 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+// TestHelp: -h and --help print a command's usage on stdout and exit 0; a
+// wrong flag prints it on stderr, then the error, and exits 2.
+func TestHelp(t *testing.T) {
+	for _, cmd := range []string{"serve", "migrate", "status", "snapshot", "verify", "inspect", "adduser", "demo", "bench"} {
+		for _, h := range []string{"-h", "--help"} {
+			var stdout, stderr bytes.Buffer
+			c := exec.Command(binary, cmd, h)
+			c.Stdout, c.Stderr = &stdout, &stderr
+			if err := c.Run(); err != nil || !strings.HasPrefix(stdout.String(), "Usage of "+cmd) || stderr.Len() > 0 {
+				t.Errorf("%s %s: %v; stdout %q, stderr %q", cmd, h, err, stdout.String(), stderr.String())
+			}
+		}
+		var stdout, stderr bytes.Buffer
+		c := exec.Command(binary, cmd, "--no-such-flag")
+		c.Stdout, c.Stderr = &stdout, &stderr
+		err := c.Run()
+		if c.ProcessState.ExitCode() != 2 || stdout.Len() > 0 || !strings.HasSuffix(stderr.String(), "translucent: flag provided but not defined: -no-such-flag\n") {
+			t.Errorf("%s --no-such-flag: %v; stdout %q, stderr %q", cmd, err, stdout.String(), stderr.String())
+		}
+	}
+}
+
 func TestSession(t *testing.T) {
 	s := startServer(t)
 	c := dial(t, s, false)
@@ -526,10 +556,15 @@ func TestSession(t *testing.T) {
 		t.Errorf(":who = %q, want two sessions of %s", who, testUser)
 	}
 
-	// Ctrl-D on an empty line logs out.
+	// Ctrl-D on an empty line logs out, and "bye" is the last word: no
+	// prompt drawn again under it.
 	c.send("\x04")
-	c.expect(t, "bye")
-	c.expectClosed(t)
+	if got := c.expect(t, "bye\r\n"); got != "\r\nbye\r\n" { // the prompt before it was matched by eval
+		t.Errorf("at logout, the client got %q", got)
+	}
+	if rest := c.expectClosed(t); rest != "" {
+		t.Errorf("after bye, the client got %q", rest)
+	}
 	if strings.Contains(s.log.String(), testPassword) {
 		t.Errorf("the password appears in the server log")
 	}

@@ -105,9 +105,9 @@ func (m *migrator) runIncremental(ctx context.Context, req migration, progress i
 	if err != nil {
 		return err
 	}
-	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: versionString(), Peer: own.Path(), NextID: m.srv.NextID()})
-	fmt.Fprintf(progress, "incremental migration: pid %d (%s) hands its listener to %s; its %d sessions stay until each moves\n",
-		os.Getpid(), versionString(), binary, len(m.srv.Sessions()))
+	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: versionString(), Peer: own.Path(), NextID: m.srv.NextID(), Home: m.home})
+	fmt.Fprintf(progress, "incremental migration: pid %d (%s) hands its listener to %s and keeps its %s until each has moved\n",
+		os.Getpid(), versionString(), binary, plural(len(m.srv.Sessions()), "session"))
 	rep, err := migrate.Handoff(ctx, listenerOnly{m}, migrate.Options{
 		Binary: binary, Args: m.args, Timeout: m.timeoutFor(req.timeout), Meta: self, Stdout: os.Stdout, Stderr: os.Stderr,
 	})

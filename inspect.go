@@ -55,14 +55,13 @@ type inspectSession struct {
 
 func inspectCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	dot := fs.Bool("dot", false, "print the object graph as Graphviz DOT (translucent inspect --dot FILE | dot -Tsvg)")
 	asJSON := fs.Bool("json", false, "print the report as JSON, for tools, with the object graph")
 	session := fs.Uint64("session", 0, "only the session with this `id`")
 	// Flags may follow the file too: inspect FILE --dot.
 	var files []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args, stdout, stderr); err != nil {
 			return err
 		}
 		if fs.NArg() == 0 {

@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -78,10 +79,9 @@ Run 'translucent COMMAND -h' for a command's flags.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "translucent:", err)
-		}
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	if err != nil && !errors.Is(err, flag.ErrHelp) { // help was asked for, and given
+		fmt.Fprintln(os.Stderr, "translucent:", err)
 		stop()
 		os.Exit(2)
 	}
@@ -90,11 +90,11 @@ func main() {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return flag.ErrHelp
+		return errors.New("no command given")
 	}
 	switch cmd, args := args[0], args[1:]; cmd {
 	case "serve":
-		return serve(ctx, args, stderr)
+		return serve(ctx, args, stdout, stderr)
 	case "migrate":
 		return migrateCmd(ctx, args, stdout, stderr)
 	case "status":
@@ -106,7 +106,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "inspect":
 		return inspectCmd(args, stdin, stdout, stderr)
 	case "adduser":
-		return adduser(args, stdin, stderr)
+		return adduser(args, stdin, stdout, stderr)
 	case "demo":
 		return demoCmd(ctx, args, stdin, stdout, stderr)
 	case "bench":
@@ -125,10 +125,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 }
 
-// loadOrCreateUsers reads the users file. With none, it creates an admin
-// with a random password, written to a private file whose path is logged
-// (never the password itself), and a users file beside it, whose path it
-// returns so that successors of this process know the same admin.
+// loadOrCreateUsers reads the users file. With none, it uses the user admin
+// of the private directory's admin-users file, whose password is in the
+// admin-password file beside it (mode 0600; its path is logged, never the
+// password). When those files are missing or do not match, it creates them,
+// with a random password. It returns the path of the users file, so that
+// successors of this process know the same admin.
+//
+// The files are created once and then only read: another server started
+// without --users shares them, rather than rewriting the users file that
+// this one's successors will load (which changed this server's admin
+// password at its next migration).
 func loadOrCreateUsers(path string, log *slog.Logger) (*repl.Users, string, error) {
 	if path != "" {
 		u, err := repl.LoadUsers(path)
@@ -138,18 +145,61 @@ func loadOrCreateUsers(path string, log *slog.Logger) (*repl.Users, string, erro
 	if err != nil {
 		return nil, "", err
 	}
-	password := repl.RandomPassword()
+	// Two servers starting at once take turns.
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	defer unlock()
 	pwFile := filepath.Join(dir, "admin-password")
+	usersFile := filepath.Join(dir, "admin-users")
+	if u, ok := existingAdmin(pwFile, usersFile); ok {
+		log.Info("no --users file: user admin, with the password an earlier server created", "password_file", pwFile)
+		return u, usersFile, nil
+	}
+	password := repl.RandomPassword()
 	if err := writeFileAtomic(pwFile, []byte(password+"\n"), 0o600); err != nil {
 		return nil, "", err
 	}
-	usersFile := filepath.Join(dir, "admin-users")
 	if err := repl.AddUser(usersFile, "admin", password); err != nil {
 		return nil, "", err
 	}
 	log.Info("no --users file: created user admin with a random password", "password_file", pwFile)
 	u, err := repl.LoadUsers(usersFile)
 	return u, usersFile, err
+}
+
+// existingAdmin returns the users of usersFile if the password in pwFile is
+// admin's there.
+func existingAdmin(pwFile, usersFile string) (*repl.Users, bool) {
+	pw, err := os.ReadFile(pwFile)
+	if err != nil {
+		return nil, false
+	}
+	u, err := repl.LoadUsers(usersFile)
+	if err != nil || !u.Check("admin", strings.TrimSuffix(string(pw), "\n")) {
+		return nil, false
+	}
+	return u, true
+}
+
+// lockDir takes an exclusive lock on directory dir, until unlock.
+func lockDir(dir string) (unlock func(), err error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = syscall.Flock(int(d.Fd()), syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("locking %s: %w", dir, err)
+	}
+	return func() { d.Close() }, nil // closing releases the lock
 }
 
 // privateDir returns a directory only this user can use, for files such as
@@ -173,11 +223,10 @@ func privateDir() (string, error) {
 	return dir, nil
 }
 
-func adduser(args []string, stdin io.Reader, stderr io.Writer) error {
+func adduser(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("adduser", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	usersFile := fs.String("users", "", "htpasswd `file` to create or update (mode 0600)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if *usersFile == "" || fs.NArg() != 1 {
@@ -192,6 +241,27 @@ func adduser(args []string, stdin io.Reader, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "user %s written to %s\n", fs.Arg(0), *usersFile)
 	return nil
+}
+
+// parseFlags is fs.Parse(args), except that what it prints goes to stdout
+// when the user asked for help (-h, --help), which is not an error, and to
+// stderr otherwise. It returns flag.ErrHelp after help.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		stdout.Write(out.Bytes())
+		return err
+	}
+	if err != nil {
+		// The flag package names the error before the usage; main names it
+		// after, where it is seen.
+		_, usage, _ := bytes.Cut(out.Bytes(), []byte("\n"))
+		stderr.Write(usage)
+	}
+	return err
 }
 
 // readPassword reads one line from stdin, without echo when it is a terminal.

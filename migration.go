@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -32,6 +33,7 @@ type migrator struct {
 	ctl   *migrate.ControlListener
 	http  net.Listener // the status page's, or nil
 	args  []string     // the successor's arguments
+	home  string       // the default new build; see binary
 	log   *slog.Logger
 	flags *serveFlags
 
@@ -122,12 +124,23 @@ func closeFiles(files []*os.File) {
 	}
 }
 
-// binary is the new build: the one asked for, or by default this
-// process's own executable path as it is on disk now.
+// binary is the new build: the one asked for, or by default m.home, the
+// executable path that the first process of this server was started from,
+// as it is on disk now. A migration to another build (--binary X) does not
+// change the default: after one, and a rebuild in place, a plain migrate
+// goes to the rebuilt binary, not to X again.
 func (m *migrator) binary(asked string) (string, error) {
 	if asked != "" {
 		return asked, nil
 	}
+	if m.home != "" {
+		return m.home, nil
+	}
+	return executable()
+}
+
+// executable returns the path this process was started from.
+func executable() (string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return "", err
@@ -162,7 +175,7 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 	if req.binary, err = m.binary(req.binary); err != nil {
 		return migrate.Report{}, err
 	}
-	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: versionString()})
+	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: versionString(), Home: m.home})
 	sum := migrate.Summary{OldPid: os.Getpid(), OldVersion: versionString(), Binary: req.binary}
 	if !req.json {
 		fmt.Fprint(progress, sum.Heading())
@@ -249,6 +262,11 @@ func (m *migrator) handle(ctx context.Context, req migrate.Request, progress io.
 	case "status":
 		var b strings.Builder
 		fmt.Fprintf(&b, "pid %d\nversion %s\n", os.Getpid(), versionString())
+		if req.Args["local"] != "true" {
+			if home, err := m.binary(""); err == nil {
+				fmt.Fprintf(&b, "migrate goes to %s unless told --binary\n", home)
+			}
+		}
 		tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tUSER\tADDRESS\tSINCE\tSTATE\tWORKER")
 		for _, s := range m.srv.Sessions() {
@@ -326,9 +344,8 @@ func (m *migrator) fromSession(out io.Writer) {
 
 func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	control := fs.String("control", migrate.DefaultControlPath(), "the server's control socket `path`")
-	binary := fs.String("binary", "", "the new build (default: the server's own executable path, as it is on disk now)")
+	binary := fs.String("binary", "", "the new build (default: the executable the server was first started from, as it is on disk now, whatever builds it migrated to since)")
 	timeout := fs.Duration("timeout", 0, "time allowed for the whole migration (default 30s plus 10ms per session)")
 	grace := fs.Duration("grace", 2*time.Second, "time a running evaluation gets before it is interrupted")
 	strict := fs.Bool("strict", false, "abort when a value cannot be carried")
@@ -344,7 +361,7 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	session := fs.Uint64("session", 0, "move only the session with this `id` to the other process of an incremental migration (either way)")
 	dryRun := fs.Bool("dry-run", false, "restore every session's state in a staging run of the new build, report, and change nothing")
 	asJSON := fs.Bool("json", false, "print the report of a committed migration as one JSON object, for tools")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	req := migrate.Request{Command: "migrate", Args: map[string]string{
@@ -356,13 +373,14 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		req.Args["session"] = strconv.FormatUint(*session, 10)
 	}
 	if *binary != "" {
-		if !strings.HasPrefix(*binary, "/") {
-			wd, _ := os.Getwd()
-			*binary = wd + "/" + *binary
+		// The server resolves paths from its own directory, not ours.
+		abs, err := filepath.Abs(*binary)
+		if err != nil {
+			return fmt.Errorf("migrate: --binary: %w", err)
 		}
-		req.Args["binary"] = *binary
+		req.Args["binary"] = abs
 	}
-	resp, err := migrate.Call(ctx, *control, req, stdout)
+	resp, err := callServer(ctx, "migrate", *control, req, stdout)
 	if err != nil {
 		return err
 	}
@@ -372,14 +390,42 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
+// callServer is migrate.Call for the operator's command cmd: when no
+// server listens on the control socket, the error says so in the command's
+// name, and how to go on.
+func callServer(ctx context.Context, cmd, control string, req migrate.Request, progress io.Writer) (migrate.Response, error) {
+	resp, err := migrate.Call(ctx, control, req, progress)
+	if errors.Is(err, migrate.ErrNoServer) {
+		err = &noServerError{cmd: cmd, control: control, err: err}
+	}
+	return resp, err
+}
+
+// noServerError is a command's ErrNoServer, told to a person.
+type noServerError struct {
+	cmd, control string
+	err          error // wraps migrate.ErrNoServer
+}
+
+func (e *noServerError) Error() string {
+	why := "nothing answers there"
+	var errno syscall.Errno
+	if errors.As(e.err, &errno) {
+		why = errno.Error() // no such file (none started), connection refused (one died)
+	}
+	return fmt.Sprintf("%s: no server is running at %s (%s). Start one with 'translucent serve', "+
+		"or name the control socket of a server started with --control: translucent %s --control PATH", e.cmd, e.control, why, e.cmd)
+}
+
+func (e *noServerError) Unwrap() error { return e.err }
+
 func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	control := fs.String("control", migrate.DefaultControlPath(), "the server's control socket `path`")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
-	resp, err := migrate.Call(ctx, *control, migrate.Request{Command: "status"}, stdout)
+	resp, err := callServer(ctx, "status", *control, migrate.Request{Command: "status"}, stdout)
 	if err != nil {
 		return err
 	}

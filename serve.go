@@ -44,10 +44,9 @@ type serveFlags struct {
 	logLines               bool
 }
 
-func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
+func parseServeFlags(args []string, stdout, stderr io.Writer) (*serveFlags, error) {
 	var f serveFlags
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:2323", "telnet `address` to listen on (cleartext: keep it on loopback)")
 	fs.StringVar(&f.users, "users", "", "htpasswd `file` of users (NAME:BCRYPT); without it an admin with a random password is created")
 	fs.StringVar(&f.control, "control", migrate.DefaultControlPath(), "control socket `path` for migrate and status")
@@ -69,7 +68,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.Int64Var(&f.sessionMemory, "session-memory", 512, "`MiB` of resident memory a worker may use per session it holds; past it the line is rolled back (0: no limit)")
 	fs.DurationVar(&f.evalTimeout, "eval-timeout", 0, "time one line may run before it is interrupted (0: no limit)")
 	fs.BoolVar(&f.logLines, "log-lines", false, "log the text of a line that ended its worker (off: only the session, user and reason)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -94,12 +93,16 @@ type meta struct {
 	// Prebuilt is how many namespaces the successor had restored before
 	// the pause, from the old process's live snapshot (--precopy).
 	Prebuilt int `cbor:",omitempty"`
+
+	// Home is the default new build (migrator.home), passed on from the
+	// server's first process to each successor.
+	Home string `cbor:",omitempty"`
 }
 
 func versionString() string { return fmt.Sprintf("%s (%s)", buildVersion(), runtime.Version()) }
 
-func serve(ctx context.Context, args []string, stderr io.Writer) error {
-	f, err := parseServeFlags(args, stderr)
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseServeFlags(args, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -222,10 +225,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Warn("listening beyond loopback: telnet is cleartext, so passwords and code cross the network unencrypted")
 	}
 
-	// A successor gets the same flags, with the users file this process
-	// settled on (the generated admin's, if any).
-	succArgs := append(append([]string{"serve"}, withoutFlag(args, "precopy")...), "--users", usersFile)
-	m := &migrator{srv: srv, ctl: ctl, http: hln, args: succArgs, log: log, flags: f, handedOff: make(chan struct{})}
+	m := &migrator{srv: srv, ctl: ctl, http: hln, args: successorArgs(args, usersFile), home: old.Home, log: log, flags: f, handedOff: make(chan struct{})}
+	if m.home == "" { // the server's first process, or the successor of a build that did not say
+		if m.home, err = executable(); err != nil {
+			log.Warn("this process's executable path is unknown: migrate needs --binary", "err", err)
+		}
+	}
 	m.peer.detached = make(chan struct{})
 	if pred != nil && old.Peer != "" {
 		// An incremental migration: the old process keeps its sessions.
@@ -296,8 +301,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		case <-emptied:
 			log.Info("the last session has left; exiting")
 			ctl.Close()
-			<-ctlDone                       // the command that moved it has its answer
-			os.Remove(ctl.Path() + ".lock") // this process's own socket: nobody else locks it
+			<-ctlDone // the command that moved it has its answer
 			srv.Close()
 			return nil
 		case <-ctx.Done():
@@ -397,6 +401,16 @@ func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *repl.Server, 
 	}
 	log.Info("took over", "from_pid", old.Pid, "from_version", old.Version, "sessions", len(records), "prebuilt", reused, "restore", time.Since(start))
 	return ln, ctl, hln, old, nil
+}
+
+// successorArgs returns the arguments of this process's successor, given
+// this process's serve arguments: the same flags, with the users file this
+// process settled on (the generated admin's, if any) in place of any given,
+// and without this process's own precopy file. Each migration's successor
+// gets the same flags again, not one more --users.
+func successorArgs(args []string, usersFile string) []string {
+	args = withoutFlag(withoutFlag(args, "precopy"), "users")
+	return append(append([]string{"serve"}, args...), "--users", usersFile)
 }
 
 func splitList(s string) []string {

@@ -45,7 +45,7 @@ func (m *migrator) snapshotReply(req migrate.Request) migrate.Response {
 
 func snapshotSummary(f *repl.SnapshotFile) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "snapshot of pid %d (%s): %d sessions\n", f.Pid, f.ServerVersion, len(f.Sessions))
+	fmt.Fprintf(&b, "snapshot of pid %d (%s): %s\n", f.Pid, f.ServerVersion, plural(len(f.Sessions), "session"))
 	for _, s := range f.Skipped {
 		fmt.Fprintf(&b, "  skipped %s\n", s)
 	}
@@ -73,7 +73,7 @@ func (m *migrator) dryRun(ctx context.Context, req migration, progress io.Writer
 	if err := repl.WriteSnapshotFile(&state, f); err != nil {
 		return err
 	}
-	fmt.Fprintf(progress, "dry run: pid %d (%s) -> %s, %d sessions, no connection handed over\n", os.Getpid(), versionString(), binary, len(f.Sessions))
+	fmt.Fprintf(progress, "dry run: pid %d (%s) -> %s, %s, no connection handed over\n", os.Getpid(), versionString(), binary, plural(len(f.Sessions), "session"))
 	for _, s := range f.Skipped {
 		fmt.Fprintf(progress, "  skipped %s\n", s)
 	}
@@ -97,11 +97,10 @@ func (m *migrator) dryRun(ctx context.Context, req migration, progress io.Writer
 
 func snapshotCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("snapshot", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	control := fs.String("control", migrate.DefaultControlPath(), "the server's control socket `path`")
 	session := fs.Uint64("session", 0, "only the session with this `id` (default: every session)")
 	out := fs.String("o", "", "the `file` to write (- for standard output)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if *out == "" || fs.NArg() > 0 {
@@ -111,7 +110,7 @@ func snapshotCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *session != 0 {
 		req.Args = map[string]string{"session": strconv.FormatUint(*session, 10)}
 	}
-	resp, err := migrate.Call(ctx, *control, req, stderr)
+	resp, err := callServer(ctx, "snapshot", *control, req, stderr)
 	if err != nil {
 		return err
 	}
@@ -134,9 +133,8 @@ func snapshotCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 // staging side of a dry run, and a way to test a build against saved state.
 func verifyCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	unrestricted := fs.Bool("unrestricted", false, "restore with the unrestricted symbol set")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -153,7 +151,7 @@ func verifyCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	case "verify-hang":
 		select {}
 	}
-	fmt.Fprintf(stdout, "staging pid %d (%s): restoring %d sessions of pid %d (%s)\n", os.Getpid(), versionString(), len(f.Sessions), f.Pid, f.ServerVersion)
+	fmt.Fprintf(stdout, "staging pid %d (%s): restoring %s of pid %d (%s)\n", os.Getpid(), versionString(), plural(len(f.Sessions), "session"), f.Pid, f.ServerVersion)
 	checks := f.Verify(repl.Config{Version: versionString(), Unrestricted: *unrestricted})
 	failed := 0
 	for _, c := range checks {
@@ -162,7 +160,7 @@ func verifyCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			failed++
 			fmt.Fprintf(stdout, "FAILED after %v: %v\n", c.Restore.Round(time.Microsecond), c.Err)
 		} else {
-			fmt.Fprintf(stdout, "%d variables restored in %v, re-encoded identically (%v)\n", c.Vars, c.Restore.Round(time.Microsecond), c.Check.Round(time.Microsecond))
+			fmt.Fprintf(stdout, "%s restored in %v, re-encoded identically (%v)\n", plural(c.Vars, "variable"), c.Restore.Round(time.Microsecond), c.Check.Round(time.Microsecond))
 		}
 		for _, l := range c.Lost {
 			fmt.Fprintf(stdout, "    not carried: %s\n", l)

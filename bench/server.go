@@ -280,9 +280,21 @@ func (s *server) sessions(ctx context.Context, bin string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("status: %w", err)
 	}
-	// pid, version, a header, then one line per session.
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return max(len(lines)-3, 0), nil
+	return countSessions(string(out))
+}
+
+// countSessions counts the sessions in the output of `translucent status`:
+// lines about the process, a header, one line per session, and perhaps,
+// after a blank line, the other process of an incremental migration.
+func countSessions(status string) (int, error) {
+	_, table, ok := strings.Cut(status, "\nID ")
+	if !ok {
+		return 0, fmt.Errorf("status: no table of sessions in %q", status)
+	}
+	if i := strings.Index(table, "\n\n"); i >= 0 {
+		table = table[:i+1]
+	}
+	return strings.Count(table, "\n") - 1, nil
 }
 
 // procStatus returns a field of /proc/PID/status in bytes (fields given

@@ -43,3 +43,21 @@ func TestServerMemory(t *testing.T) {
 		t.Error("pss of no process: no error")
 	}
 }
+
+func TestCountSessions(t *testing.T) {
+	const head = "pid 1\nversion v1 (go1.26.8)\nmigrate goes to /bin/translucent unless told --binary\nID  USER  ADDRESS  SINCE  STATE  WORKER\n"
+	const row = "1   ann   127.0.0.1:1  2026-01-01 00:00:00  idle  2 (25 MiB)\n"
+	for _, tt := range []struct {
+		status string
+		want   int
+	}{
+		{head, 0},
+		{head + row, 1},
+		{head + row + row + "\nalso serving, the older process (control c):\npid 2\nversion v0\nID  USER\n" + row, 2},
+		{"pid 1\nversion v0 (go1.26.8)\nID  USER  ADDRESS  SINCE  STATE  WORKER\n" + row, 1}, // a build before "migrate goes to"
+	} {
+		if got, err := countSessions(tt.status); got != tt.want || err != nil {
+			t.Errorf("countSessions(%q) = %d, %v; want %d", tt.status, got, err, tt.want)
+		}
+	}
+}

@@ -17,7 +17,7 @@ import (
 //	migrating pid 4242 (v1 (go1.26.8)) to /path/translucent
 //	old pid 4242 (v1 (go1.26.8))
 //	new pid 4251 (v2 (go1.26.8))
-//	new pid 4251, 1 sessions
+//	new pid 4251, 1 session
 //	  start     82.433ms
 //	  recheck   187µs
 //	  quiesce   221µs
@@ -81,8 +81,9 @@ func ParseMigrateReport(out string) (MigrateReport, error) {
 					return bad(errors.New("want \"PID (VERSION)\""))
 				}
 				r.NewVersion = rest[2 : len(rest)-1]
-			case strings.HasPrefix(rest, ", ") && strings.HasSuffix(rest, " sessions"):
-				if r.Sessions, err = strconv.Atoi(strings.TrimSuffix(rest[2:], " sessions")); err != nil {
+			case strings.HasPrefix(rest, ", ") && (strings.HasSuffix(rest, " sessions") || strings.HasSuffix(rest, " session")):
+				n, _, _ := strings.Cut(rest[2:], " ")
+				if r.Sessions, err = strconv.Atoi(n); err != nil {
 					return bad(err)
 				}
 				sessionsSeen = true

@@ -14,7 +14,7 @@ import (
 const migrateOut = `migrating pid 4242 (v1 (go1.26.8)) to /home/me/translucent/translucent
 old pid 4242 (v1 (go1.26.8))
 new pid 4251 (v2 (go1.26.8))
-new pid 4251, 1 sessions
+new pid 4251, 1 session
   start     82.433ms
   quiesce   221µs
   transfer  185µs
@@ -115,7 +115,7 @@ func TestParseMigrateReport(t *testing.T) {
 			out:     strings.Replace(migrateOut, "old pid 4242", "old pid x", 1),
 			wantErr: "want a pid"},
 		{name: "bad session count",
-			out:     strings.Replace(migrateOut, "1 sessions", "one sessions", 1),
+			out:     strings.Replace(migrateOut, "1 session", "one session", 1),
 			wantErr: "line 4"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -42,7 +42,7 @@ func Call(ctx context.Context, path string, req Request, progress io.Writer) (Re
 		if ctx.Err() != nil {
 			return Response{}, fmt.Errorf("migrate: calling %s: %w", path, ctx.Err())
 		}
-		return Response{}, fmt.Errorf("%w at %s: %v", ErrNoServer, path, err)
+		return Response{}, fmt.Errorf("%w at %s: %w", ErrNoServer, path, err)
 	}
 	defer nc.Close()
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })

@@ -76,14 +76,11 @@ func ListenControl(path string) (*ControlListener, error) {
 		return nil, err
 	}
 
-	lock, err := os.OpenFile(abs+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	lock, err := lockFile(abs + ".lock")
 	if err != nil {
 		return nil, fmt.Errorf("migrate: control socket lock: %w", err)
 	}
 	defer lock.Close() // releases the flock
-	if err := flock(lock); err != nil {
-		return nil, fmt.Errorf("migrate: control socket lock: %w", err)
-	}
 	if err := removeStaleSocket(abs); err != nil {
 		return nil, err
 	}
@@ -136,6 +133,36 @@ func ControlFromFile(f *os.File) (*ControlListener, error) {
 func newControlListener(ln *net.UnixListener, path string) *ControlListener {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &ControlListener{path: path, ln: ln, uid: os.Geteuid(), ctx: ctx, cancel: cancel}
+}
+
+// lockFile creates path if need be and locks it. Close removes the lock
+// file with the socket, so that a clean stop leaves nothing behind: having
+// locked a file, lockFile checks that path still names it, and else starts
+// again with the one that does.
+func lockFile(path string) (*os.File, error) {
+	for {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		if err := flock(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		locked, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		now, err := os.Stat(path)
+		if err == nil && os.SameFile(locked, now) {
+			return f, nil
+		}
+		f.Close()
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+	}
 }
 
 func flock(f *os.File) error {
@@ -422,9 +449,9 @@ func checkPeer(cred *unix.Ucred, uid int) error {
 }
 
 // Close stops accepting, cancels the contexts of handlers still running
-// and, unless Detach was called, removes the socket file. Connections
-// being served are not closed: Serve returns once they are done. Close is
-// safe to call more than once.
+// and, unless Detach was called, removes the socket file and its lock
+// file. Connections being served are not closed: Serve returns once they
+// are done. Close is safe to call more than once.
 func (l *ControlListener) Close() error {
 	l.mu.Lock()
 	if l.closed {
@@ -435,11 +462,20 @@ func (l *ControlListener) Close() error {
 	detached := l.detached
 	l.mu.Unlock()
 	l.cancel()
+	if detached {
+		return l.ln.Close()
+	}
+	// Under the lock, so that a server starting on this path meanwhile
+	// neither loses its new socket to the Remove below nor keeps a lock
+	// file that is no longer there.
+	lock, lerr := lockFile(l.path + ".lock")
 	err := l.ln.Close()
-	if !detached {
-		if rerr := os.Remove(l.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) && err == nil {
-			err = rerr
-		}
+	if rerr := os.Remove(l.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) && err == nil {
+		err = rerr
+	}
+	if lerr == nil {
+		os.Remove(lock.Name())
+		lock.Close()
 	}
 	return err
 }

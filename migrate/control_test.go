@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -112,6 +113,86 @@ func TestListenControlRefusesLiveSocket(t *testing.T) {
 	os.WriteFile(file, nil, 0o600)
 	if _, err := ListenControl(file); err == nil || !strings.Contains(err.Error(), "is not a socket") {
 		t.Errorf("ListenControl on a file: %v", err)
+	}
+}
+
+// TestControlCloseLeavesNothing: a clean stop removes the socket and its
+// lock file; a listener handed to a successor (Detach) leaves both to it.
+func TestControlCloseLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "control.sock")
+	for _, detach := range []bool{false, true} {
+		l, err := ListenControl(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if detach {
+			l.Detach()
+		}
+		l.Close()
+		entries, _ := os.ReadDir(dir)
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		want := "[]"
+		if detach {
+			want = "[control.sock control.sock.lock]"
+		}
+		if got := fmt.Sprint(names); got != want {
+			t.Errorf("detached %v: left %s, want %s", detach, got, want)
+		}
+	}
+}
+
+// TestListenControlAfterLockRemoved: a server that locked a lock file that
+// a stopping server then removed locks the new one instead, so that two
+// servers starting at once still take turns.
+func TestListenControlAfterLockRemoved(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "control.sock.lock")
+	old, err := lockFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		f   *os.File
+		err error
+	}
+	got := make(chan result, 1)
+	go func() { // ends once old is unlocked below
+		f, err := lockFile(path)
+		got <- result{f, err}
+	}()
+	// Wait until the second lockFile waits on the old file's lock.
+	fi, _ := old.Stat()
+	waiting := fmt.Sprintf(":%d ", fi.Sys().(*syscall.Stat_t).Ino)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		locks, err := os.ReadFile("/proc/locks")
+		if err != nil {
+			t.Skipf("cannot see who waits for a lock: %v", err)
+		}
+		if slices.ContainsFunc(strings.Split(string(locks), "\n"), func(l string) bool {
+			return strings.Contains(l, "->") && strings.Contains(l, waiting)
+		}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second lockFile never waited on the first one's lock")
+		}
+		time.Sleep(time.Millisecond) // polling the kernel's table: nothing to wait on
+	}
+	os.Remove(path) // as Close does, holding the lock
+	old.Close()
+	r := <-got
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	defer r.f.Close()
+	locked, _ := r.f.Stat()
+	now, err := os.Stat(path)
+	if err != nil || !os.SameFile(locked, now) {
+		t.Errorf("locked a file that %s no longer names (%v)", path, err)
 	}
 }
 

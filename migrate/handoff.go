@@ -78,7 +78,11 @@ func (r *Report) phase(name string, since time.Time) time.Time {
 // String prints the report for people, one fact per line.
 func (r Report) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "new pid %d, %d sessions\n", r.NewPid, r.Sessions)
+	sessions := "sessions"
+	if r.Sessions == 1 {
+		sessions = "session"
+	}
+	fmt.Fprintf(&b, "new pid %d, %d %s\n", r.NewPid, r.Sessions, sessions)
 	for _, p := range r.Phases {
 		fmt.Fprintf(&b, "  %-9s %v\n", p.Name, p.Duration.Round(time.Microsecond))
 	}

@@ -26,7 +26,7 @@ func init() {
 		{"migrate", "(admins) hand the whole server to the build now on disk, live", (*Session).cmdMigrate},
 		{"upgrade", "move this session to the newer process of an incremental migration", (*Session).cmdUpgrade},
 		{"drop", "NAME: leave a variable out of the next migration (-NAME: take it back)", (*Session).cmdDrop},
-		{"attach", "ID: take a copy of snapshot session ID's namespace (serve --restore); no ID lists them", (*Session).cmdAttach},
+		{"attach", "[-f] ID: replace this namespace with a copy of snapshot session ID's (serve --restore); no ID lists them", (*Session).cmdAttach},
 		{"quit", "log out (as does Ctrl-D on an empty line)", (*Session).cmdQuit},
 	}
 }
@@ -111,6 +111,15 @@ func (s *Session) cmdWho([]string) bool {
 	tw.Flush()
 	s.printf("%s", b.String())
 	return false
+}
+
+// plural is n and what, in the plural unless n is 1: "1 variable", "2
+// variables".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func (s *Session) cmdQuit([]string) bool {

@@ -91,6 +91,16 @@ func (e *charEditor) finish(line string, err error) (string, error) {
 		e.mu.Unlock()
 		return "", errInterrupt
 	}
+	if err == io.EOF {
+		// Ctrl-D on an empty line: the user is leaving. The terminal still
+		// shows the prompt and would redraw it below whatever is written
+		// next ("bye"): end its line and start a fresh one.
+		e.mu.Lock()
+		e.rw.Write([]byte("\r\n"))
+		e.t = e.newTerminalLocked()
+		e.mu.Unlock()
+		return "", err
+	}
 	if err == nil && utf8.RuneCountInString(line) >= maxCharLine {
 		return "", errLineTooLong
 	}
@@ -169,18 +179,49 @@ func (e *lineEditor) SetSize(int, int) {}
 type history struct {
 	mu      sync.Mutex
 	entries []string // oldest first; guarded by mu
+
+	// The lines of the input being typed, which the editor adds one by
+	// one, are counted from markInput so that endInput can put the whole
+	// input in their place. Not carried by a migration: an input begun in
+	// another process keeps its first lines as they are.
+	marked bool // guarded by mu
+	added  int  // entries added since markInput; guarded by mu
 }
 
 func (h *history) Add(entry string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.addLocked(entry)
+}
+
+func (h *history) addLocked(entry string) {
 	if entry == "" || len(h.entries) > 0 && h.entries[len(h.entries)-1] == entry {
 		return
 	}
 	h.entries = append(h.entries, entry)
+	h.added++
 	if len(h.entries) > historySize {
 		h.entries = append([]string(nil), h.entries[len(h.entries)-historySize:]...)
 	}
+}
+
+// markInput is called before the first line of an input is read.
+func (h *history) markInput() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.marked, h.added = true, 0
+}
+
+// endInput replaces the lines added since markInput with entry, the
+// input they made up, so that Up recalls it whole.
+func (h *history) endInput(entry string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.marked {
+		h.entries = h.entries[:len(h.entries)-min(h.added, len(h.entries))]
+	}
+	h.marked = false
+	h.addLocked(entry)
 }
 
 func (h *history) Len() int {

@@ -43,7 +43,7 @@ type input struct {
 	mu         sync.Mutex
 	cond       *sync.Cond // signalled on every change of the fields below; uses mu
 	buf        []byte     // decoded input not yet consumed; guarded by mu
-	partial    []byte     // an incomplete UTF-8 sequence at the end of the last read; guarded by mu
+	partial    []byte     // an incomplete UTF-8 or key sequence at the end of the last read; guarded by mu
 	typed      []byte     // keystrokes handed to the editor since the last Enter: the half-typed line; guarded by mu
 	err        error      // sticky read error; guarded by mu
 	cancelEval func()     // cancels the running evaluation, nil when none; guarded by mu
@@ -114,9 +114,10 @@ func (in *input) pump() {
 	}
 }
 
-// add appends valid UTF-8 from b to buf. A Ctrl-C during an evaluation
-// cancels it and is consumed; bytes that are not UTF-8 are dropped, because
-// the line editor stalls on them.
+// add appends valid UTF-8 from b to buf, with other terminals' keys
+// translated (translateKeys). A Ctrl-C during an evaluation cancels it and
+// is consumed; bytes that are not UTF-8 are dropped, because the line
+// editor stalls on them.
 func (in *input) add(b []byte) {
 	in.mu.Lock()
 	data := append(in.partial, b...)
@@ -140,6 +141,12 @@ func (in *input) add(b []byte) {
 			clean = append(clean, data[i:i+size]...)
 		}
 		i += size
+	}
+	clean, hold := translateKeys(clean)
+	if partial == nil {
+		partial = hold
+	} else {
+		clean = append(clean, hold...) // not a key after all: a character follows
 	}
 
 	in.mu.Lock()
@@ -314,7 +321,7 @@ func (in *input) isMuted() bool {
 type inputState struct {
 	Typed   []byte // the half-typed line, as keystrokes already echoed
 	Pending []byte // read from the socket, not yet seen by the editor
-	Partial []byte // an incomplete UTF-8 sequence
+	Partial []byte // an incomplete UTF-8 or key sequence
 }
 
 func (in *input) state() inputState {

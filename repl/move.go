@@ -248,6 +248,8 @@ func (s *Session) cmdDrop(args []string) bool {
 		if undo, ok := strings.CutPrefix(name, "-"); ok {
 			if !s.ns.Undrop(undo) {
 				s.printf("error: %s was not dropped\n", undo)
+			} else {
+				s.printf("%s is carried by the next migration again\n", undo)
 			}
 			continue
 		}

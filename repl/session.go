@@ -308,6 +308,9 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 			prompt = promptContinue
 		}
 		s.fixLine()
+		if s.chunk == "" {
+			s.hist.markInput()
+		}
 		line, err := ed.ReadLine(prompt)
 		switch {
 		case errors.Is(err, errInterrupt):
@@ -347,6 +350,11 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 		done()
 		if errors.Is(err, namespace.ErrIncomplete) {
 			continue
+		}
+		if s.charMode && strings.Count(s.chunk, "\n") > 1 {
+			if whole, ok := oneLine(s.chunk); ok {
+				s.hist.endInput(whole)
+			}
 		}
 		s.chunk = ""
 		s.fixLine()

@@ -248,6 +248,23 @@ func sameValues(a, b namespace.Snapshot) error {
 	return errors.New("re-encodes differently: the values changed in the restore")
 }
 
+// holds describes what the session's namespace holds ("2 variables and 1
+// declaration"), or returns "" for a namespace with nothing in it.
+func (s *Session) holds() string {
+	snap, _, err := s.ns.Snapshot()
+	if err != nil {
+		return "variables and declarations" // that could not be counted
+	}
+	var what []string
+	if n := len(snap.Vars); n > 0 {
+		what = append(what, plural(n, "variable"))
+	}
+	if n := len(snap.Journal); n > 0 {
+		what = append(what, plural(n, "declaration"))
+	}
+	return strings.Join(what, " and ")
+}
+
 func (s *Session) cmdAttach(args []string) bool {
 	f := s.srv.cfg.Restored
 	if f == nil {
@@ -270,10 +287,19 @@ func (s *Session) cmdAttach(args []string) bool {
 		s.printf("%s", b.String())
 		return false
 	}
+	force := args[0] == "-f"
+	if force && len(args) > 1 {
+		args = args[1:]
+	}
 	id, err := strconv.ParseUint(args[0], 10, 64)
 	i := slices.IndexFunc(f.Sessions, func(st SessionState) bool { return st.ID == id })
 	if err != nil || i < 0 {
 		s.printf("error: no session %q in the snapshot (:attach lists them)\n", args[0])
+		return false
+	}
+	if held := s.holds(); held != "" && !force {
+		s.printf("error: :attach replaces this session's namespace, which holds %s, lost if replaced. "+
+			":attach -f %d replaces it all the same; or log in again for a session of its own\n", held, id)
 		return false
 	}
 	st := f.Sessions[i]
@@ -291,7 +317,7 @@ func (s *Session) cmdAttach(args []string) bool {
 	s.ns = ns
 	s.mu.Unlock()
 	old.Close()
-	s.printf("attached to a copy of session %d's namespace (%s, pid %d, %s): %d variables\n", id, st.User, f.Pid, f.ServerVersion, len(snap.Vars))
+	s.printf("attached to a copy of session %d's namespace (%s, pid %d, %s): %s\n", id, st.User, f.Pid, f.ServerVersion, plural(len(snap.Vars), "variable"))
 	for _, l := range st.Lost {
 		s.printf("  not carried: %s\n", l)
 	}
