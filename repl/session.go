@@ -50,10 +50,10 @@ type Session struct {
 
 	// What a migration carries besides the above; written by the session
 	// goroutine, read while it is parked (input.mu orders the two).
-	charMode  bool   // server-side editing (the client negotiated)
-	loginName string // the name typed, while the password is asked
-	loginTry  int    // wrong passwords so far
-	chunk     string // the lines of an incomplete input so far
+	charMode  bool            // server-side editing (the client negotiated)
+	loginName string          // the name typed, while the password is asked
+	loginTry  int             // wrong passwords so far
+	chunk     namespace.Lines // the lines of an incomplete input so far
 
 	paused      chan struct{} // non-nil while evaluated code's output must wait, closed on resume; guarded by mu
 	pausing     chan struct{} // closed when a pause begins, renewed on resume; guarded by mu
@@ -304,17 +304,17 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 	}
 	for {
 		prompt := promptLine
-		if s.chunk != "" {
+		if s.chunk.Len() > 0 {
 			prompt = promptContinue
 		}
 		s.fixLine()
 		line, err := ed.ReadLine(prompt)
 		switch {
 		case errors.Is(err, errInterrupt):
-			s.chunk = ""
+			s.chunk.Reset()
 			continue
 		case errors.Is(err, errLineTooLong):
-			s.chunk = ""
+			s.chunk.Reset()
 			fmt.Fprintf(ed, "error: line too long (this client's limit is %d characters); input discarded\n", lineLimit(ed))
 			continue
 		case errors.Is(err, io.EOF): // Ctrl-D on an empty line
@@ -323,7 +323,7 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 		case err != nil:
 			return
 		}
-		if s.chunk == "" {
+		if s.chunk.Len() == 0 {
 			trimmed := strings.TrimSpace(line)
 			if trimmed == "" {
 				continue
@@ -335,20 +335,24 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 				continue
 			}
 		}
-		if len(s.chunk)+len(line) > maxChunk {
-			s.chunk = ""
+		if s.chunk.Len()+len(line) > maxChunk {
+			s.chunk.Reset()
 			fmt.Fprintf(ed, "error: input over %d bytes; discarded\n", maxChunk)
 			continue
 		}
-		s.chunk += line + "\n"
-
+		// The front judges whether the input is complete, line by line,
+		// in time linear in its length; the namespace (a worker, often)
+		// sees each chunk once.
+		if !s.chunk.Add(line) {
+			continue
+		}
 		evalCtx, done := s.in.evaluating(ctx)
-		res, err := s.ns.Eval(evalCtx, s.chunk)
+		res, err := s.ns.Eval(evalCtx, s.chunk.String())
 		done()
 		if errors.Is(err, namespace.ErrIncomplete) {
 			continue
 		}
-		s.chunk = ""
+		s.chunk.Reset()
 		s.fixLine()
 		switch {
 		case ctx.Err() != nil:

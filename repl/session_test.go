@@ -1,0 +1,163 @@
+package repl
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"translucent/namespace"
+)
+
+// lineServer serves cfg on a loopback listener with the user alice
+// (password "secret") and returns its address. The server and its
+// sessions end with the test.
+func lineServer(t testing.TB, cfg Config) (*Server, string) {
+	t.Helper()
+	if cfg.Users == nil {
+		line, err := HashLine("alice", "secret")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Users, err = ParseUsers([]byte(line + "\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	srv := NewServer(cfg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }() // ends at Close
+	t.Cleanup(func() {
+		srv.Close()
+		<-served
+	})
+	return srv, ln.Addr().String()
+}
+
+// lineClient is a client in plain line mode (it answers no telnet
+// option, like nc), reading with a deadline.
+type lineClient struct {
+	t  testing.TB
+	c  net.Conn
+	r  *bufio.Reader
+	mu sync.Mutex
+}
+
+func dialLine(t testing.TB, addr string) *lineClient {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &lineClient{t: t, c: c, r: bufio.NewReader(c)}
+}
+
+// expect reads until s has been read, and returns what was read.
+func (lc *lineClient) expect(s string) string {
+	lc.t.Helper()
+	lc.c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	var got []byte
+	for !strings.HasSuffix(string(got), s) {
+		b, err := lc.r.ReadByte()
+		if err != nil {
+			lc.t.Fatalf("waiting for %q: %v; got %q", s, err, got)
+		}
+		if b == 0xff { // IAC: skip the command and its option
+			cmd, _ := lc.r.ReadByte()
+			if cmd >= 251 && cmd <= 254 {
+				lc.r.ReadByte()
+			}
+			continue
+		}
+		got = append(got, b)
+	}
+	return string(got)
+}
+
+func (lc *lineClient) send(s string) {
+	lc.t.Helper()
+	lc.c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.WriteString(lc.c, s); err != nil {
+		lc.t.Fatal(err)
+	}
+}
+
+// login logs in as alice.
+func (lc *lineClient) login() {
+	lc.t.Helper()
+	lc.send("alice\r\n")
+	lc.expect("password: ")
+	lc.send("secret\r\n")
+	lc.expect(">>> ")
+}
+
+// countingNamespaces counts the evaluations of the namespaces it opens,
+// and the bytes of source they were given.
+type countingNamespaces struct {
+	mu           sync.Mutex
+	evals, bytes int
+}
+
+func (c *countingNamespaces) New(opts namespace.Options) (Namespace, error) {
+	return &countingNamespace{Namespace: namespace.New(opts), n: c}, nil
+}
+
+func (c *countingNamespaces) Restore(opts namespace.Options, s namespace.Snapshot) (Namespace, error) {
+	ns, err := namespace.Restore(opts, s)
+	return &countingNamespace{Namespace: ns, n: c}, err
+}
+
+type countingNamespace struct {
+	*namespace.Namespace
+	n *countingNamespaces
+}
+
+func (ns *countingNamespace) Eval(ctx context.Context, src string) (namespace.Result, error) {
+	ns.n.mu.Lock()
+	ns.n.evals++
+	ns.n.bytes += len(src)
+	ns.n.mu.Unlock()
+	return ns.Namespace.Eval(ctx, src)
+}
+
+// TestPasteEvaluatedOnce: a pasted literal of many lines reaches the
+// namespace once, whole, rather than once per line with everything before
+// it (which made a paste cost time quadratic in its length, and, with
+// workers, sent it all over a socket after every line).
+func TestPasteEvaluatedOnce(t *testing.T) {
+	counter := &countingNamespaces{}
+	_, addr := lineServer(t, Config{Namespaces: counter})
+	lc := dialLine(t, addr)
+	lc.expect("username: ")
+	lc.login()
+
+	const n = 2000
+	var paste strings.Builder
+	paste.WriteString("xs := []int{\r\n")
+	for i := range n {
+		fmt.Fprintf(&paste, "\t%d,\r\n", i)
+	}
+	paste.WriteString("}\r\nlen(xs)\r\n")
+	lc.send(paste.String())
+	lc.expect(fmt.Sprintf("%d\r\n>>> ", n))
+
+	counter.mu.Lock()
+	defer counter.mu.Unlock()
+	if counter.evals != 2 || counter.bytes > paste.Len() {
+		t.Errorf("a paste of %d lines then one more line: %d evaluations of %d bytes in all, want 2 of at most %d",
+			n+3, counter.evals, counter.bytes, paste.Len())
+	}
+}
