@@ -31,6 +31,7 @@ type Config struct {
 	MaxSessions     int           // connections at once, logged in or not; default 256
 	LoginTimeout    time.Duration // to complete a login; default 60s
 	LoginDelay      time.Duration // after a wrong password; default 1s
+	LoginChecks     int           // password checks (bcrypt) at once; default one per CPU but one, at least 1
 	NegotiationWait time.Duration // for the client's first telnet answer; default 1s
 	Logger          *slog.Logger  // default slog.Default()
 
@@ -63,10 +64,21 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// An address may get loginBurst wrong passwords checked at once, then one
+// every loginRefill (see gate): a user who mistypes a few times never
+// waits; a script guessing gets one guess a second, and the CPU that goes
+// with it, from each address.
+const (
+	loginBurst  = 8
+	loginRefill = time.Second
+)
+
 // Server accepts telnet connections and runs a session on each. It is the
 // registry of sessions.
 type Server struct {
-	cfg Config
+	cfg   Config
+	gate  *gate                            // bounds the CPU of password checks
+	check func(name, password string) bool // cfg.Users.Check; a test's seam
 
 	mu       sync.Mutex
 	ln       net.Listener        // guarded by mu
@@ -97,8 +109,9 @@ type Server struct {
 func NewServer(cfg Config) *Server {
 	cfg.setDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, sessions: make(map[uint64]*Session), ctx: ctx, cancel: cancel, empty: make(chan struct{})}
+	s := &Server{cfg: cfg, gate: newGate(cfg.LoginChecks, loginBurst, loginRefill), sessions: make(map[uint64]*Session), ctx: ctx, cancel: cancel, empty: make(chan struct{})}
 	s.cond = sync.NewCond(&s.mu)
+	s.check = cfg.Users.Check
 	return s
 }
 

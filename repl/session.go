@@ -196,6 +196,7 @@ func (s *Session) chooseEditor() {
 	select {
 	case <-s.conn.Answered():
 	case <-s.in.Arrived():
+	case <-s.in.Gone(): // closed at once: its place is free now, not after the wait
 	case <-pausing: // a migration waits: decide with what we know
 	case <-t.C:
 	}
@@ -242,6 +243,17 @@ func (s *Session) login(ctx context.Context) (string, error) {
 		s.nc.Close()
 	})
 	defer timer.Stop()
+	// lctx ends when the client leaves, so that a login waiting for its
+	// turn to check a password gives up its place at once.
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { // ends with lctx, at the latest when login returns
+		select {
+		case <-s.in.Gone():
+			cancel()
+		case <-lctx.Done():
+		}
+	}()
 
 	ed := s.editor()
 	for s.loginTry < maxLoginTries {
@@ -265,7 +277,16 @@ func (s *Session) login(ctx context.Context) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if cfg.Users.Check(name, password) {
+		release, err := s.srv.gate.enter(lctx, s.addr)
+		if err != nil {
+			if ctx.Err() != nil {
+				return "", ctx.Err()
+			}
+			return "", fmt.Errorf("%w: it left while its password waited to be checked", errClientGone)
+		}
+		ok := s.srv.check(name, password)
+		release(ok)
+		if ok {
 			if !timer.Stop() {
 				return "", errors.New("login timed out")
 			}
@@ -275,7 +296,15 @@ func (s *Session) login(ctx context.Context) (string, error) {
 			return name, nil
 		}
 		s.loginTry++
-		cfg.Logger.Warn("wrong password", "session", s.id, "addr", s.addr, "user", name, "try", s.loginTry)
+		// A name that is nobody's may be a password typed at the wrong
+		// prompt: it stays out of the log.
+		who := []any{"session", s.id, "addr", s.addr, "try", s.loginTry}
+		if cfg.Users.Has(name) {
+			who = append(who, "user", name)
+		} else {
+			who = append(who, "user", "(unknown)")
+		}
+		cfg.Logger.Warn("wrong password", who...)
 		select {
 		case <-time.After(cfg.LoginDelay):
 		case <-ctx.Done():

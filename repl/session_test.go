@@ -9,8 +9,11 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"translucent/namespace"
 )
@@ -18,14 +21,15 @@ import (
 // lineServer serves cfg on a loopback listener with the user alice
 // (password "secret") and returns its address. The server and its
 // sessions end with the test.
-func lineServer(t testing.TB, cfg Config) (*Server, string) {
+func lineServer(t testing.TB, cfg Config, setup ...func(*Server)) (*Server, string) {
 	t.Helper()
 	if cfg.Users == nil {
-		line, err := HashLine("alice", "secret")
+		// The cheapest cost: the tests run under the race detector.
+		hash, err := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg.Users, err = ParseUsers([]byte(line + "\n")); err != nil {
+		if cfg.Users, err = ParseUsers([]byte("alice:" + string(hash) + "\n")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -33,6 +37,9 @@ func lineServer(t testing.TB, cfg Config) (*Server, string) {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	srv := NewServer(cfg)
+	for _, f := range setup {
+		f(srv)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -159,5 +166,88 @@ func TestPasteEvaluatedOnce(t *testing.T) {
 	if counter.evals != 2 || counter.bytes > paste.Len() {
 		t.Errorf("a paste of %d lines then one more line: %d evaluations of %d bytes in all, want 2 of at most %d",
 			n+3, counter.evals, counter.bytes, paste.Len())
+	}
+}
+
+// TestPasswordChecksBounded: however many connections send a password at
+// once, no more checks run together than Config.LoginChecks.
+func TestPasswordChecksBounded(t *testing.T) {
+	const clients = 8
+	var running, peak atomic.Int32
+	entered := make(chan struct{}, clients)
+	proceed := make(chan struct{})
+	check := func(name, password string) bool {
+		n := running.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		entered <- struct{}{}
+		<-proceed
+		running.Add(-1)
+		return false
+	}
+	_, addr := lineServer(t, Config{LoginChecks: 1, LoginDelay: time.Millisecond}, func(s *Server) { s.check = check })
+	var lcs []*lineClient
+	for range clients {
+		lc := dialLine(t, addr)
+		lc.send("alice\r\n")
+		lc.expect("password: ")
+		lc.send("wrong\r\n")
+		lcs = append(lcs, lc)
+	}
+	deadline := time.After(30 * time.Second)
+	for i := range clients {
+		select {
+		case <-entered:
+		case <-deadline:
+			t.Fatalf("%d of %d checks ran", i, clients)
+		}
+		proceed <- struct{}{}
+	}
+	for _, lc := range lcs {
+		lc.expect("Login incorrect")
+	}
+	if p := peak.Load(); p != 1 {
+		t.Errorf("%d password checks ran at once, want 1", p)
+	}
+}
+
+// syncBuffer is a log destination safe for the sessions' goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// TestPasswordAtNamePromptNotLogged: a password typed at the username:
+// prompt by mistake stays out of the log; a known user's name is logged.
+func TestPasswordAtNamePromptNotLogged(t *testing.T) {
+	var log syncBuffer
+	_, addr := lineServer(t, Config{LoginDelay: time.Millisecond, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	lc := dialLine(t, addr)
+	lc.expect("username: ")
+	lc.send("Tr0ub4dor&3\r\n")
+	lc.expect("password: ")
+	lc.send("Tr0ub4dor&3\r\n")
+	lc.expect("Login incorrect")
+	lc.send("alice\r\n")
+	lc.expect("password: ")
+	lc.send("wrong\r\n")
+	lc.expect("Login incorrect")
+	if strings.Contains(log.String(), "Tr0ub4dor") {
+		t.Errorf("the log has what was typed at the username prompt:\n%s", log.String())
+	}
+	if !strings.Contains(log.String(), "user=alice") {
+		t.Errorf("the log does not name the known user alice:\n%s", log.String())
 	}
 }
