@@ -28,6 +28,7 @@ type serveFlags struct {
 	listen, users, control string
 	unrestricted, strict   bool
 	maxSessions            int
+	maxLogins, maxLoginsIP int
 	loginTimeout           time.Duration
 	loginDelay             time.Duration
 	grace, migrateTimeout  time.Duration
@@ -53,6 +54,8 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.control, "control", migrate.DefaultControlPath(), "control socket `path` for migrate and status")
 	fs.BoolVar(&f.unrestricted, "unrestricted", false, "let sessions import os/exec, syscall and unsafe")
 	fs.IntVar(&f.maxSessions, "max-sessions", 256, "connections served at once")
+	fs.IntVar(&f.maxLogins, "max-logins", 64, "connections not yet logged in at once (within --max-sessions)")
+	fs.IntVar(&f.maxLoginsIP, "max-logins-per-ip", 16, "connections not yet logged in at once from one IP address")
 	fs.DurationVar(&f.loginTimeout, "login-timeout", time.Minute, "time allowed to log in")
 	fs.DurationVar(&f.loginDelay, "login-delay", time.Second, "pause after a wrong password")
 	fs.DurationVar(&f.grace, "grace", 2*time.Second, "time a running evaluation gets to finish before a migration interrupts it")
@@ -166,17 +169,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer closeWorkers()
 	srv := repl.NewServer(repl.Config{
-		Namespaces:   nss,
-		LogLines:     f.logLines,
-		Restored:     restored,
-		Users:        users,
-		Version:      versionString(),
-		Unrestricted: f.unrestricted,
-		MaxSessions:  f.maxSessions,
-		LoginTimeout: f.loginTimeout,
-		LoginDelay:   f.loginDelay,
-		Admins:       splitList(f.admins),
-		Logger:       log,
+		Namespaces:     nss,
+		LogLines:       f.logLines,
+		Restored:       restored,
+		Users:          users,
+		Version:        versionString(),
+		Unrestricted:   f.unrestricted,
+		MaxSessions:    f.maxSessions,
+		MaxLogins:      f.maxLogins,
+		MaxLoginsPerIP: f.maxLoginsIP,
+		LoginTimeout:   f.loginTimeout,
+		LoginDelay:     f.loginDelay,
+		Admins:         splitList(f.admins),
+		Logger:         log,
 	})
 
 	var old meta

@@ -68,7 +68,7 @@ type Options struct {
 	Interval time.Duration
 	Rate     int
 	Timeout  time.Duration // for each session count; default 1h
-	Parallel int           // logins and namespace set-ups at once; default 32
+	Parallel int           // logins and namespace set-ups at once; default 16 (a server's --max-logins-per-ip)
 	Progress io.Writer     // a line per step; nil discards
 }
 
@@ -260,7 +260,7 @@ func Run(ctx context.Context, opts Options) (Results, error) {
 		opts.Rate = 2000
 	}
 	if opts.Parallel <= 0 {
-		opts.Parallel = 32
+		opts.Parallel = 16
 	}
 	if opts.Progress == nil {
 		opts.Progress = io.Discard

@@ -329,6 +329,7 @@ func (s *Server) adopt(st SessionState, nc net.Conn) error {
 		return fmt.Errorf("session %d: adopted twice", st.ID)
 	}
 	s.sessions[st.ID] = sess
+	s.countLoginLocked(sess) // one logging in still is, here too
 	s.adopted = append(s.adopted, sess)
 	s.nextID = max(s.nextID, st.ID)
 	return nil

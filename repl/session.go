@@ -62,6 +62,7 @@ type Session struct {
 	arrival     string        // what an adopted session tells its user first; set before run
 	lost        []string      // what the migration could not carry, told on arrival
 	running     bool          // its goroutine was started; guarded by srv.mu
+	loggingIn   string        // the IP address it counts under while logging in, "" once not; guarded by srv.mu
 	moved       bool          // another process has its connection: write nothing; guarded by mu
 	vouched     vouch         // what Server.Vouch last found; guarded by mu
 }
@@ -265,6 +266,10 @@ func (s *Session) login(ctx context.Context) (string, error) {
 			if err != nil {
 				return "", err
 			}
+			// The editor keeps every line in the history, this one too:
+			// it is not a line of Go, and it may be a password typed at
+			// the wrong prompt, so Up-arrow in the REPL must not find it.
+			s.hist.clear()
 			s.loginName = strings.TrimSpace(name)
 			continue
 		}
@@ -293,6 +298,7 @@ func (s *Session) login(ctx context.Context) (string, error) {
 			s.mu.Lock()
 			s.user, s.since = name, time.Now()
 			s.mu.Unlock()
+			s.srv.loggedIn(s)
 			return name, nil
 		}
 		s.loginTry++
@@ -314,6 +320,13 @@ func (s *Session) login(ctx context.Context) (string, error) {
 	}
 	fmt.Fprint(ed, "Too many failed logins.\n")
 	return "", fmt.Errorf("%d wrong passwords", maxLoginTries)
+}
+
+// clear forgets every entry.
+func (h *history) clear() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.entries = nil
 }
 
 // loop is the read-eval-print loop.

@@ -251,3 +251,74 @@ func TestPasswordAtNamePromptNotLogged(t *testing.T) {
 		t.Errorf("the log does not name the known user alice:\n%s", log.String())
 	}
 }
+
+// TestLoginsCapped: connections that do not log in have a cap of their
+// own, from one address too, and one that closes frees its place at once,
+// so a flood of connect-and-close cannot keep a user from logging in.
+func TestLoginsCapped(t *testing.T) {
+	srv, addr := lineServer(t, Config{MaxSessions: 100, MaxLogins: 4, MaxLoginsPerIP: 3, NegotiationWait: time.Minute})
+	var idle []*lineClient
+	for range 3 {
+		lc := dialLine(t, addr) // connects, says nothing: waits out the negotiation
+		idle = append(idle, lc)
+	}
+	waitFor(t, "3 connections logging in", func() bool { return len(srv.Sessions()) == 3 })
+	lc := dialLine(t, addr)
+	if got := lc.expect("try again later\r\n"); !strings.Contains(got, "from 127.0.0.1 (limit 3)") {
+		t.Errorf("a 4th connection from one address was told %q", got)
+	}
+
+	// Closed, a connection frees its place at once, not when the
+	// negotiation's wait (a minute here) is over.
+	for _, lc := range idle {
+		lc.c.Close()
+	}
+	waitFor(t, "closed connections to free their places", func() bool { return len(srv.Sessions()) == 0 })
+	for range 20 { // connect and close, again and again
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	waitFor(t, "connect-and-close to free its places", func() bool { return len(srv.Sessions()) == 0 })
+	lc = dialLine(t, addr)
+	lc.send("alice\r\n") // data first: line mode at once
+	lc.expect("password: ")
+	lc.send("secret\r\n")
+	lc.expect(">>> ")
+	waitFor(t, "the logged-in session to leave the logins' count", func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return srv.loggingIn == 0
+	})
+}
+
+// waitFor polls cond until it holds, failing the test after a deadline.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestLoginNameNotInHistory: in character mode, Up-arrow after login does
+// not bring back the name typed at the username: prompt.
+func TestLoginNameNotInHistory(t *testing.T) {
+	_, addr := lineServer(t, Config{})
+	lc := dialLine(t, addr)
+	lc.send("\xff\xfd\x01\xff\xfd\x03") // IAC DO ECHO, IAC DO SGA: the server edits the lines
+	lc.expect("username: ")
+	lc.send("alice\r\x00")
+	lc.expect("password: ")
+	lc.send("secret\r\x00")
+	lc.expect(">>> ")
+	lc.send("\x1b[A\r\x00") // Up, Enter
+	if got := lc.expect(">>> "); strings.Contains(got, "alice") {
+		t.Errorf("Up-arrow after login recalled the login name: %q", got)
+	}
+}
