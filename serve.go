@@ -146,8 +146,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		if ctl, err = migrate.ListenControl(f.control); err != nil {
 			closeAll()
-			return err
+			if errors.Is(err, migrate.ErrNotPrivate) {
+				return fmt.Errorf("serve: %w; another user may have created it: give serve, migrate and status the same --control PATH in a directory of your own, or set XDG_RUNTIME_DIR (the default is then $XDG_RUNTIME_DIR/translucent/control.sock)", err)
+			}
+			return fmt.Errorf("serve: %w", err)
 		}
+	}
+	if dir, err := privateDirPath(); err == nil {
+		removeStalePrecopies(dir, log)
 	}
 	users, usersFile, err := loadOrCreateUsers(f.users, log)
 	if err != nil {
@@ -189,7 +195,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		// Restore the namespaces now, before the old process pauses
 		// anyone: the sessions that have not changed since are given
 		// these, and the pause is spared their restore.
-		if pre, err := openSnapshot(f.precopy, nil); err != nil {
+		pre, err := openSnapshot(f.precopy, nil)
+		removeOwnPrecopy(f.precopy) // read or not, it holds users' namespaces
+		if err != nil {
 			log.Warn("precopy unreadable; every namespace is restored in the pause", "err", err)
 		} else {
 			// Fewer collections while the heap grows from nothing to every
