@@ -36,6 +36,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	soakSessions := fs.Int("soak-sessions", 100, "sessions of the soak")
 	soakMigrations := fs.Int("soak-migrations", 100, "migrations spread over the soak, alternating between the two builds")
 	soakKills := fs.Int("soak-kills", 100, "SIGKILLs of a random worker spread over the soak")
+	paste := fs.String("paste", "", "comma-separated line `counts` of a pasted slice literal, each timed under both builds (--binary, --new-binary); with it, the other measurements run only if asked for")
+	flood := fs.Int("flood", 0, "password flood: a logged-in user's 1 + 1 while `N` connections guess passwords, under both builds (0: none; with it, the other measurements run only if asked for)")
 	timeout := fs.Duration("timeout", time.Hour, "time allowed for each session count")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
@@ -43,7 +45,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))
 	}
-	if *soak > 0 {
+	if *soak > 0 || *paste != "" || *flood > 0 {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		if !set["sessions"] {
@@ -55,6 +57,14 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *soak < 0 || *soakSessions < 1 || *soakMigrations < 0 || *soakKills < 0 {
 		return errors.New("bench: --soak, --soak-migrations and --soak-kills must not be negative, --soak-sessions positive")
+	}
+	var pastes []int
+	for _, s := range splitList(*paste) {
+		n, err := strconv.Atoi(strings.ReplaceAll(s, "_", ""))
+		if err != nil || n < 1 {
+			return fmt.Errorf("bench: --paste: %q is not a positive count", s)
+		}
+		pastes = append(pastes, n)
 	}
 	counts := []int{} // --sessions "": none, not the default
 	for _, s := range splitList(*sessions) {
@@ -77,6 +87,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Binary: absPath(*binary), NewBinary: absPath(*newBinary), Source: *source,
 		Soak: *soak, SoakSessions: *soakSessions, SoakMigrations: *soakMigrations, SoakKills: *soakKills,
 		Interval: *interval, Rate: *rate, Timeout: *timeout, Progress: stderr,
+		Paste: pastes, Flood: *flood,
 	}
 	if *crash == 0 {
 		opts.Crash = -1 // Options' zero is the default
@@ -85,7 +96,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		opts.Imports = []string{} // --imports "": none, not the default
 	}
 	res, err := bench.Run(ctx, opts)
-	if len(res.Runs)+len(res.Crash)+len(res.Long) > 0 || res.Soak != nil {
+	if len(res.Runs)+len(res.Crash)+len(res.Long)+len(res.Paste)+len(res.Flood) > 0 || res.Soak != nil {
 		if werr := bench.WriteMarkdown(stdout, res); werr != nil {
 			err = errors.Join(err, werr)
 		}

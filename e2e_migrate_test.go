@@ -409,8 +409,12 @@ func TestMigrateTypedAhead(t *testing.T) {
 
 // TestMigrateOldDiesAfterReady: the new process holds everything once it
 // says READY, so the old one dying then loses nothing.
+//
+// The precopy file, which holds users' namespaces, is not left behind: the
+// old process cannot remove it, so the new one does once it has read it.
 func TestMigrateOldDiesAfterReady(t *testing.T) {
-	s := startServerEnv(t, []string{"TRANSLUCENT_TEST_FAIL=die-after-ready"})
+	runtime := t.TempDir() // the private directory, where the precopy goes
+	s := startServerEnv(t, []string{"TRANSLUCENT_TEST_FAIL=die-after-ready", "XDG_RUNTIME_DIR=" + runtime})
 	c := loggedIn(t, s)
 	populate(t, c)
 	out, err := migrateTo(t, s, binaryV2)
@@ -430,6 +434,12 @@ func TestMigrateOldDiesAfterReady(t *testing.T) {
 	t.Cleanup(func() { stopPid(t, pid) })
 	if got := c.eval("add(2, 3)"); got != "5" {
 		t.Errorf("add(2, 3) = %q", got)
+	}
+	if !strings.Contains(s.log.String(), "namespaces restored ahead of the handoff") {
+		t.Errorf("no precopy was restored: nothing to check")
+	}
+	if left, _ := filepath.Glob(filepath.Join(runtime, "translucent", "*precopy*")); len(left) > 0 {
+		t.Errorf("left in the private directory: %v", left)
 	}
 }
 

@@ -205,9 +205,9 @@ func lockDir(dir string) (unlock func(), err error) {
 // privateDir returns a directory only this user can use, for files such as
 // the admin password: $XDG_RUNTIME_DIR/translucent or /tmp/translucent-UID.
 func privateDir() (string, error) {
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("translucent-%d", os.Getuid()))
-	if rt := os.Getenv("XDG_RUNTIME_DIR"); rt != "" {
-		dir = filepath.Join(rt, "translucent")
+	dir, err := privateDirPath()
+	if err != nil {
+		return "", err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
@@ -218,9 +218,20 @@ func privateDir() (string, error) {
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !fi.IsDir() || !ok || int(st.Uid) != os.Getuid() || fi.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("%s: not a private directory of this user (want mode 0700, owner uid %d)", dir, os.Getuid())
+		return "", fmt.Errorf("%s: not a private directory of this user (want mode 0700, owner uid %d; another user may have created it): %s", dir, os.Getuid(), wayOut)
 	}
 	return dir, nil
+}
+
+// wayOut says what to do about a private directory someone else holds.
+const wayOut = "set XDG_RUNTIME_DIR to a directory of your own (files then go to $XDG_RUNTIME_DIR/translucent), or remove it if it is not in use, and give serve, migrate and status the same --control PATH in a directory of your own"
+
+// privateDirPath is privateDir's path, without creating or checking it.
+func privateDirPath() (string, error) {
+	if rt := os.Getenv("XDG_RUNTIME_DIR"); rt != "" {
+		return filepath.Abs(filepath.Join(rt, "translucent"))
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("translucent-%d", os.Getuid())), nil
 }
 
 func adduser(args []string, stdin io.Reader, stdout, stderr io.Writer) error {

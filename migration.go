@@ -452,6 +452,58 @@ func (m *migrator) precopy() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, fmt.Sprintf("precopy-%d.cbor", os.Getpid()))
+	path := filepath.Join(dir, fmt.Sprintf("%s%d%s", precopyPrefix, os.Getpid(), precopySuffix))
 	return path, writeFileAtomic(path, b.Bytes(), 0o600)
+}
+
+// A precopy file holds users' namespaces: precopy-PID.cbor, PID the
+// migrating process's. The migrating process removes it when its
+// migration ends, and the successor as soon as it has read it; what a
+// crash of both leaves is removed by the next server to start
+// (removeStalePrecopies).
+const (
+	precopyPrefix = "precopy-"
+	precopySuffix = ".cbor"
+)
+
+// removeStalePrecopies removes the precopy files in dir (and the
+// temporary files they were written through) whose process is gone. A
+// live process's file is kept: it may be migrating.
+func removeStalePrecopies(dir string, log *slog.Logger) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return // no private directory yet: nothing left in it
+	}
+	for _, e := range ents {
+		name := strings.TrimPrefix(e.Name(), ".") // writeFileAtomic's ".NAME.*"
+		if !strings.HasPrefix(name, precopyPrefix) {
+			continue
+		}
+		digits := strings.TrimPrefix(name, precopyPrefix)
+		digits = digits[:len(digits)-len(strings.TrimLeft(digits, "0123456789"))]
+		pid, err := strconv.Atoi(digits)
+		if err != nil || pid <= 0 || !strings.HasPrefix(name[len(precopyPrefix)+len(digits):], precopySuffix) {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); pid == os.Getpid() || err == nil || errors.Is(err, syscall.EPERM) {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		if err := os.Remove(path); err == nil {
+			log.Info("removed a precopy file left by a process that is gone", "file", path, "pid", pid)
+		}
+	}
+}
+
+// removeOwnPrecopy removes the precopy file this successor read, if it
+// is one a migrating server wrote in the private directory (never a file
+// named by hand).
+func removeOwnPrecopy(path string) {
+	dir, err := privateDirPath()
+	if err != nil || filepath.Dir(path) != dir {
+		return
+	}
+	if base := filepath.Base(path); strings.HasPrefix(base, precopyPrefix) && strings.HasSuffix(base, precopySuffix) {
+		os.Remove(path)
+	}
 }

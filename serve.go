@@ -28,6 +28,7 @@ type serveFlags struct {
 	listen, users, control string
 	unrestricted, strict   bool
 	maxSessions            int
+	maxLogins, maxLoginsIP int
 	loginTimeout           time.Duration
 	loginDelay             time.Duration
 	grace, migrateTimeout  time.Duration
@@ -52,6 +53,8 @@ func parseServeFlags(args []string, stdout, stderr io.Writer) (*serveFlags, erro
 	fs.StringVar(&f.control, "control", migrate.DefaultControlPath(), "control socket `path` for migrate and status")
 	fs.BoolVar(&f.unrestricted, "unrestricted", false, "let sessions import os/exec, syscall and unsafe")
 	fs.IntVar(&f.maxSessions, "max-sessions", 256, "connections served at once")
+	fs.IntVar(&f.maxLogins, "max-logins", 64, "connections not yet logged in at once (within --max-sessions)")
+	fs.IntVar(&f.maxLoginsIP, "max-logins-per-ip", 16, "connections not yet logged in at once from one IP address")
 	fs.DurationVar(&f.loginTimeout, "login-timeout", time.Minute, "time allowed to log in")
 	fs.DurationVar(&f.loginDelay, "login-delay", time.Second, "pause after a wrong password")
 	fs.DurationVar(&f.grace, "grace", 2*time.Second, "time a running evaluation gets to finish before a migration interrupts it")
@@ -146,8 +149,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		if ctl, err = migrate.ListenControl(f.control); err != nil {
 			closeAll()
-			return err
+			if errors.Is(err, migrate.ErrNotPrivate) {
+				return fmt.Errorf("serve: %w; another user may have created it: give serve, migrate and status the same --control PATH in a directory of your own, or set XDG_RUNTIME_DIR (the default is then $XDG_RUNTIME_DIR/translucent/control.sock)", err)
+			}
+			return fmt.Errorf("serve: %w", err)
 		}
+	}
+	if dir, err := privateDirPath(); err == nil {
+		removeStalePrecopies(dir, log)
 	}
 	users, usersFile, err := loadOrCreateUsers(f.users, log)
 	if err != nil {
@@ -169,17 +178,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer closeWorkers()
 	srv := repl.NewServer(repl.Config{
-		Namespaces:   nss,
-		LogLines:     f.logLines,
-		Restored:     restored,
-		Users:        users,
-		Version:      versionString(),
-		Unrestricted: f.unrestricted,
-		MaxSessions:  f.maxSessions,
-		LoginTimeout: f.loginTimeout,
-		LoginDelay:   f.loginDelay,
-		Admins:       splitList(f.admins),
-		Logger:       log,
+		Namespaces:     nss,
+		LogLines:       f.logLines,
+		Restored:       restored,
+		Users:          users,
+		Version:        versionString(),
+		Unrestricted:   f.unrestricted,
+		MaxSessions:    f.maxSessions,
+		MaxLogins:      f.maxLogins,
+		MaxLoginsPerIP: f.maxLoginsIP,
+		LoginTimeout:   f.loginTimeout,
+		LoginDelay:     f.loginDelay,
+		Admins:         splitList(f.admins),
+		Logger:         log,
 	})
 
 	var old meta
@@ -187,7 +198,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// Restore the namespaces now, before the old process pauses
 		// anyone: the sessions that have not changed since are given
 		// these, and the pause is spared their restore.
-		if pre, err := openSnapshot(f.precopy, nil); err != nil {
+		pre, err := openSnapshot(f.precopy, nil)
+		removeOwnPrecopy(f.precopy) // read or not, it holds users' namespaces
+		if err != nil {
 			log.Warn("precopy unreadable; every namespace is restored in the pause", "err", err)
 		} else {
 			// Fewer collections while the heap grows from nothing to every

@@ -57,6 +57,14 @@ type Options struct {
 	Soak                                    time.Duration
 	SoakSessions, SoakMigrations, SoakKills int
 
+	// Paste is the line counts of a pasted slice literal, each timed
+	// under both builds; empty: none. Flood, when positive, is how many
+	// connections guess passwords while a logged-in user times 1 + 1
+	// (FloodSamples times, default 200) under both builds.
+	Paste        []int
+	Flood        int
+	FloodSamples int
+
 	// Binary and NewBinary are the builds migrated from and to. When
 	// either is empty, both are built from Source (default ".", the
 	// repository root) with versions bench-v1 and bench-v2.
@@ -74,7 +82,7 @@ type Options struct {
 	Interval time.Duration
 	Rate     int
 	Timeout  time.Duration // for each session count; default 1h
-	Parallel int           // logins and namespace set-ups at once; default 32
+	Parallel int           // logins and namespace set-ups at once; default 16 (a server's --max-logins-per-ip)
 	Progress io.Writer     // a line per step; nil discards
 }
 
@@ -95,6 +103,8 @@ type Results struct {
 	Crash    []CrashResult `json:"crash,omitempty"`
 	Long     []LongResult  `json:"long,omitempty"`
 	Soak     *SoakResult   `json:"soak,omitempty"`
+	Paste    []PasteResult `json:"paste,omitempty"`
+	Flood    []FloodResult `json:"flood,omitempty"`
 }
 
 // Machine describes where the figures were taken.
@@ -267,7 +277,7 @@ func Run(ctx context.Context, opts Options) (Results, error) {
 		opts.Rate = 2000
 	}
 	if opts.Parallel <= 0 {
-		opts.Parallel = 32
+		opts.Parallel = 16
 	}
 	if opts.Progress == nil {
 		opts.Progress = io.Discard
@@ -357,6 +367,41 @@ func Run(ctx context.Context, opts Options) (Results, error) {
 			r.logf("soak, %s: %s", label(opts.SoakSessions, opts.Isolate[0]), sr.Error)
 		}
 		res.Soak = &sr
+		if err := WriteAll(opts.Out, res); err != nil {
+			return res, err
+		}
+	}
+	// The builds take turns at each paste length, as the modes do at each
+	// session count.
+	for _, n := range opts.Paste {
+		for _, bin := range r.builds() {
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+			r.logf("paste of %d lines, %s", n, bin)
+			pr := r.paste(ctx, bin, n)
+			if pr.Error != "" {
+				r.logf("paste of %d lines, %s: %s", n, bin, pr.Error)
+			}
+			res.Paste = append(res.Paste, pr)
+			if err := WriteAll(opts.Out, res); err != nil {
+				return res, err
+			}
+		}
+	}
+	for _, bin := range r.builds() {
+		if opts.Flood <= 0 || ctx.Err() != nil {
+			break
+		}
+		if opts.FloodSamples <= 0 {
+			opts.FloodSamples = 200
+		}
+		r.logf("password flood of %d connections, %s", opts.Flood, bin)
+		fr := r.flood(ctx, bin, opts.Flood, opts.FloodSamples)
+		if fr.Error != "" {
+			r.logf("password flood, %s: %s", bin, fr.Error)
+		}
+		res.Flood = append(res.Flood, fr)
 		if err := WriteAll(opts.Out, res); err != nil {
 			return res, err
 		}

@@ -163,6 +163,12 @@ func WriteMarkdown(w io.Writer, res Results) error {
 	if res.Soak != nil {
 		writeSoak(&b, *res.Soak)
 	}
+	if len(res.Paste) > 0 {
+		writePaste(&b, res.Paste)
+	}
+	if len(res.Flood) > 0 {
+		writeFlood(&b, res.Flood)
+	}
 
 	var problems []string
 	note := func(what, s string) {
@@ -187,6 +193,12 @@ func WriteMarkdown(w io.Writer, res Results) error {
 		for _, e := range append(append([]string{s.Error}, s.MigErrors...), append(s.LostErrors, s.Notes...)...) {
 			note("soak, "+s.Isolate, e)
 		}
+	}
+	for _, p := range res.Paste {
+		note(fmt.Sprintf("paste of %d lines, %s", p.Lines, p.Build), p.Error)
+	}
+	for _, f := range res.Flood {
+		note("password flood, "+f.Build, f.Error)
 	}
 	if len(problems) > 0 {
 		b.WriteString("\n## Errors and notes\n\n" + strings.Join(problems, "\n") + "\n")

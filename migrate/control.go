@@ -185,6 +185,10 @@ func flock(f *os.File) error {
 	return ferr
 }
 
+// ErrNotPrivate reports a control socket directory that someone else
+// could write to or owns: another user may have created it.
+var ErrNotPrivate = errors.New("migrate: the control socket directory is not private")
+
 // checkPrivateDir checks that dir is a directory (not a link to one)
 // owned by uid that no one else can write to, so no one else can replace
 // the socket file. Read and search permission for others is allowed (a
@@ -198,11 +202,13 @@ func checkPrivateDir(dir string, uid int) error {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	switch {
 	case !fi.IsDir():
-		return fmt.Errorf("migrate: control socket directory %s is not a directory", dir)
-	case !ok || int(st.Uid) != uid:
-		return fmt.Errorf("migrate: control socket directory %s is not owned by uid %d", dir, uid)
+		return fmt.Errorf("%w: %s is not a directory", ErrNotPrivate, dir)
+	case !ok:
+		return fmt.Errorf("%w: %s: its owner cannot be read", ErrNotPrivate, dir)
+	case int(st.Uid) != uid:
+		return fmt.Errorf("%w: %s is owned by uid %d, not by this user (uid %d)", ErrNotPrivate, dir, st.Uid, uid)
 	case fi.Mode().Perm()&0o022 != 0:
-		return fmt.Errorf("migrate: control socket directory %s has mode %#o: others can write to it (chmod go-w it, or use a directory of your own)", dir, fi.Mode().Perm())
+		return fmt.Errorf("%w: %s has mode %#o: others can write to it (chmod go-w it, or use a directory of your own)", ErrNotPrivate, dir, fi.Mode().Perm())
 	}
 	return nil
 }

@@ -73,7 +73,7 @@ func TestListenControlRejectsSharedDirectory(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "others can write to it") {
 		t.Fatalf("ListenControl: %v", err)
 	}
-	if err := checkPrivateDir(t.TempDir(), os.Geteuid()+1); err == nil || !strings.Contains(err.Error(), "not owned by uid") {
+	if err := checkPrivateDir(t.TempDir(), os.Geteuid()+1); err == nil || !errors.Is(err, ErrNotPrivate) || !strings.Contains(err.Error(), "is owned by uid") {
 		t.Errorf("checkPrivateDir with another uid: %v", err)
 	}
 }

@@ -134,8 +134,9 @@ func (p phase) String() string {
 // successor inherits them: any other writer is fed through a pipe that
 // dies with this process, after which the successor's writes to it fail.
 //
-// The successor is not tied to ctx, which Start only checks before
-// starting: a committed successor outlives everything here. A binary that
+// The successor is not tied to ctx, which only bounds how long Start
+// waits for its process to start: a committed successor outlives
+// everything here. A binary that
 // is missing or not executable gives an error and no process.
 func Start(ctx context.Context, binary string, args []string, stdout, stderr io.Writer) (*Successor, error) {
 	if err := ctx.Err(); err != nil {
@@ -147,10 +148,10 @@ func Start(ctx context.Context, binary string, args []string, stdout, stderr io.
 	}
 	ours := os.NewFile(uintptr(fds[0]), "handoff")
 	theirs := os.NewFile(uintptr(fds[1]), "handoff-successor")
-	defer theirs.Close()
 	fc, err := net.FileConn(ours)
 	ours.Close()
 	if err != nil {
+		theirs.Close()
 		return nil, fmt.Errorf("migrate: handoff socket: %w", err)
 	}
 	conn := fc.(*net.UnixConn)
@@ -164,7 +165,38 @@ func Start(ctx context.Context, binary string, args []string, stdout, stderr io.
 		EnvHandoffHello+"=1")
 	// Bounds Wait when a grandchild keeps a stdout pipe open.
 	cmd.WaitDelay = 2 * time.Second
-	if err := cmd.Start(); err != nil {
+
+	// cmd.Start returns once the forked child has called exec: a child
+	// stopped (SIGSTOP) before its exec holds it until it runs again.
+	// So it runs on its own goroutine, and Start gives up at ctx's end.
+	// A process that starts after that is killed at once; its handoff
+	// socket, closed here, is dead anyway.
+	result := make(chan error)
+	abandoned := make(chan struct{})
+	go func() { // ends when cmd.Start returns (and, if abandoned, its process is reaped)
+		err := startProcess(cmd)
+		theirs.Close()
+		select {
+		case result <- err:
+		case <-abandoned:
+			if err == nil {
+				cmd.Process.Kill()
+				cmd.Wait()
+			}
+		}
+	}()
+	select {
+	case err = <-result:
+	case <-ctx.Done():
+		close(abandoned)
+		conn.Close()
+		err := ctx.Err()
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = ErrTimeout
+		}
+		return nil, fmt.Errorf("migrate: starting successor %s: %w: its process was not running yet (a child stopped before its exec?)", binary, err)
+	}
+	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("migrate: starting successor %s: %w", binary, err)
 	}
@@ -181,6 +213,14 @@ func Start(ctx context.Context, binary string, args []string, stdout, stderr io.
 	}()
 	return s, nil
 }
+
+// commitWait bounds the wait for a successor to take COMMIT: one read
+// and a close, unless it is stopped or hung.
+var commitWait = 30 * time.Second
+
+// startProcess starts a successor's process; the tests replace it with
+// one that blocks as a child stopped before its exec does.
+var startProcess = (*exec.Cmd).Start
 
 func withoutHandoffEnv(env []string) []string {
 	out := env[:0:0]
@@ -380,9 +420,12 @@ func (s *Successor) WaitReady(ctx context.Context) ([]byte, error) {
 // socket closed with a message unread resets its peer (ECONNRESET), where
 // one closed with nothing unread ends it (EOF): so the way the successor's
 // end closes, whether it exits or dies, says which happened. Commit waits
-// for that close with no timer: a successor stopped (SIGSTOP) before it
-// read COMMIT may still read it, so resuming the sessions here could make
-// two owners, and exiting none.
+// for that close until commitWait has passed: a successor stopped
+// (SIGSTOP) before it read COMMIT may still read it, so resuming the
+// sessions here while it lives could make two owners. Past commitWait,
+// Commit kills it (SIGKILL) and waits until it has been reaped: dead, it
+// owns nothing, whatever it read, and the handoff fails (ErrTimeout) with
+// the sessions still here.
 func (s *Successor) Commit() error {
 	// mu is held across the write so that a concurrent Abort either comes
 	// first (no COMMIT is sent) or finds the handoff committing (and leaves
@@ -400,7 +443,7 @@ func (s *Successor) Commit() error {
 	if err != nil {
 		return s.ioError(context.Background(), "before COMMIT", "sending COMMIT", err)
 	}
-	taken, err := s.commitTaken()
+	taken, err := s.commitTaken(time.Now().Add(commitWait))
 	if !taken {
 		s.enter(phaseCommitting, phaseAborted) // Abort kills what is left of the successor
 		return err
@@ -412,8 +455,8 @@ func (s *Successor) Commit() error {
 
 // commitTaken waits until the successor's end of the handoff closes, and
 // reports whether it had read COMMIT by then.
-func (s *Successor) commitTaken() (bool, error) {
-	s.conn.SetDeadline(time.Time{})
+func (s *Successor) commitTaken(deadline time.Time) (bool, error) {
+	s.conn.SetDeadline(deadline)
 	for {
 		_, _, fds, err := s.ch.readMessage()
 		closeFDs(fds)
@@ -425,10 +468,14 @@ func (s *Successor) commitTaken() (bool, error) {
 			return true, nil
 		case errors.Is(err, syscall.ECONNRESET):
 			return false, s.ioError(context.Background(), "before taking COMMIT", "waiting for the successor to take COMMIT", err)
-		case errors.Is(err, os.ErrDeadlineExceeded):
+		case errors.Is(err, os.ErrDeadlineExceeded) && time.Now().Before(deadline):
 			// Set by an earlier step's ctx as it ended (deadlineOn's
-			// stop does not wait for it): no timer runs here.
-			s.conn.SetDeadline(time.Time{})
+			// stop does not wait for it).
+			s.conn.SetDeadline(deadline)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			s.cmd.Process.Kill()
+			<-s.exited
+			return false, fmt.Errorf("%w: the successor did not take COMMIT within %v; it was killed", ErrTimeout, commitWait)
 		default:
 			// A failure that says nothing about COMMIT. Resuming could
 			// make two owners; going on makes at worst none.

@@ -335,6 +335,7 @@ func (s *Server) adopt(st SessionState, nc net.Conn) error {
 		return fmt.Errorf("session %d: adopted twice", st.ID)
 	}
 	s.sessions[st.ID] = sess
+	s.countLoginLocked(sess) // one logging in still is, here too
 	s.adopted = append(s.adopted, sess)
 	s.nextID = max(s.nextID, st.ID)
 	return nil
@@ -351,7 +352,8 @@ func (s *Server) restore(st SessionState, nc net.Conn) (*Session, error) {
 	}
 	sess.id, sess.addr, sess.nc, sess.hist = st.ID, st.Addr, nc, &history{entries: st.History}
 	sess.user, sess.since, sess.charMode = st.User, st.Since, st.CharMode
-	sess.loginName, sess.loginTry, sess.chunk = st.LoginName, st.LoginTry, st.Chunk
+	sess.loginName, sess.loginTry = st.LoginName, st.LoginTry
+	sess.chunk.SetText(st.Chunk)
 	sess.restored, sess.lost = true, st.Lost
 	sess.conn = telnet.Restore(nc, st.Telnet)
 	sess.newInput()
@@ -484,7 +486,7 @@ func (sess *Session) export(ahead []byte, drop ...string) (Exported, error) {
 	st := SessionState{
 		Version: StateVersion, ID: sess.id, User: info.User, Since: info.Since, Addr: sess.addr,
 		CharMode: sess.charMode, LoginName: sess.loginName, LoginTry: sess.loginTry,
-		Telnet: sess.conn.State(), History: sess.hist.Entries(), Input: sess.in.state(), Chunk: sess.chunk,
+		Telnet: sess.conn.State(), History: sess.hist.Entries(), Input: sess.in.state(), Chunk: sess.chunk.String(),
 	}
 	var lost []string
 	state, sum, notes, saved := checkpoint(sess.ns)

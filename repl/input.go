@@ -55,10 +55,12 @@ type input struct {
 	muted      bool       // editor output is dropped while replaying; guarded by mu
 	arrived    chan struct{}
 	once       sync.Once
+	gone       chan struct{} // closed when the client's connection fails: a waiting login gives up its place
+	goneOnce   sync.Once
 }
 
 func newInput(src io.Reader) *input {
-	in := &input{src: src, arrived: make(chan struct{})}
+	in := &input{src: src, arrived: make(chan struct{}), gone: make(chan struct{})}
 	in.cond = sync.NewCond(&in.mu)
 	return in
 }
@@ -99,6 +101,7 @@ func (in *input) pump() {
 			continue
 		}
 		if err != nil {
+			in.goneOnce.Do(func() { close(in.gone) })
 			in.mu.Lock()
 			in.err = err
 			if in.cancelEval != nil {
@@ -169,6 +172,10 @@ func (in *input) add(b []byte) {
 
 // Arrived is closed when the first byte of data has been read.
 func (in *input) Arrived() <-chan struct{} { return in.arrived }
+
+// Gone is closed when reading the client failed: it left, or its
+// connection was closed.
+func (in *input) Gone() <-chan struct{} { return in.gone }
 
 // evaluating arranges for Ctrl-C to call cancel until done is called.
 // Ctrl-C typed before it (still in buf) also cancels, so that a user who

@@ -180,6 +180,7 @@ func (s *Server) Hold(data []byte, conn *os.File) (uint64, error) {
 		return 0, fmt.Errorf("session %d is already here", st.ID)
 	}
 	s.sessions[st.ID] = sess
+	s.countLoginLocked(sess) // one logging in still is, here too
 	s.nextID = max(s.nextID, st.ID)
 	return st.ID, nil
 }
@@ -202,6 +203,7 @@ func (s *Server) Release(id uint64) {
 	defer s.mu.Unlock()
 	if sess, ok := s.sessions[id]; ok && !sess.running {
 		delete(s.sessions, id)
+		s.uncountLoginLocked(sess)
 		sess.discard()
 	}
 }

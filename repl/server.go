@@ -29,8 +29,11 @@ type Config struct {
 	Restored *SnapshotFile
 
 	MaxSessions     int           // connections at once, logged in or not; default 256
+	MaxLogins       int           // connections not yet logged in at once; default 64
+	MaxLoginsPerIP  int           // connections not yet logged in at once from one IP address; default 16
 	LoginTimeout    time.Duration // to complete a login; default 60s
 	LoginDelay      time.Duration // after a wrong password; default 1s
+	LoginChecks     int           // password checks (bcrypt) at once; default one per CPU but one, at least 1
 	NegotiationWait time.Duration // for the client's first telnet answer; default 1s
 	Logger          *slog.Logger  // default slog.Default()
 
@@ -45,6 +48,12 @@ type Config struct {
 func (c *Config) setDefaults() {
 	if c.MaxSessions <= 0 {
 		c.MaxSessions = 256
+	}
+	if c.MaxLogins <= 0 {
+		c.MaxLogins = 64
+	}
+	if c.MaxLoginsPerIP <= 0 {
+		c.MaxLoginsPerIP = 16
 	}
 	if c.LoginTimeout <= 0 {
 		c.LoginTimeout = time.Minute
@@ -63,17 +72,33 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// An address may get loginBurst wrong passwords checked at once, then one
+// every loginRefill (see gate): a user who mistypes a few times never
+// waits; a script guessing gets one guess a second, and the CPU that goes
+// with it, from each address.
+const (
+	loginBurst  = 8
+	loginRefill = time.Second
+)
+
 // Server accepts telnet connections and runs a session on each. It is the
 // registry of sessions.
 type Server struct {
-	cfg Config
+	cfg   Config
+	gate  *gate                            // bounds the CPU of password checks
+	check func(name, password string) bool // cfg.Users.Check; a test's seam
 
 	mu       sync.Mutex
 	ln       net.Listener        // guarded by mu
 	sessions map[uint64]*Session // every open connection; guarded by mu
 	nextID   uint64              // guarded by mu
-	closed   bool                // guarded by mu
-	adopted  []*Session          // restored from another process, not yet running; guarded by mu
+	// Sessions not logged in yet, in all and by IP address (see
+	// Session.loggingIn): a connection cap of their own, so that
+	// connections that never log in cannot take every place.
+	loggingIn     int            // guarded by mu
+	loggingInByIP map[string]int // guarded by mu
+	closed        bool           // guarded by mu
+	adopted       []*Session     // restored from another process, not yet running; guarded by mu
 
 	migrate  func(out io.Writer)            // starts a migration for :migrate; guarded by mu
 	upgrade  func(id uint64, out io.Writer) // moves a session for :upgrade; guarded by mu
@@ -97,8 +122,9 @@ type Server struct {
 func NewServer(cfg Config) *Server {
 	cfg.setDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, sessions: make(map[uint64]*Session), ctx: ctx, cancel: cancel, empty: make(chan struct{})}
+	s := &Server{cfg: cfg, loggingInByIP: map[string]int{}, gate: newGate(cfg.LoginChecks, loginBurst, loginRefill), sessions: make(map[uint64]*Session), ctx: ctx, cancel: cancel, empty: make(chan struct{})}
 	s.cond = sync.NewCond(&s.mu)
+	s.check = cfg.Users.Check
 	return s
 }
 
@@ -156,23 +182,70 @@ func (s *Server) isClosed() bool {
 // start registers a session for c and runs it in its own goroutine, or
 // turns c away when the server is full.
 func (s *Server) start(c net.Conn) {
+	ip := ipOf(c.RemoteAddr().String())
 	s.mu.Lock()
-	if s.closed || len(s.sessions) >= s.cfg.MaxSessions {
-		full := !s.closed
+	var refusal string
+	switch {
+	case s.closed:
+	case len(s.sessions) >= s.cfg.MaxSessions:
+		refusal = fmt.Sprintf("too many sessions (limit %d)", s.cfg.MaxSessions)
+	case s.loggingIn >= s.cfg.MaxLogins:
+		refusal = fmt.Sprintf("too many connections logging in (limit %d)", s.cfg.MaxLogins)
+	case s.loggingInByIP[ip] >= s.cfg.MaxLoginsPerIP:
+		refusal = fmt.Sprintf("too many connections logging in from %s (limit %d)", ip, s.cfg.MaxLoginsPerIP)
+	default:
+		s.nextID++
+		sess := newSession(s, s.nextID, c)
+		s.sessions[sess.id] = sess
+		s.countLoginLocked(sess)
+		s.runLocked(sess)
 		s.mu.Unlock()
-		if full {
-			s.cfg.Logger.Warn("connection refused: too many sessions", "addr", c.RemoteAddr(), "limit", s.cfg.MaxSessions)
-			c.SetWriteDeadline(time.Now().Add(time.Second))
-			fmt.Fprintf(c, "translucent: too many sessions (limit %d); try again later\r\n", s.cfg.MaxSessions)
-		}
-		c.Close()
 		return
 	}
-	s.nextID++
-	sess := newSession(s, s.nextID, c)
-	s.sessions[sess.id] = sess
-	s.runLocked(sess)
 	s.mu.Unlock()
+	if refusal != "" {
+		s.cfg.Logger.Warn("connection refused: "+refusal, "addr", c.RemoteAddr())
+		c.SetWriteDeadline(time.Now().Add(time.Second))
+		fmt.Fprintf(c, "translucent: %s; try again later\r\n", refusal)
+	}
+	c.Close()
+}
+
+// ipOf returns the host of a remote address.
+func ipOf(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}
+
+// countLoginLocked counts sess as logging in, unless it has a user.
+func (s *Server) countLoginLocked(sess *Session) {
+	if sess.loggingIn != "" || sess.user != "" {
+		return
+	}
+	sess.loggingIn = ipOf(sess.addr)
+	s.loggingIn++
+	s.loggingInByIP[sess.loggingIn]++
+}
+
+// uncountLoginLocked undoes countLoginLocked: sess logged in or ended.
+func (s *Server) uncountLoginLocked(sess *Session) {
+	if sess.loggingIn == "" {
+		return
+	}
+	s.loggingIn--
+	if s.loggingInByIP[sess.loggingIn]--; s.loggingInByIP[sess.loggingIn] == 0 {
+		delete(s.loggingInByIP, sess.loggingIn)
+	}
+	sess.loggingIn = ""
+}
+
+// loggedIn moves sess out of the logins' cap.
+func (s *Server) loggedIn(sess *Session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.uncountLoginLocked(sess)
 }
 
 // runLocked starts sess's goroutine, which unregisters it when it ends.
@@ -189,6 +262,7 @@ func (s *Server) runLocked(sess *Session) {
 func (s *Server) remove(sess *Session) {
 	s.mu.Lock()
 	delete(s.sessions, sess.id)
+	s.uncountLoginLocked(sess)
 	s.checkEmptyLocked()
 	s.mu.Unlock()
 }

@@ -50,10 +50,10 @@ type Session struct {
 
 	// What a migration carries besides the above; written by the session
 	// goroutine, read while it is parked (input.mu orders the two).
-	charMode  bool   // server-side editing (the client negotiated)
-	loginName string // the name typed, while the password is asked
-	loginTry  int    // wrong passwords so far
-	chunk     string // the lines of an incomplete input so far
+	charMode  bool            // server-side editing (the client negotiated)
+	loginName string          // the name typed, while the password is asked
+	loginTry  int             // wrong passwords so far
+	chunk     namespace.Lines // the lines of an incomplete input so far
 
 	paused      chan struct{} // non-nil while evaluated code's output must wait, closed on resume; guarded by mu
 	pausing     chan struct{} // closed when a pause begins, renewed on resume; guarded by mu
@@ -62,6 +62,7 @@ type Session struct {
 	arrival     string        // what an adopted session tells its user first; set before run
 	lost        []string      // what the migration could not carry, told on arrival
 	running     bool          // its goroutine was started; guarded by srv.mu
+	loggingIn   string        // the IP address it counts under while logging in, "" once not; guarded by srv.mu
 	moved       bool          // another process has its connection: write nothing; guarded by mu
 	vouched     vouch         // what Server.Vouch last found; guarded by mu
 }
@@ -196,6 +197,7 @@ func (s *Session) chooseEditor() {
 	select {
 	case <-s.conn.Answered():
 	case <-s.in.Arrived():
+	case <-s.in.Gone(): // closed at once: its place is free now, not after the wait
 	case <-pausing: // a migration waits: decide with what we know
 	case <-t.C:
 	}
@@ -242,6 +244,17 @@ func (s *Session) login(ctx context.Context) (string, error) {
 		s.nc.Close()
 	})
 	defer timer.Stop()
+	// lctx ends when the client leaves, so that a login waiting for its
+	// turn to check a password gives up its place at once.
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { // ends with lctx, at the latest when login returns
+		select {
+		case <-s.in.Gone():
+			cancel()
+		case <-lctx.Done():
+		}
+	}()
 
 	ed := s.editor()
 	for s.loginTry < maxLoginTries {
@@ -253,6 +266,10 @@ func (s *Session) login(ctx context.Context) (string, error) {
 			if err != nil {
 				return "", err
 			}
+			// The editor keeps every line in the history, this one too:
+			// it is not a line of Go, and it may be a password typed at
+			// the wrong prompt, so Up-arrow in the REPL must not find it.
+			s.hist.clear()
 			s.loginName = strings.TrimSpace(name)
 			continue
 		}
@@ -265,17 +282,35 @@ func (s *Session) login(ctx context.Context) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if cfg.Users.Check(name, password) {
+		release, err := s.srv.gate.enter(lctx, s.addr)
+		if err != nil {
+			if ctx.Err() != nil {
+				return "", ctx.Err()
+			}
+			return "", fmt.Errorf("%w: it left while its password waited to be checked", errClientGone)
+		}
+		ok := s.srv.check(name, password)
+		release(ok)
+		if ok {
 			if !timer.Stop() {
 				return "", errors.New("login timed out")
 			}
 			s.mu.Lock()
 			s.user, s.since = name, time.Now()
 			s.mu.Unlock()
+			s.srv.loggedIn(s)
 			return name, nil
 		}
 		s.loginTry++
-		cfg.Logger.Warn("wrong password", "session", s.id, "addr", s.addr, "user", name, "try", s.loginTry)
+		// A name that is nobody's may be a password typed at the wrong
+		// prompt: it stays out of the log.
+		who := []any{"session", s.id, "addr", s.addr, "try", s.loginTry}
+		if cfg.Users.Has(name) {
+			who = append(who, "user", name)
+		} else {
+			who = append(who, "user", "(unknown)")
+		}
+		cfg.Logger.Warn("wrong password", who...)
 		select {
 		case <-time.After(cfg.LoginDelay):
 		case <-ctx.Done():
@@ -285,6 +320,13 @@ func (s *Session) login(ctx context.Context) (string, error) {
 	}
 	fmt.Fprint(ed, "Too many failed logins.\n")
 	return "", fmt.Errorf("%d wrong passwords", maxLoginTries)
+}
+
+// clear forgets every entry.
+func (h *history) clear() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.entries = nil
 }
 
 // loop is the read-eval-print loop.
@@ -304,7 +346,7 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 	}
 	for {
 		prompt := promptLine
-		if s.chunk != "" {
+		if s.chunk.Len() > 0 {
 			prompt = promptContinue
 		}
 		s.fixLine()
@@ -314,10 +356,10 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 		line, err := ed.ReadLine(prompt)
 		switch {
 		case errors.Is(err, errInterrupt):
-			s.chunk = ""
+			s.chunk.Reset()
 			continue
 		case errors.Is(err, errLineTooLong):
-			s.chunk = ""
+			s.chunk.Reset()
 			fmt.Fprintf(ed, "error: line too long (this client's limit is %d characters); input discarded\n", lineLimit(ed))
 			continue
 		case errors.Is(err, io.EOF): // Ctrl-D on an empty line
@@ -326,7 +368,7 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 		case err != nil:
 			return
 		}
-		if s.chunk == "" {
+		if s.chunk.Len() == 0 {
 			trimmed := strings.TrimSpace(line)
 			if trimmed == "" {
 				continue
@@ -338,25 +380,29 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 				continue
 			}
 		}
-		if len(s.chunk)+len(line) > maxChunk {
-			s.chunk = ""
+		if s.chunk.Len()+len(line) > maxChunk {
+			s.chunk.Reset()
 			fmt.Fprintf(ed, "error: input over %d bytes; discarded\n", maxChunk)
 			continue
 		}
-		s.chunk += line + "\n"
-
+		// The front judges whether the input is complete, line by line,
+		// in time linear in its length; the namespace (a worker, often)
+		// sees each chunk once.
+		if !s.chunk.Add(line) {
+			continue
+		}
 		evalCtx, done := s.in.evaluating(ctx)
-		res, err := s.ns.Eval(evalCtx, s.chunk)
+		res, err := s.ns.Eval(evalCtx, s.chunk.String())
 		done()
 		if errors.Is(err, namespace.ErrIncomplete) {
 			continue
 		}
-		if s.charMode && strings.Count(s.chunk, "\n") > 1 {
-			if whole, ok := oneLine(s.chunk); ok {
+		if s.charMode && strings.Count(s.chunk.String(), "\n") > 1 {
+			if whole, ok := oneLine(s.chunk.String()); ok {
 				s.hist.endInput(whole)
 			}
 		}
-		s.chunk = ""
+		s.chunk.Reset()
 		s.fixLine()
 		switch {
 		case ctx.Err() != nil:

@@ -1,101 +1,324 @@
 package repl
 
 import (
+	"bufio"
+	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"translucent/namespace"
 )
 
-// charSession starts an adopted, logged-in session in character mode (a
-// telnet client that negotiated) whose user typed pending, and returns
-// its client end.
-func charSession(t *testing.T, srv *Server, pending string) (*Session, net.Conn) {
+// lineServer serves cfg on a loopback listener with the user alice
+// (password "secret") and returns its address. The server and its
+// sessions end with the test.
+func lineServer(t testing.TB, cfg Config, setup ...func(*Server)) (*Server, string) {
 	t.Helper()
-	server, client := tcpPair(t)
-	st := validState()
-	st.Chunk, st.History = "", nil
-	st.Input = inputState{Pending: []byte(pending)}
-	if err := srv.adopt(st, server); err != nil {
+	if cfg.Users == nil {
+		// The cheapest cost: the tests run under the race detector.
+		hash, err := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Users, err = ParseUsers([]byte("alice:" + string(hash) + "\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	srv := NewServer(cfg)
+	for _, f := range setup {
+		f(srv)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
 		t.Fatal(err)
 	}
-	srv.mu.Lock()
-	sess := srv.sessions[st.ID]
-	srv.mu.Unlock()
-	srv.startAdopted()
-	return sess, client
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }() // ends at Close
+	t.Cleanup(func() {
+		srv.Close()
+		<-served
+	})
+	return srv, ln.Addr().String()
 }
 
-// readAll reads c until the server closes it, or fails the test at the
-// deadline.
-func readAll(t *testing.T, c net.Conn) string {
+// lineClient is a client in plain line mode (it answers no telnet
+// option, like nc), reading with a deadline.
+type lineClient struct {
+	t  testing.TB
+	c  net.Conn
+	r  *bufio.Reader
+	mu sync.Mutex
+}
+
+func dialLine(t testing.TB, addr string) *lineClient {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(20 * time.Second))
-	got, err := io.ReadAll(c)
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
-		t.Fatalf("read: %v; got %q", err, got)
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &lineClient{t: t, c: c, r: bufio.NewReader(c)}
+}
+
+// expect reads until s has been read, and returns what was read.
+func (lc *lineClient) expect(s string) string {
+	lc.t.Helper()
+	lc.c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	var got []byte
+	for !strings.HasSuffix(string(got), s) {
+		b, err := lc.r.ReadByte()
+		if err != nil {
+			lc.t.Fatalf("waiting for %q: %v; got %q", s, err, got)
+		}
+		if b == 0xff { // IAC: skip the command and its option
+			cmd, _ := lc.r.ReadByte()
+			if cmd >= 251 && cmd <= 254 {
+				lc.r.ReadByte()
+			}
+			continue
+		}
+		got = append(got, b)
 	}
 	return string(got)
 }
 
-// TestLogoutEndsWithBye: the last thing a client sees is "bye", not a
-// prompt redrawn under it.
-func TestLogoutEndsWithBye(t *testing.T) {
-	for _, tt := range []struct{ name, typed string }{
-		{"Ctrl-D", "1 + 1\r\x04"},
-		{":quit", "1 + 1\r:quit\r"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			_, client := charSession(t, testServer(t), tt.typed)
-			got := readAll(t, client)
-			if !strings.HasSuffix(got, ">>> \r\nbye\r\n") && !strings.HasSuffix(got, ">>> :quit\r\nbye\r\n") {
-				t.Errorf("client saw %q, want it to end with the prompt, then bye on a line of its own", got)
-			}
-		})
+func (lc *lineClient) send(s string) {
+	lc.t.Helper()
+	lc.c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.WriteString(lc.c, s); err != nil {
+		lc.t.Fatal(err)
 	}
 }
 
-// TestMultiLineRecall: Up after a multi-line input recalls it whole, as one
-// line that runs again.
-func TestMultiLineRecall(t *testing.T) {
-	sess, client := charSession(t, testServer(t),
-		"x := 0\rfor i := 0; i < 3; i++ {\r\tx += i\r}\r"+ // x is 3
-			"\x1b[A\r"+ // the loop again: 6
-			"x\r:quit\r")
-	got := readAll(t, client)
-	if !strings.Contains(got, "\r\n6\r\n") {
-		t.Errorf("the recalled loop did not run again; the client saw %q", got)
+// login logs in as alice.
+func (lc *lineClient) login() {
+	lc.t.Helper()
+	lc.send("alice\r\n")
+	lc.expect("password: ")
+	lc.send("secret\r\n")
+	lc.expect(">>> ")
+}
+
+// countingNamespaces counts the evaluations of the namespaces it opens,
+// and the bytes of source they were given.
+type countingNamespaces struct {
+	mu           sync.Mutex
+	evals, bytes int
+}
+
+func (c *countingNamespaces) New(opts namespace.Options) (Namespace, error) {
+	return &countingNamespace{Namespace: namespace.New(opts), n: c}, nil
+}
+
+func (c *countingNamespaces) Restore(opts namespace.Options, s namespace.Snapshot) (Namespace, error) {
+	ns, err := namespace.Restore(opts, s)
+	return &countingNamespace{Namespace: ns, n: c}, err
+}
+
+type countingNamespace struct {
+	*namespace.Namespace
+	n *countingNamespaces
+}
+
+func (ns *countingNamespace) Eval(ctx context.Context, src string) (namespace.Result, error) {
+	ns.n.mu.Lock()
+	ns.n.evals++
+	ns.n.bytes += len(src)
+	ns.n.mu.Unlock()
+	return ns.Namespace.Eval(ctx, src)
+}
+
+// TestPasteEvaluatedOnce: a pasted literal of many lines reaches the
+// namespace once, whole, rather than once per line with everything before
+// it (which made a paste cost time quadratic in its length, and, with
+// workers, sent it all over a socket after every line).
+func TestPasteEvaluatedOnce(t *testing.T) {
+	counter := &countingNamespaces{}
+	_, addr := lineServer(t, Config{Namespaces: counter})
+	lc := dialLine(t, addr)
+	lc.expect("username: ")
+	lc.login()
+
+	const n = 2000
+	var paste strings.Builder
+	paste.WriteString("xs := []int{\r\n")
+	for i := range n {
+		fmt.Fprintf(&paste, "\t%d,\r\n", i)
 	}
-	want := []string{"x := 0", "for i := 0; i < 3; i++ { x += i; }", "x", ":quit"}
-	if h := sess.hist.Entries(); !slices.Equal(h, want) {
-		t.Errorf("history %q, want %q", h, want)
+	paste.WriteString("}\r\nlen(xs)\r\n")
+	lc.send(paste.String())
+	lc.expect(fmt.Sprintf("%d\r\n>>> ", n))
+
+	counter.mu.Lock()
+	defer counter.mu.Unlock()
+	if counter.evals != 2 || counter.bytes > paste.Len() {
+		t.Errorf("a paste of %d lines then one more line: %d evaluations of %d bytes in all, want 2 of at most %d",
+			n+3, counter.evals, counter.bytes, paste.Len())
 	}
 }
 
-// TestAttachAsksFirst: :attach refuses to throw away a namespace that holds
-// anything unless told -f; :drop -NAME says what it did.
-func TestAttachAsksFirst(t *testing.T) {
-	u, err := ParseUsers(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := NewServer(Config{Users: u, Restored: liveFile(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	t.Cleanup(func() { srv.Close() })
-	_, client := charSession(t, srv, ":attach 7\rmine := 1\r:attach 7\rmine\r:attach -f 7\r:drop q\r:drop -q\r:drop -q\r:quit\r")
-	got := strings.ReplaceAll(readAll(t, client), "\r", "")
-	for _, want := range []string{
-		":attach 7\nattached to a copy of session 7's namespace (ann, pid 1, test): 4 variables\n", // an empty namespace: nothing to lose
-		":attach 7\nerror: :attach replaces this session's namespace, which holds 5 variables and 1 declaration, lost if replaced. :attach -f 7 replaces it all the same",
-		"mine\n1\n",
-		":attach -f 7\nattached to a copy of session 7's namespace",
-		":drop -q\nq is carried by the next migration again\n",
-		":drop -q\nerror: q was not dropped\n",
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("the client saw\n%s\nwithout\n%s", got, want)
+// TestPasswordChecksBounded: however many connections send a password at
+// once, no more checks run together than Config.LoginChecks.
+func TestPasswordChecksBounded(t *testing.T) {
+	const clients = 8
+	var running, peak atomic.Int32
+	entered := make(chan struct{}, clients)
+	proceed := make(chan struct{})
+	check := func(name, password string) bool {
+		n := running.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 		}
+		entered <- struct{}{}
+		<-proceed
+		running.Add(-1)
+		return false
+	}
+	_, addr := lineServer(t, Config{LoginChecks: 1, LoginDelay: time.Millisecond}, func(s *Server) { s.check = check })
+	var lcs []*lineClient
+	for range clients {
+		lc := dialLine(t, addr)
+		lc.send("alice\r\n")
+		lc.expect("password: ")
+		lc.send("wrong\r\n")
+		lcs = append(lcs, lc)
+	}
+	deadline := time.After(30 * time.Second)
+	for i := range clients {
+		select {
+		case <-entered:
+		case <-deadline:
+			t.Fatalf("%d of %d checks ran", i, clients)
+		}
+		proceed <- struct{}{}
+	}
+	for _, lc := range lcs {
+		lc.expect("Login incorrect")
+	}
+	if p := peak.Load(); p != 1 {
+		t.Errorf("%d password checks ran at once, want 1", p)
+	}
+}
+
+// syncBuffer is a log destination safe for the sessions' goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// TestPasswordAtNamePromptNotLogged: a password typed at the username:
+// prompt by mistake stays out of the log; a known user's name is logged.
+func TestPasswordAtNamePromptNotLogged(t *testing.T) {
+	var log syncBuffer
+	_, addr := lineServer(t, Config{LoginDelay: time.Millisecond, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	lc := dialLine(t, addr)
+	lc.expect("username: ")
+	lc.send("Tr0ub4dor&3\r\n")
+	lc.expect("password: ")
+	lc.send("Tr0ub4dor&3\r\n")
+	lc.expect("Login incorrect")
+	lc.send("alice\r\n")
+	lc.expect("password: ")
+	lc.send("wrong\r\n")
+	lc.expect("Login incorrect")
+	if strings.Contains(log.String(), "Tr0ub4dor") {
+		t.Errorf("the log has what was typed at the username prompt:\n%s", log.String())
+	}
+	if !strings.Contains(log.String(), "user=alice") {
+		t.Errorf("the log does not name the known user alice:\n%s", log.String())
+	}
+}
+
+// TestLoginsCapped: connections that do not log in have a cap of their
+// own, from one address too, and one that closes frees its place at once,
+// so a flood of connect-and-close cannot keep a user from logging in.
+func TestLoginsCapped(t *testing.T) {
+	srv, addr := lineServer(t, Config{MaxSessions: 100, MaxLogins: 4, MaxLoginsPerIP: 3, NegotiationWait: time.Minute})
+	var idle []*lineClient
+	for range 3 {
+		lc := dialLine(t, addr) // connects, says nothing: waits out the negotiation
+		idle = append(idle, lc)
+	}
+	waitFor(t, "3 connections logging in", func() bool { return len(srv.Sessions()) == 3 })
+	lc := dialLine(t, addr)
+	if got := lc.expect("try again later\r\n"); !strings.Contains(got, "from 127.0.0.1 (limit 3)") {
+		t.Errorf("a 4th connection from one address was told %q", got)
+	}
+
+	// Closed, a connection frees its place at once, not when the
+	// negotiation's wait (a minute here) is over.
+	for _, lc := range idle {
+		lc.c.Close()
+	}
+	waitFor(t, "closed connections to free their places", func() bool { return len(srv.Sessions()) == 0 })
+	for range 20 { // connect and close, again and again
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	waitFor(t, "connect-and-close to free its places", func() bool { return len(srv.Sessions()) == 0 })
+	lc = dialLine(t, addr)
+	lc.send("alice\r\n") // data first: line mode at once
+	lc.expect("password: ")
+	lc.send("secret\r\n")
+	lc.expect(">>> ")
+	waitFor(t, "the logged-in session to leave the logins' count", func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return srv.loggingIn == 0
+	})
+}
+
+// waitFor polls cond until it holds, failing the test after a deadline.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestLoginNameNotInHistory: in character mode, Up-arrow after login does
+// not bring back the name typed at the username: prompt.
+func TestLoginNameNotInHistory(t *testing.T) {
+	_, addr := lineServer(t, Config{})
+	lc := dialLine(t, addr)
+	lc.send("\xff\xfd\x01\xff\xfd\x03") // IAC DO ECHO, IAC DO SGA: the server edits the lines
+	lc.expect("username: ")
+	lc.send("alice\r\x00")
+	lc.expect("password: ")
+	lc.send("secret\r\x00")
+	lc.expect(">>> ")
+	lc.send("\x1b[A\r\x00") // Up, Enter
+	if got := lc.expect(">>> "); strings.Contains(got, "alice") {
+		t.Errorf("Up-arrow after login recalled the login name: %q", got)
 	}
 }

@@ -72,6 +72,12 @@ func LoadUsers(path string) (*Users, error) {
 // Len reports how many users there are.
 func (u *Users) Len() int { return len(u.hashes) }
 
+// Has reports whether name is a user's name.
+func (u *Users) Has(name string) bool {
+	_, ok := u.hashes[name]
+	return ok
+}
+
 // Check reports whether password is name's password. It takes the time of a
 // bcrypt comparison whether or not name exists; the comparison itself is
 // constant-time.

@@ -1,0 +1,101 @@
+package repl
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// charSession starts an adopted, logged-in session in character mode (a
+// telnet client that negotiated) whose user typed pending, and returns
+// its client end.
+func charSession(t *testing.T, srv *Server, pending string) (*Session, net.Conn) {
+	t.Helper()
+	server, client := tcpPair(t)
+	st := validState()
+	st.Chunk, st.History = "", nil
+	st.Input = inputState{Pending: []byte(pending)}
+	if err := srv.adopt(st, server); err != nil {
+		t.Fatal(err)
+	}
+	srv.mu.Lock()
+	sess := srv.sessions[st.ID]
+	srv.mu.Unlock()
+	srv.startAdopted()
+	return sess, client
+}
+
+// readAll reads c until the server closes it, or fails the test at the
+// deadline.
+func readAll(t *testing.T, c net.Conn) string {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("read: %v; got %q", err, got)
+	}
+	return string(got)
+}
+
+// TestLogoutEndsWithBye: the last thing a client sees is "bye", not a
+// prompt redrawn under it.
+func TestLogoutEndsWithBye(t *testing.T) {
+	for _, tt := range []struct{ name, typed string }{
+		{"Ctrl-D", "1 + 1\r\x04"},
+		{":quit", "1 + 1\r:quit\r"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, client := charSession(t, testServer(t), tt.typed)
+			got := readAll(t, client)
+			if !strings.HasSuffix(got, ">>> \r\nbye\r\n") && !strings.HasSuffix(got, ">>> :quit\r\nbye\r\n") {
+				t.Errorf("client saw %q, want it to end with the prompt, then bye on a line of its own", got)
+			}
+		})
+	}
+}
+
+// TestMultiLineRecall: Up after a multi-line input recalls it whole, as one
+// line that runs again.
+func TestMultiLineRecall(t *testing.T) {
+	sess, client := charSession(t, testServer(t),
+		"x := 0\rfor i := 0; i < 3; i++ {\r\tx += i\r}\r"+ // x is 3
+			"\x1b[A\r"+ // the loop again: 6
+			"x\r:quit\r")
+	got := readAll(t, client)
+	if !strings.Contains(got, "\r\n6\r\n") {
+		t.Errorf("the recalled loop did not run again; the client saw %q", got)
+	}
+	want := []string{"x := 0", "for i := 0; i < 3; i++ { x += i; }", "x", ":quit"}
+	if h := sess.hist.Entries(); !slices.Equal(h, want) {
+		t.Errorf("history %q, want %q", h, want)
+	}
+}
+
+// TestAttachAsksFirst: :attach refuses to throw away a namespace that holds
+// anything unless told -f; :drop -NAME says what it did.
+func TestAttachAsksFirst(t *testing.T) {
+	u, err := ParseUsers(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(Config{Users: u, Restored: liveFile(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	t.Cleanup(func() { srv.Close() })
+	_, client := charSession(t, srv, ":attach 7\rmine := 1\r:attach 7\rmine\r:attach -f 7\r:drop q\r:drop -q\r:drop -q\r:quit\r")
+	got := strings.ReplaceAll(readAll(t, client), "\r", "")
+	for _, want := range []string{
+		":attach 7\nattached to a copy of session 7's namespace (ann, pid 1, test): 4 variables\n", // an empty namespace: nothing to lose
+		":attach 7\nerror: :attach replaces this session's namespace, which holds 5 variables and 1 declaration, lost if replaced. :attach -f 7 replaces it all the same",
+		"mine\n1\n",
+		":attach -f 7\nattached to a copy of session 7's namespace",
+		":drop -q\nq is carried by the next migration again\n",
+		":drop -q\nerror: q was not dropped\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the client saw\n%s\nwithout\n%s", got, want)
+		}
+	}
+}
