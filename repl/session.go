@@ -350,7 +350,7 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 			prompt = promptContinue
 		}
 		s.fixLine()
-		if s.chunk == "" {
+		if s.chunk.Len() == 0 {
 			s.hist.markInput()
 		}
 		line, err := ed.ReadLine(prompt)
