@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"translucent/front"
 	"translucent/namespace"
 	"translucent/repl"
 )
@@ -73,7 +74,7 @@ func inspectCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	if len(files) != 1 || *dot && *asJSON {
 		return errors.New(inspectUsage)
 	}
-	f, err := openSnapshot(files[0], stdin)
+	f, err := front.OpenSnapshot(files[0], stdin)
 	if err != nil {
 		return err
 	}

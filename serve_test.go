@@ -1,26 +1,30 @@
 package main
 
 import (
-	"slices"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
-// TestSuccessorArgs: a successor's arguments are the same after any number
-// of migrations.
-func TestSuccessorArgs(t *testing.T) {
-	args := []string{"--listen", "127.0.0.1:0", "--isolate=pool"}
-	want := []string{"serve", "--listen", "127.0.0.1:0", "--isolate=pool", "--users", "/run/admin-users"}
-	for i := range 12 {
-		got := successorArgs(args, "/run/admin-users")
-		if !slices.Equal(got, want) {
-			t.Fatalf("migration %d: successor arguments %q, want %q", i+1, got, want)
-		}
-		args = append(got[1:], "--precopy", "/run/precopy-1.cbor") // as migrator.run adds it
+// TestServeSquattedControlDir: a control socket directory someone else
+// could have made is refused with the command's name and the way out.
+func TestServeSquattedControlDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "translucent-0")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
 	}
-	for _, users := range [][]string{{"--users", "u"}, {"-users", "u"}, {"--users=u"}} {
-		got := successorArgs(append(users, "--precopy=p"), "u")
-		if want := []string{"serve", "--users", "u"}; !slices.Equal(got, want) {
-			t.Errorf("successorArgs(%q) = %q, want %q", users, got, want)
+	os.Chmod(dir, 0o777) // past the umask
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	err := run(context.Background(), []string{"serve", "--listen", "127.0.0.1:0", "--control", filepath.Join(dir, "control.sock")}, nil, io.Discard, io.Discard)
+	if err == nil {
+		t.Fatal("serve started with a control socket directory anyone can write to")
+	}
+	for _, want := range []string{"serve: ", dir, "--control PATH", "XDG_RUNTIME_DIR"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
 		}
 	}
 }

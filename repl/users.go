@@ -134,12 +134,14 @@ func AddUser(path, name, password string) error {
 	if !replaced {
 		out.WriteString(line + "\n")
 	}
-	return writeFileAtomic(path, out.Bytes(), 0o600)
+	return WriteFileAtomic(path, out.Bytes(), 0o600)
 }
 
-// writeFileAtomic writes data to a temporary file beside path and renames it
-// into place.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+// WriteFileAtomic writes data to a temporary file (".NAME.*") beside path,
+// with mode perm, syncs it and renames it into place: a reader sees the old
+// file or the new one, never a part, and a crash leaves no torn file. The
+// one way this project writes users', snapshot, pid and password files.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err

@@ -1,15 +1,13 @@
-package main
+package front
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,13 +27,12 @@ import (
 // migrator runs this process's migrations, one at a time, whichever way
 // they are asked for: the control socket, SIGHUP or :migrate.
 type migrator struct {
-	srv   *repl.Server
-	ctl   *migrate.ControlListener
-	http  net.Listener // the status page's, or nil
-	args  []string     // the successor's arguments
-	home  string       // the default new build; see binary
-	log   *slog.Logger
-	flags *serveFlags
+	srv  *repl.Server
+	ls   *listeners // what moves to a successor
+	args []string   // the successor's arguments
+	home string     // the default new build; see binary
+	log  *slog.Logger
+	cfg  *Config
 
 	busy      sync.Mutex    // held for the length of a migration
 	handedOff chan struct{} // closed once a successor has taken over
@@ -77,7 +74,7 @@ func (s *service) Pause(ctx context.Context) (err error) {
 func (s *service) Resume() { s.m.srv.Resume() }
 
 func (s *service) Export() ([]*os.File, []migrate.Record, []string, error) {
-	files, err := s.m.listenerFiles()
+	files, err := s.m.ls.files(s.m.srv.ListenerFile)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -91,31 +88,6 @@ func (s *service) Export() ([]*os.File, []migrate.Record, []string, error) {
 		}
 	}
 	return files, recs, lost, nil
-}
-
-// listenerFiles duplicates what a successor listens on: telnet, control,
-// and the status page when there is one, in that order.
-func (m *migrator) listenerFiles() ([]*os.File, error) {
-	lf, err := m.srv.ListenerFile()
-	if err != nil {
-		return nil, err
-	}
-	files := []*os.File{lf}
-	cf, err := m.ctl.File()
-	if err != nil {
-		closeFiles(files)
-		return nil, err
-	}
-	files = append(files, cf)
-	if m.http != nil {
-		hf, err := m.http.(*net.TCPListener).File()
-		if err != nil {
-			closeFiles(files)
-			return nil, err
-		}
-		files = append(files, hf)
-	}
-	return files, nil
 }
 
 func closeFiles(files []*os.File) {
@@ -175,8 +147,8 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 	if req.binary, err = m.binary(req.binary); err != nil {
 		return migrate.Report{}, err
 	}
-	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: versionString(), Home: m.home})
-	sum := migrate.Summary{OldPid: os.Getpid(), OldVersion: versionString(), Binary: req.binary}
+	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: m.cfg.Version, Home: m.home, Listeners: m.ls.names()})
+	sum := migrate.Summary{OldPid: os.Getpid(), OldVersion: m.cfg.Version, Binary: req.binary}
 	if !req.json {
 		fmt.Fprint(progress, sum.Heading())
 	}
@@ -203,11 +175,7 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 	rep, err := migrate.Handoff(ctx, svc, migrate.Options{
 		Binary: req.binary, Args: args, Timeout: m.timeoutFor(req.timeout), Strict: req.strict,
 		Meta: self, Stdout: os.Stdout, Stderr: os.Stderr,
-		BeforeCommit: func() {
-			if os.Getenv("TRANSLUCENT_TEST_FAIL") == "die-after-ready" {
-				os.Exit(9) // failure injection for the end-to-end tests
-			}
-		},
+		BeforeCommit: m.cfg.Hooks.BeforeCommit,
 	})
 	var succ meta
 	if len(rep.Successor) > 0 {
@@ -247,7 +215,7 @@ func (m *migrator) timeoutFor(asked time.Duration) time.Duration {
 }
 
 func (m *migrator) defaults() migration {
-	return migration{timeout: m.flags.migrateTimeout, grace: m.flags.grace, strict: m.flags.strict}
+	return migration{timeout: m.cfg.MigrateTimeout, grace: m.cfg.Grace, strict: m.cfg.Strict}
 }
 
 // handle answers the control socket.
@@ -261,7 +229,7 @@ func (m *migrator) handle(ctx context.Context, req migrate.Request, progress io.
 		return m.abortReply(req)
 	case "status":
 		var b strings.Builder
-		fmt.Fprintf(&b, "pid %d\nversion %s\n", os.Getpid(), versionString())
+		fmt.Fprintf(&b, "pid %d\nversion %s\n", os.Getpid(), m.cfg.Version)
 		if req.Args["local"] != "true" {
 			if home, err := m.binary(""); err == nil {
 				fmt.Fprintf(&b, "migrate goes to %s unless told --binary\n", home)
@@ -342,100 +310,6 @@ func (m *migrator) fromSession(out io.Writer) {
 	}()
 }
 
-func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	control := fs.String("control", migrate.DefaultControlPath(), "the server's control socket `path`")
-	binary := fs.String("binary", "", "the new build (default: the executable the server was first started from, as it is on disk now, whatever builds it migrated to since)")
-	timeout := fs.Duration("timeout", 0, "time allowed for the whole migration (default 30s plus 10ms per session)")
-	grace := fs.Duration("grace", 2*time.Second, "time a running evaluation gets before it is interrupted")
-	strict := fs.Bool("strict", false, "abort when a value cannot be carried")
-	var drop []string
-	fs.Func("drop", "leave variable `NAME` out of every namespace: it arrives at its zero value (repeatable)", func(s string) error {
-		if s == "" || strings.ContainsAny(s, ", ") {
-			return errors.New("one variable name")
-		}
-		drop = append(drop, s)
-		return nil
-	})
-	incremental := fs.Bool("incremental", false, "move the listener to the new build now and each session later (:upgrade, --session)")
-	session := fs.Uint64("session", 0, "move only the session with this `id` to the other process of an incremental migration (either way)")
-	dryRun := fs.Bool("dry-run", false, "restore every session's state in a staging run of the new build, report, and change nothing")
-	asJSON := fs.Bool("json", false, "print the report of a committed migration as one JSON object, for tools")
-	if err := parseFlags(fs, args, stdout, stderr); err != nil {
-		return err
-	}
-	req := migrate.Request{Command: "migrate", Args: map[string]string{
-		"timeout": timeout.String(), "grace": grace.String(), "strict": strconv.FormatBool(*strict),
-		"dry-run": strconv.FormatBool(*dryRun), "drop": strings.Join(drop, ","),
-		"incremental": strconv.FormatBool(*incremental), "json": strconv.FormatBool(*asJSON),
-	}}
-	if *session != 0 {
-		req.Args["session"] = strconv.FormatUint(*session, 10)
-	}
-	if *binary != "" {
-		// The server resolves paths from its own directory, not ours.
-		abs, err := filepath.Abs(*binary)
-		if err != nil {
-			return fmt.Errorf("migrate: --binary: %w", err)
-		}
-		req.Args["binary"] = abs
-	}
-	resp, err := callServer(ctx, "migrate", *control, req, stdout)
-	if err != nil {
-		return err
-	}
-	if !resp.OK {
-		return errors.New(resp.Error)
-	}
-	return nil
-}
-
-// callServer is migrate.Call for the operator's command cmd: when no
-// server listens on the control socket, the error says so in the command's
-// name, and how to go on.
-func callServer(ctx context.Context, cmd, control string, req migrate.Request, progress io.Writer) (migrate.Response, error) {
-	resp, err := migrate.Call(ctx, control, req, progress)
-	if errors.Is(err, migrate.ErrNoServer) {
-		err = &noServerError{cmd: cmd, control: control, err: err}
-	}
-	return resp, err
-}
-
-// noServerError is a command's ErrNoServer, told to a person.
-type noServerError struct {
-	cmd, control string
-	err          error // wraps migrate.ErrNoServer
-}
-
-func (e *noServerError) Error() string {
-	why := "nothing answers there"
-	var errno syscall.Errno
-	if errors.As(e.err, &errno) {
-		why = errno.Error() // no such file (none started), connection refused (one died)
-	}
-	return fmt.Sprintf("%s: no server is running at %s (%s). Start one with 'translucent serve', "+
-		"or name the control socket of a server started with --control: translucent %s --control PATH", e.cmd, e.control, why, e.cmd)
-}
-
-func (e *noServerError) Unwrap() error { return e.err }
-
-func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	control := fs.String("control", migrate.DefaultControlPath(), "the server's control socket `path`")
-	if err := parseFlags(fs, args, stdout, stderr); err != nil {
-		return err
-	}
-	resp, err := callServer(ctx, "status", *control, migrate.Request{Command: "status"}, stdout)
-	if err != nil {
-		return err
-	}
-	if !resp.OK {
-		return errors.New(resp.Error)
-	}
-	fmt.Fprint(stdout, resp.Output)
-	return nil
-}
-
 // precopy writes a live snapshot of every namespace to a private file for
 // the successor to restore before the pause; "" when there is nothing to
 // restore.
@@ -453,7 +327,7 @@ func (m *migrator) precopy() (string, error) {
 		return "", err
 	}
 	path := filepath.Join(dir, fmt.Sprintf("%s%d%s", precopyPrefix, os.Getpid(), precopySuffix))
-	return path, writeFileAtomic(path, b.Bytes(), 0o600)
+	return path, repl.WriteFileAtomic(path, b.Bytes(), 0o600)
 }
 
 // A precopy file holds users' namespaces: precopy-PID.cbor, PID the

@@ -1,13 +1,8 @@
-package main
+package front
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
-	"runtime/debug"
-	"strconv"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -15,22 +10,6 @@ import (
 	"translucent/repl"
 	"translucent/worker"
 )
-
-// workerCmd is a worker process: it evaluates the sessions its front
-// opens, on the descriptor the front gave it (see package worker).
-func workerCmd() error {
-	fd, err := strconv.Atoi(os.Getenv(worker.EnvFD))
-	if err != nil || fd < 3 {
-		return errors.New("worker: this command is started by 'translucent serve', not by hand")
-	}
-	// A runaway recursion ends the worker at a 128 MiB stack rather than
-	// the runtime's 1 GB: sooner, and within the default memory limit.
-	debug.SetMaxStack(128 << 20)
-	if err := worker.Serve(os.NewFile(uintptr(fd), "front")); !errors.Is(err, io.EOF) {
-		return err
-	}
-	return nil // the front closed: code sessions left running ends with the process
-}
 
 // workerPool makes a repl.Namespaces of a worker.Pool.
 type workerPool struct{ *worker.Pool }
@@ -57,17 +36,17 @@ func (p workerPool) RestoreIdle(opts namespace.Options, s namespace.Snapshot) (r
 
 // namespaces returns where serve evaluates sessions' code, per --isolate,
 // and a function that ends its workers.
-func namespaces(f *serveFlags, log *slog.Logger) (repl.Namespaces, func(), error) {
-	cfg := worker.Config{Memory: f.sessionMemory << 20, EvalTimeout: f.evalTimeout, Logger: log}
-	switch f.isolate {
+func namespaces(c Config, log *slog.Logger) (repl.Namespaces, func(), error) {
+	cfg := worker.Config{Memory: c.SessionMemory, EvalTimeout: c.EvalTimeout, Logger: log}
+	switch c.Isolate {
 	case "none":
 		return nil, func() {}, nil
 	case "session":
 		cfg.PerWorker = 1
 	case "pool":
-		cfg.PerWorker = f.poolSize
+		cfg.PerWorker = c.PoolSize
 	default:
-		return nil, nil, fmt.Errorf("serve: --isolate %q: want session, pool or none", f.isolate)
+		return nil, nil, fmt.Errorf("serve: --isolate %q: want session, pool or none", c.Isolate)
 	}
 	pool := worker.NewPool(cfg)
 	return workerPool{pool}, func() { pool.Close() }, nil

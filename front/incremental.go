@@ -1,4 +1,4 @@
-package main
+package front
 
 import (
 	"context"
@@ -81,7 +81,7 @@ type listenerOnly struct{ m *migrator }
 func (s listenerOnly) Pause(ctx context.Context) error { return s.m.srv.PauseAccept(ctx) }
 func (s listenerOnly) Resume()                         { s.m.srv.Resume() }
 func (s listenerOnly) Export() ([]*os.File, []migrate.Record, []string, error) {
-	files, err := s.m.listenerFiles()
+	files, err := s.m.ls.files(s.m.srv.ListenerFile)
 	return files, nil, nil, err
 }
 
@@ -101,13 +101,13 @@ func (m *migrator) runIncremental(ctx context.Context, req migration, progress i
 	}
 	// This process's control socket for the time both run: the new one
 	// learns its path from the handoff, and takes over the main one.
-	own, err := migrate.ListenControl(fmt.Sprintf("%s.%d", m.ctl.Path(), os.Getpid()))
+	own, err := migrate.ListenControl(fmt.Sprintf("%s.%d", m.ls.control.Path(), os.Getpid()))
 	if err != nil {
 		return err
 	}
-	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: versionString(), Peer: own.Path(), NextID: m.srv.NextID(), Home: m.home})
+	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: m.cfg.Version, Peer: own.Path(), NextID: m.srv.NextID(), Home: m.home, Listeners: m.ls.names()})
 	fmt.Fprintf(progress, "incremental migration: pid %d (%s) hands its listener to %s and keeps its %s until each has moved\n",
-		os.Getpid(), versionString(), binary, plural(len(m.srv.Sessions()), "session"))
+		os.Getpid(), m.cfg.Version, binary, plural(len(m.srv.Sessions()), "session"))
 	rep, err := migrate.Handoff(ctx, listenerOnly{m}, migrate.Options{
 		Binary: binary, Args: m.args, Timeout: m.timeoutFor(req.timeout), Meta: self, Stdout: os.Stdout, Stderr: os.Stderr,
 	})
@@ -118,12 +118,12 @@ func (m *migrator) runIncremental(ctx context.Context, req migration, progress i
 	}
 	var succ meta
 	cbor.Unmarshal(rep.Successor, &succ)
-	m.peer.set(m.ctl.Path()) // the new process answers there now
+	m.peer.set(m.ls.control.Path()) // the new process answers there now
 	m.peer.ctl = own
 	m.srv.SetUpgrade(m.fromUpgrade)
 	m.log.Info("incremental migration: listener handed over", "new_pid", rep.NewPid, "new_version", succ.Version, "own_control", own.Path())
 	fmt.Fprintf(progress, "old pid %d (%s): keeps its sessions, control %s\nnew pid %d (%s): takes new logins\n%s",
-		os.Getpid(), versionString(), own.Path(), rep.NewPid, succ.Version, rep)
+		os.Getpid(), m.cfg.Version, own.Path(), rep.NewPid, succ.Version, rep)
 	fmt.Fprintf(progress, "move a session with :upgrade or 'translucent migrate --session ID'; pid %d exits when its last session has left\n", os.Getpid())
 	close(m.peer.detached)
 	return nil
@@ -186,7 +186,7 @@ func (m *migrator) move(ctx context.Context, id uint64, grace time.Duration, dro
 	}
 	m.srv.Left(id)
 	m.log.Info("session moved", "session", id, "to", to, "pause", time.Since(start), "restore", restored.Sub(paused), "not_carried", e.Lost)
-	fmt.Fprintf(progress, "session %d moved from pid %d (%s); pause %v (restore %v)\n", id, os.Getpid(), versionString(),
+	fmt.Fprintf(progress, "session %d moved from pid %d (%s); pause %v (restore %v)\n", id, os.Getpid(), m.cfg.Version,
 		time.Since(start).Round(time.Microsecond), restored.Sub(paused).Round(time.Microsecond))
 	for _, l := range e.Lost {
 		fmt.Fprintf(progress, "not carried: %s\n", l)
@@ -198,7 +198,7 @@ func (m *migrator) move(ctx context.Context, id uint64, grace time.Duration, dro
 // waits for the session to be back at its prompt.
 func (m *migrator) fromUpgrade(id uint64, out io.Writer) {
 	go func() { // ends with the move
-		if err := m.move(context.Background(), id, m.flags.grace, nil, io.Discard); err != nil {
+		if err := m.move(context.Background(), id, m.cfg.Grace, nil, io.Discard); err != nil {
 			fmt.Fprintf(out, "\nupgrade failed, nothing changed: %v\n", err)
 		}
 	}()

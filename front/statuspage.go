@@ -1,4 +1,4 @@
-package main
+package front
 
 import (
 	"context"
@@ -9,13 +9,11 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
-
-	"translucent/repl"
 )
 
 // statusPage is the HTTP status page of --http: the talk's "simple
 // (stateless) migration", where only the listening socket has to move.
-type statusPage struct{ srv *repl.Server }
+type statusPage struct{ version string }
 
 func (p statusPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/" {
@@ -23,7 +21,7 @@ func (p statusPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintf(w, "pid %d version %s\n", os.Getpid(), versionString())
+	fmt.Fprintf(w, "pid %d version %s\n", os.Getpid(), p.version)
 }
 
 // statusServer serves the status page on a listener a migration moves.
@@ -36,12 +34,12 @@ type statusServer struct {
 
 // newStatusPage serves the status page on ln, if not nil, until stop or
 // handOff; a failure of its accept loop goes to errc.
-func newStatusPage(srv *repl.Server, ln net.Listener, log *slog.Logger, errc chan<- error) *statusServer {
+func newStatusPage(version string, ln net.Listener, log *slog.Logger, errc chan<- error) *statusServer {
 	s := &statusServer{ln: ln}
 	if ln == nil {
 		return s
 	}
-	s.hs = &http.Server{Handler: statusPage{srv}, ReadHeaderTimeout: 10 * time.Second,
+	s.hs = &http.Server{Handler: statusPage{version}, ReadHeaderTimeout: 10 * time.Second,
 		ConnState: func(_ net.Conn, st http.ConnState) {
 			switch st {
 			case http.StateNew:

@@ -1,11 +1,11 @@
-package main
+package front
 
 import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
+	"translucent/repl"
 )
 
 // sdNotify sends state to systemd when it started this service with
@@ -35,26 +35,5 @@ func writePidfile(path string) error {
 	if path == "" {
 		return nil
 	}
-	return writeFileAtomic(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames
-// it into place.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // a no-op once renamed
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return repl.WriteFileAtomic(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
 }

@@ -1,0 +1,148 @@
+package front
+
+import (
+	"fmt"
+	"net"
+	"os"
+
+	"translucent/migrate"
+)
+
+// The names of a serving process's listeners. A handoff lists them in its
+// meta (meta.Listeners), in the order of the descriptors it carries, and
+// the successor takes each by name: a listener added later (a web port, an
+// SSH port) is then never taken for another, and a successor that does not
+// know one says so rather than serve it as something else.
+const (
+	listenTelnet  = "telnet"
+	listenControl = "control"
+	listenHTTP    = "http"
+)
+
+// positional is the order of a predecessor that did not name its
+// listeners (before names): telnet, control, and http when there is one.
+var positional = []string{listenTelnet, listenControl, listenHTTP}
+
+// listeners are what a serving process listens on; they move with it.
+type listeners struct {
+	telnet  net.Listener
+	control *migrate.ControlListener
+	http    net.Listener // nil without --http
+}
+
+// listen takes cfg's listeners afresh: a server's first process.
+func listen(cfg *Config) (listeners, error) {
+	var l listeners
+	var err error
+	if l.telnet, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return l, err
+	}
+	if cfg.HTTP != "" {
+		if l.http, err = net.Listen("tcp", cfg.HTTP); err != nil {
+			l.close()
+			return listeners{}, err
+		}
+	}
+	if l.control, err = migrate.ListenControl(cfg.Control); err != nil {
+		l.close()
+		return listeners{}, err
+	}
+	return l, nil
+}
+
+// names are the names of l's listeners, in the order files gives them.
+func (l *listeners) names() []string {
+	names := []string{listenTelnet, listenControl}
+	if l.http != nil {
+		names = append(names, listenHTTP)
+	}
+	return names
+}
+
+// files duplicates l's listeners for a successor, in the order of names.
+// telnet is the telnet listener's copy, which the REPL server makes (it
+// owns the listener while it serves).
+func (l *listeners) files(telnet func() (*os.File, error)) ([]*os.File, error) {
+	tf, err := telnet()
+	if err != nil {
+		return nil, err
+	}
+	files := []*os.File{tf}
+	cf, err := l.control.File()
+	if err != nil {
+		closeFiles(files)
+		return nil, err
+	}
+	files = append(files, cf)
+	if l.http != nil {
+		hf, err := l.http.(*net.TCPListener).File()
+		if err != nil {
+			closeFiles(files)
+			return nil, err
+		}
+		files = append(files, hf)
+	}
+	return files, nil
+}
+
+// inherit makes listeners of the descriptors a predecessor handed over,
+// named by names (nil: the positional order). It closes every file; on
+// failure, the listeners it made too.
+func inherit(names []string, files []*os.File) (l listeners, err error) {
+	defer closeFiles(files) // each listener holds its own copy
+	if names == nil {
+		names = positional[:min(len(files), len(positional))]
+	}
+	if len(names) != len(files) {
+		return l, fmt.Errorf("handoff: %d listeners named, %d handed over", len(names), len(files))
+	}
+	defer func() {
+		if err != nil {
+			l.abandon()
+			l = listeners{}
+		}
+	}()
+	for i, name := range names {
+		switch {
+		case name == listenTelnet && l.telnet == nil:
+			l.telnet, err = net.FileListener(files[i])
+		case name == listenHTTP && l.http == nil:
+			l.http, err = net.FileListener(files[i])
+		case name == listenControl && l.control == nil:
+			l.control, err = migrate.ControlFromFile(files[i])
+		default:
+			err = fmt.Errorf("handoff: a listener named %q, which this build does not serve, or twice", name)
+		}
+		if err != nil {
+			return l, fmt.Errorf("handoff: listener %q: %w", name, err)
+		}
+	}
+	if l.telnet == nil || l.control == nil {
+		return l, fmt.Errorf("handoff: listeners %q, without telnet and control", names)
+	}
+	return l, nil
+}
+
+// abandon closes inherited listeners that this process will not serve
+// after all (a handoff that failed): the control socket's path stays, the
+// predecessor's still.
+func (l *listeners) abandon() {
+	if l.control != nil {
+		l.control.Detach()
+	}
+	l.close()
+}
+
+// close closes every listener l has (the control socket's path with it,
+// unless detached).
+func (l *listeners) close() {
+	if l.telnet != nil {
+		l.telnet.Close()
+	}
+	if l.http != nil {
+		l.http.Close()
+	}
+	if l.control != nil {
+		l.control.Close()
+	}
+}

@@ -1,0 +1,26 @@
+package front
+
+import (
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"translucent/repl"
+)
+
+func TestTimeoutFor(t *testing.T) {
+	users, err := repl.ParseUsers(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := repl.NewServer(repl.Config{Users: users, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	defer srv.Close()
+	m := &migrator{srv: srv}
+	if got := m.timeoutFor(5 * time.Second); got != 5*time.Second {
+		t.Errorf("asked 5s: %v", got)
+	}
+	if got := m.timeoutFor(0); got != 30*time.Second {
+		t.Errorf("default with no session: %v, want 30s", got)
+	}
+}
