@@ -237,6 +237,12 @@ func TestPoolCrashesInARow(t *testing.T) {
 		}
 	}
 	for i, s := range neighbours {
+		// A line sent just as the last crash ended its worker, before the
+		// front saw that worker end, is rolled back as any line that was
+		// in it: what matters is the namespace after.
+		if got := s.eval("n"); got != strconv.Itoa(i) && !strings.Contains(got, "SIGTRAP") {
+			t.Errorf("n = %q, want %d", got, i)
+		}
 		s.mustEval("n", strconv.Itoa(i))
 	}
 }
