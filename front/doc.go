@@ -1,0 +1,31 @@
+// Package front is the serving process: the one that holds the listeners
+// and every client's connection, and runs no session's code.
+//
+// It owns, in one place, what a serving process does besides a session's
+// conversation (package repl):
+//
+//   - its listeners, by name (listeners.go): telnet, the control socket
+//     and the optional HTTP status page, taken afresh by a server's first
+//     process and inherited by each successor;
+//   - where sessions' code runs (isolate.go): worker processes of this
+//     binary, supervised by package worker, or this process itself;
+//   - the control socket's commands (migration.go: migrate, status,
+//     snapshot, and the incremental protocol's adopt, commit, abort);
+//   - every kind of handoff to a newer build: whole (migration.go),
+//     incremental and one session at a time (incremental.go), dry runs
+//     (staging.go), with the namespaces restored ahead (precopy); the
+//     successor's side is takeover.go, the protocol itself package migrate;
+//   - the users file it generates when given none (users.go), the pidfile
+//     and systemd's notification (notify.go), the collector held in the
+//     pause (gc.go).
+//
+// Run's life: take the listeners (or receive them and every session from
+// the predecessor), serve, and end in one of three ways: ctx ends (the
+// sessions are told and closed); a successor commits (everything is left
+// as it is, the successor owns it now); or an incremental migration gives
+// the listener away and this process serves its remaining sessions until
+// the last one leaves.
+//
+// Failures that tests inject into real processes come through Hooks, never
+// from the environment: package main maps TRANSLUCENT_TEST_FAIL to them.
+package front
