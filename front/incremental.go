@@ -206,11 +206,8 @@ func (m *migrator) fromUpgrade(id uint64, out io.Writer) {
 
 // moveReply answers "migrate --session ID": the session moves to the
 // other process, from wherever it is.
-func (m *migrator) moveReply(ctx context.Context, req migrate.Request, mig migration, progress io.Writer) migrate.Response {
-	id, err := strconv.ParseUint(req.Args["session"], 10, 64)
-	if err != nil {
-		return migrate.Response{Error: "session: " + err.Error()}
-	}
+func (m *migrator) moveReply(ctx context.Context, req migrate.Request, r migrateRequest, progress io.Writer) migrate.Response {
+	id, mig := r.session, r.migration
 	if m.srv.Has(id) {
 		if err := m.move(context.WithoutCancel(ctx), id, mig.grace, mig.drop, progress); err != nil {
 			return migrate.Response{Error: err.Error()}
@@ -218,7 +215,7 @@ func (m *migrator) moveReply(ctx context.Context, req migrate.Request, mig migra
 		return migrate.Response{OK: true}
 	}
 	peer := m.livePeer(ctx)
-	if peer == "" || req.Args["local"] == "true" {
+	if peer == "" || r.local {
 		return migrate.Response{Error: fmt.Sprintf("no session %d", id)}
 	}
 	// It is in the other process: ask that one to send it here.
@@ -236,7 +233,7 @@ func (m *migrator) moveReply(ctx context.Context, req migrate.Request, mig migra
 }
 
 // adoptReply holds a session another process is moving here.
-func (m *migrator) adoptReply(req migrate.Request) migrate.Response {
+func (m *migrator) adoptReply(_ context.Context, req migrate.Request, _ io.Writer) migrate.Response {
 	if len(req.Files) != 1 {
 		return migrate.Response{Error: "adopt: want one connection"}
 	}
@@ -247,7 +244,7 @@ func (m *migrator) adoptReply(req migrate.Request) migrate.Response {
 	// If the sender dies between adopt and commit, nobody will say which:
 	// after a while the session runs here if the sender is gone (its copy
 	// of the connection died with it), and is forgotten if not.
-	from, _ := strconv.Atoi(req.Args["from"])
+	from := int((&args{m: req.Args}).session("from")) // a pid; 0 when not told
 	time.AfterFunc(holdTimeout, func() {
 		if from > 0 && syscall.Kill(from, 0) == syscall.ESRCH {
 			m.srv.Start(id)
@@ -261,8 +258,9 @@ func (m *migrator) adoptReply(req migrate.Request) migrate.Response {
 // holdTimeout bounds how long a session waits for its move's commit.
 const holdTimeout = 30 * time.Second
 
-func (m *migrator) commitReply(req migrate.Request) migrate.Response {
-	id, err := strconv.ParseUint(req.Args["session"], 10, 64)
+func (m *migrator) commitReply(_ context.Context, req migrate.Request, _ io.Writer) migrate.Response {
+	a := &args{m: req.Args}
+	id, err := a.session("session"), a.err
 	if err == nil {
 		err = m.srv.Start(id)
 	}
@@ -273,10 +271,11 @@ func (m *migrator) commitReply(req migrate.Request) migrate.Response {
 	return migrate.Response{OK: true}
 }
 
-func (m *migrator) abortReply(req migrate.Request) migrate.Response {
-	id, err := strconv.ParseUint(req.Args["session"], 10, 64)
-	if err != nil {
-		return migrate.Response{Error: err.Error()}
+func (m *migrator) abortReply(_ context.Context, req migrate.Request, _ io.Writer) migrate.Response {
+	a := &args{m: req.Args}
+	id := a.session("session")
+	if a.err != nil {
+		return failed(a.err)
 	}
 	if !m.srv.Has(id) || m.srv.Running(id) {
 		return migrate.Response{Error: fmt.Sprintf("session %d is not waiting here", id)}

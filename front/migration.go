@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -216,82 +215,6 @@ func (m *migrator) timeoutFor(asked time.Duration) time.Duration {
 
 func (m *migrator) defaults() migration {
 	return migration{timeout: m.cfg.MigrateTimeout, grace: m.cfg.Grace, strict: m.cfg.Strict}
-}
-
-// handle answers the control socket.
-func (m *migrator) handle(ctx context.Context, req migrate.Request, progress io.Writer) migrate.Response {
-	switch req.Command {
-	case "adopt":
-		return m.adoptReply(req)
-	case "commit":
-		return m.commitReply(req)
-	case "abort":
-		return m.abortReply(req)
-	case "status":
-		var b strings.Builder
-		fmt.Fprintf(&b, "pid %d\nversion %s\n", os.Getpid(), m.cfg.Version)
-		if req.Args["local"] != "true" {
-			if home, err := m.binary(""); err == nil {
-				fmt.Fprintf(&b, "migrate goes to %s unless told --binary\n", home)
-			}
-		}
-		tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tUSER\tADDRESS\tSINCE\tSTATE\tWORKER")
-		for _, s := range m.srv.Sessions() {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.User, s.Addr, s.Since.Format(time.DateTime), s.State, s.WorkerString())
-		}
-		tw.Flush()
-		if req.Args["local"] != "true" {
-			b.WriteString(m.peerStatus(ctx))
-		}
-		return migrate.Response{OK: true, Output: b.String()}
-	case "snapshot":
-		return m.snapshotReply(req)
-	case "migrate":
-		mig := m.defaults()
-		mig.binary = req.Args["binary"]
-		var err error
-		if v := req.Args["timeout"]; v != "" {
-			if mig.timeout, err = time.ParseDuration(v); err != nil {
-				return migrate.Response{Error: "timeout: " + err.Error()}
-			}
-		}
-		if v := req.Args["grace"]; v != "" {
-			if mig.grace, err = time.ParseDuration(v); err != nil {
-				return migrate.Response{Error: "grace: " + err.Error()}
-			}
-		}
-		if v := req.Args["strict"]; v != "" {
-			mig.strict, _ = strconv.ParseBool(v)
-		}
-		mig.drop = splitList(req.Args["drop"])
-		mig.json = req.Args["json"] == "true"
-		if mig.json && (req.Args["session"] != "" || req.Args["incremental"] == "true" || req.Args["dry-run"] == "true") {
-			return migrate.Response{Error: "--json reports a whole migration, not --session, --incremental or --dry-run"}
-		}
-		if req.Args["session"] != "" {
-			return m.moveReply(ctx, req, mig, progress)
-		}
-		if req.Args["incremental"] == "true" {
-			if err := m.runIncremental(context.WithoutCancel(ctx), mig, progress); err != nil {
-				return migrate.Response{Error: "incremental migration failed, nothing changed: " + err.Error()}
-			}
-			return migrate.Response{OK: true}
-		}
-		if req.Args["dry-run"] == "true" {
-			if err := m.dryRun(ctx, mig, progress); err != nil {
-				return migrate.Response{Error: "dry run failed: " + err.Error()}
-			}
-			return migrate.Response{OK: true}
-		}
-		// The migration must not end with the client's connection: a half
-		// done handoff is worse than a finished one nobody watched.
-		if _, err := m.run(context.WithoutCancel(ctx), mig, progress); err != nil {
-			return migrate.Response{Error: "migration failed, the old process goes on: " + err.Error()}
-		}
-		return migrate.Response{OK: true}
-	}
-	return migrate.Response{Error: fmt.Sprintf("unknown command %q", req.Command)}
 }
 
 func (m *migrator) fromSignal() {

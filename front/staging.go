@@ -21,14 +21,14 @@ import (
 // a new build, which gets no descriptor and so can break nothing).
 
 // snapshotReply answers the control command "snapshot".
-func (m *migrator) snapshotReply(req migrate.Request) migrate.Response {
+func (m *migrator) snapshotReply(_ context.Context, req migrate.Request, _ io.Writer) migrate.Response {
+	a := &args{m: req.Args}
 	var ids []uint64
-	if v := req.Args["session"]; v != "" {
-		id, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return migrate.Response{Error: "session: " + err.Error()}
-		}
+	if id := a.session("session"); id != 0 {
 		ids = append(ids, id)
+	}
+	if a.err != nil {
+		return failed(a.err)
 	}
 	f, err := m.srv.Snapshot(ids)
 	if err != nil {
