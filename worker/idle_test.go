@@ -1,7 +1,10 @@
 package worker
 
 import (
+	"fmt"
+	"os"
 	"runtime"
+	"strconv"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -39,6 +42,30 @@ func TestIdle(t *testing.T) {
 		go func() { done <- nice(t) }()
 		if got := <-done; got != before {
 			t.Fatalf("a goroutine after idle ran at nice %d, want %d", got, before)
+		}
+	}
+}
+
+// yield puts a process that is about to be killed at nice 19, every
+// thread of it.
+func TestYield(t *testing.T) {
+	pl := testPool(t, Config{})
+	s := openSession(t, pl)
+	s.mustEval("1", "1")
+	pid := s.pid()
+	yield(pid)
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("threads of worker %d: %v", pid, err)
+	}
+	for _, task := range tasks {
+		tid, _ := strconv.Atoi(task.Name())
+		p, err := unix.Getpriority(unix.PRIO_PROCESS, tid)
+		if err != nil {
+			continue // ended meanwhile
+		}
+		if n := 20 - p; n != 19 {
+			t.Errorf("worker %d thread %d at nice %d after yield, want 19", pid, tid, n)
 		}
 	}
 }

@@ -382,7 +382,27 @@ func (p *proc) send(kind byte, session uint64, msg any) error {
 // kill ends the worker, for reason (said to the sessions it held).
 func (p *proc) kill(reason string) {
 	p.killed.CompareAndSwap(nil, &reason)
+	select {
+	case <-p.done: // reaped: its pid may be another process's now
+	default:
+		yield(p.pid)
+	}
 	p.cmd.Process.Kill()
+}
+
+// yield puts every thread of process pid at the lowest CPU priority
+// (nice 19), as a process about to be killed: the kernel frees a dying
+// process's memory on its own threads, and a hundred workers ended at
+// once (a migration's old ones, with a worker each) took a second of
+// both cores from the lines their successors were answering. Best
+// effort: a process already gone has nothing left to free.
+func yield(pid int) {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		if tid, err := strconv.Atoi(t.Name()); err == nil {
+			syscall.Setpriority(syscall.PRIO_PROCESS, tid, 19)
+		}
+	}
 }
 
 // end reaps the worker and restores each session it held in another.
