@@ -260,8 +260,16 @@ func (sess *Session) vouch(want []byte) vouchResult {
 	if ns == nil {
 		return changed
 	}
-	if _, sum, _, ok := checkpoint(ns); ok {
-		if bytes.Equal(sum, want) {
+	if _, is := ns.(checkpointed); is {
+		// Its worker's checkpoint says, without a question to the
+		// worker; when it cannot (a line under way, code of its own
+		// running), neither could a live snapshot: the next round, or
+		// the pause, will see.
+		_, sum, _, ok := checkpoint(ns)
+		switch {
+		case !ok:
+			return moving
+		case bytes.Equal(sum, want):
 			return same
 		}
 		return changed
