@@ -77,7 +77,7 @@ var rePid = regexp.MustCompile(`, pid (\d+)[ .]`)
 // (a pool neighbour's crash). A notice is glued to the next answer, so
 // record and eval strip it.
 const (
-	rollbackPrefix = "error: the worker process running this line ended:"
+	rollbackPrefix = "error: the worker process running this line" // then " ended:", or the other sessions whose lines ended with it
 	noticePrefix   = "[translucent] "
 )
 

@@ -202,6 +202,10 @@ func TestRolledBackText(t *testing.T) {
 			[]string{"could not be restored (restore: type Point does not compile): it starts empty."}},
 		{"later", RolledBack{Reason: "x", Later: "worker: starting /proc/self/exe: no such file"},
 			[]string{"No worker could be started for it yet", "the next line tries again."}},
+		{"another session's line too", RolledBack{Reason: "SIGTRAP: trace trap", Others: 1},
+			[]string{"running this line, and another session's, ended: SIGTRAP"}},
+		{"other sessions' lines too", RolledBack{Reason: "SIGTRAP: trace trap", Others: 3},
+			[]string{"running this line, and 3 other sessions' lines, ended: SIGTRAP"}},
 	} {
 		got := tc.rb.Error()
 		if !errors.Is(&tc.rb, namespace.ErrRolledBack) {

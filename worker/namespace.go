@@ -355,10 +355,20 @@ type RolledBack struct {
 	Stale  string   // set when the state is older than the last evaluation: why
 	Empty  string   // set when nothing could be restored: why; the namespace is new
 	Later  string   // set when no worker could be started yet: why; the next line tries again
+	// Others is how many other sessions' lines the worker was running
+	// when it ended (a pool): any of them may have ended it.
+	Others int
 }
 
 func (e *RolledBack) Error() string {
-	return e.text("error: the worker process running this line ended", "before this line")
+	what := "error: the worker process running this line ended"
+	switch {
+	case e.Others == 1:
+		what = "error: the worker process running this line, and another session's, ended"
+	case e.Others > 1:
+		what = fmt.Sprintf("error: the worker process running this line, and %d other sessions' lines, ended", e.Others)
+	}
+	return e.text(what, "before this line")
 }
 
 // text says what happened: what ended, and as of when the session is
@@ -424,7 +434,7 @@ func (n *Namespace) lockSettled() {
 
 // rehome restores n, which ran in the ended worker old, in another, and
 // ends its evaluation under way with a *RolledBack.
-func (n *Namespace) rehome(old *proc, reason string, closing bool) {
+func (n *Namespace) rehome(old *proc, reason string, closing bool, busy int) {
 	n.mu.Lock()
 	if n.p != old || n.closed {
 		n.mu.Unlock()
@@ -453,6 +463,9 @@ func (n *Namespace) rehome(old *proc, reason string, closing bool) {
 		ch <- replyMsg{Err: "worker: the worker ended: " + reason}
 	}
 	rb := &RolledBack{Reason: reason, Lost: lost, Stale: stale}
+	if e != nil {
+		rb.Others = busy - 1 // lines of other sessions that ended with it
+	}
 	if closing {
 		n.mu.Lock()
 		n.closed = true

@@ -435,9 +435,25 @@ func (p *proc) end(readErr error) {
 	if len(held) > 0 && !closing {
 		pl.cfg.Logger.Warn("worker ended", "worker", p.pid, "reason", reason, "sessions", len(held))
 	}
+	busy := 0 // sessions with a line under way in p
 	for _, n := range held {
-		n.rehome(p, reason, closing)
+		n.mu.Lock()
+		if n.eval != nil && n.eval.p == p {
+			busy++
+		}
+		n.mu.Unlock()
 	}
+	// Each session is restored in its own goroutine: one after another,
+	// the last of a pool's sessions waited for all the others' restores.
+	var wg sync.WaitGroup
+	for _, n := range held {
+		wg.Add(1)
+		go func() { // ends when n is restored, or given up
+			defer wg.Done()
+			n.rehome(p, reason, closing, busy)
+		}()
+	}
+	wg.Wait()
 }
 
 // reason says why the worker ended, in words for its users.

@@ -599,3 +599,38 @@ func TestReplace(t *testing.T) {
 		t.Error("a damaged snapshot replaced a namespace")
 	}
 }
+
+// In a pool, a line that was running beside the one that ended the worker
+// is rolled back too, and each is told that another session's line ended
+// with it: neither can know which one did it.
+func TestPoolCrashBesideARunningLine(t *testing.T) {
+	pl := testPool(t, Config{PerWorker: 4})
+	busy, culprit := openSession(t, pl), openSession(t, pl)
+	busy.mustEval("n := 1", "")
+	if busy.pid() != culprit.pid() {
+		t.Fatalf("sessions in workers %d and %d, want one", busy.pid(), culprit.pid())
+	}
+	culprit.mustEval(`import "runtime"`, "")
+	got := make(chan string, 1)
+	go func() { got <- busy.eval("for { n++ }") }() // ends when the worker does
+	deadline := time.Now().Add(10 * time.Second)
+	for { // until the loop runs in the worker
+		busy.ns.mu.Lock()
+		running := busy.ns.eval != nil
+		busy.ns.mu.Unlock()
+		if running {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the loop never started")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if c := culprit.eval("runtime.Breakpoint()"); !strings.Contains(c, "and another session's, ended: SIGTRAP") {
+		t.Errorf("the culprit was told %q", c)
+	}
+	if b := <-got; !strings.Contains(b, "and another session's, ended: SIGTRAP") || !strings.Contains(b, "before this line") {
+		t.Errorf("the session whose loop ran beside it was told %q", b)
+	}
+	busy.mustEval("n", "1")
+}
