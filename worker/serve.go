@@ -144,7 +144,15 @@ func (s *wsession) run(m openMsg) {
 			return
 		}
 		var err error
-		restore := func() { ns, err = namespace.Restore(opts, snap) }
+		restore := func() {
+			if ns, err = namespace.Restore(opts, snap); err == nil && m.Idle {
+				// A restored interpreter's first line costs a few times
+				// the next one's; after a migration, a thousand sessions'
+				// first lines came all at once, right after the pause.
+				// Paid here, ahead of need, by a line that changes nothing.
+				ns.Eval(context.Background(), "0")
+			}
+		}
 		if m.Idle {
 			idle(restore)
 		} else {
