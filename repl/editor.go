@@ -41,9 +41,16 @@ type charEditor struct {
 	rw      io.ReadWriter
 	history *history
 
+	// complete answers Tab (nil: no completion); tabbed says the last key
+	// was a Tab that could add nothing, so that the next one lists. Both
+	// are used only by the goroutine in ReadLine.
+	complete completeFunc
+	tabbed   bool
+
 	mu            sync.Mutex
 	t             *term.Terminal // replaced after Ctrl-C; guarded by mu
 	width, height int            // guarded by mu
+	prompt        string         // of the line being read; guarded by mu
 }
 
 func newCharEditor(in io.Reader, out io.Writer, h *history) *charEditor {
@@ -58,6 +65,7 @@ func newCharEditor(in io.Reader, out io.Writer, h *history) *charEditor {
 func (e *charEditor) newTerminalLocked() *term.Terminal {
 	t := term.NewTerminal(e.rw, "")
 	t.History = e.history
+	t.AutoCompleteCallback = e.tab
 	t.SetSize(e.width, e.height)
 	return t
 }
@@ -69,7 +77,10 @@ func (e *charEditor) terminal() *term.Terminal {
 }
 
 func (e *charEditor) ReadLine(prompt string) (string, error) {
-	t := e.terminal()
+	e.mu.Lock()
+	t := e.t
+	e.prompt = prompt
+	e.mu.Unlock()
 	t.SetPrompt(prompt)
 	line, err := t.ReadLine()
 	return e.finish(line, err)

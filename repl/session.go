@@ -218,6 +218,7 @@ func (s *Session) setEditor() {
 	var ed editor
 	if s.charMode {
 		ce := newCharEditor(s.in, out, s.hist)
+		ce.complete = s.complete
 		if w, h := s.conn.WindowSize(); w > 0 {
 			ce.SetSize(w, h)
 		}
