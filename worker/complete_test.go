@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -32,6 +33,20 @@ func TestComplete(t *testing.T) {
 		if c.Start != tc.start || !slices.Contains(c.Candidates, tc.want) {
 			t.Errorf("Complete(%q) = %+v, want %q from %d", tc.src, c, tc.want, tc.start)
 		}
+	}
+}
+
+// TestTypeOf: :type's question, asked of the worker.
+func TestTypeOf(t *testing.T) {
+	pl := testPool(t, Config{})
+	s := openSession(t, pl)
+	s.mustEval("type Point struct{ X, Y int }", "")
+	s.mustEval("p := Point{1, 2}", "")
+	if got, err := s.ns.TypeOf(context.Background(), "p.X"); got != "int" || err != nil {
+		t.Errorf("TypeOf(p.X) = %q, %v", got, err)
+	}
+	if _, err := s.ns.TypeOf(context.Background(), "nope"); err == nil {
+		t.Error("TypeOf(nope): no error")
 	}
 }
 

@@ -562,6 +562,18 @@ func (n *Namespace) Complete(src string, pos int) namespace.Completion {
 	return checkCompletion(*r.Completion, src, pos)
 }
 
+// TypeOf is namespace.Namespace.TypeOf, asked of the worker.
+func (n *Namespace) TypeOf(ctx context.Context, src string) (string, error) {
+	r, err := n.call(opTypeOf, src)
+	if err != nil {
+		return "", err
+	}
+	if len(r.Strs) != 1 {
+		return "", protocolErrorf("typeof answered %d strings", len(r.Strs))
+	}
+	return r.Strs[0], nil
+}
+
 // checkCompletion returns c if it fits src at pos, nothing otherwise.
 func checkCompletion(c namespace.Completion, src string, pos int) namespace.Completion {
 	none := namespace.Completion{Start: pos}

@@ -275,6 +275,7 @@ const (
 	opUndrop   // Args[0]
 	opDropped
 	opComplete // Args: the source before and after the cursor
+	opTypeOf   // Args[0]: an expression; the reply's Strs[0] is its type
 )
 
 type callMsg struct {
