@@ -234,6 +234,17 @@ func privateDirPath() (string, error) {
 	return filepath.Join(os.TempDir(), fmt.Sprintf("translucent-%d", os.Getuid())), nil
 }
 
+// defaultHome is serve --home's default: beside the admin password, in the
+// private directory (a tmpfs under XDG_RUNTIME_DIR: give --home a lasting
+// directory for history that outlives a reboot).
+func defaultHome() string {
+	dir, err := privateDirPath()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "users")
+}
+
 func adduser(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("adduser", flag.ContinueOnError)
 	usersFile := fs.String("users", "", "htpasswd `file` to create or update (mode 0600)")

@@ -43,6 +43,7 @@ type serveFlags struct {
 	sessionMemory          int64
 	evalTimeout            time.Duration
 	logLines               bool
+	home, transcripts      string
 }
 
 func parseServeFlags(args []string, stdout, stderr io.Writer) (*serveFlags, error) {
@@ -71,6 +72,8 @@ func parseServeFlags(args []string, stdout, stderr io.Writer) (*serveFlags, erro
 	fs.Int64Var(&f.sessionMemory, "session-memory", 512, "`MiB` of resident memory a worker may use per session it holds; past it the line is rolled back (0: no limit)")
 	fs.DurationVar(&f.evalTimeout, "eval-timeout", 0, "time one line may run before it is interrupted (0: no limit)")
 	fs.BoolVar(&f.logLines, "log-lines", false, "log the text of a line that ended its worker (off: only the session, user and reason)")
+	fs.StringVar(&f.home, "home", defaultHome(), "`directory` of the users' own directories (0700): history kept across logins, files of :save and :load; empty: none")
+	fs.StringVar(&f.transcripts, "transcripts", "", "write each session's typed lines and output, with times, to a file (0600) in `directory` (off: none)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return nil, err
 	}
@@ -180,6 +183,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	srv := repl.NewServer(repl.Config{
 		Namespaces:     nss,
 		LogLines:       f.logLines,
+		Home:           f.home,
+		Transcripts:    f.transcripts,
 		Restored:       restored,
 		Users:          users,
 		Version:        versionString(),

@@ -77,3 +77,33 @@ func TestCompleteFrom(t *testing.T) {
 		}
 	}
 }
+
+// TestCommands: :type, :doc and :history, as a client sees them.
+func TestCommands(t *testing.T) {
+	_, addr := lineServer(t, Config{})
+	c := dialLine(t, addr)
+	c.expect("username: ")
+	c.login()
+	for _, step := range []struct{ send, want string }{
+		{`import "strings"`, ">>> "},
+		{"type Point struct{ X, Y int }", ">>> "},
+		{"n := 0", ">>> "},
+		{"func bump() int { n++; return n }", ">>> "},
+		{"p := Point{1, 2}", ">>> "},
+		{":type p", "Point\r\n>>> "},
+		{":type p.X * 2", "int\r\n>>> "},
+		{":type bump()", "int\r\n>>> "},
+		{":type bump() + 1", "calls a function"},
+		{"n", "0\r\n>>> "},
+		{":type", "error: :type EXPR"},
+		{":doc strings.HasPrefix", "func HasPrefix(s, prefix string) bool\r\n    HasPrefix reports whether"},
+		{":doc strings", "package strings"},
+		{":doc encoding/json.Marshal", "func Marshal(v any) ([]byte, error)"},
+		{":doc time.Duration", "func (d Duration) String() string"},
+		{":doc nope.Nope", "no documentation for nope.Nope"},
+		{":history 2", "   15  :doc time.Duration\r\n   16  :doc nope.Nope\r\n>>> "},
+	} {
+		c.send(step.send + "\r\n")
+		c.expect(step.want)
+	}
+}
