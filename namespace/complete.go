@@ -1,6 +1,7 @@
 package namespace
 
 import (
+	"context"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -34,7 +35,8 @@ type Completion struct {
 // src: an import path after `import "`, a field, method or package member
 // after a dot, otherwise a name in scope (the namespace's declarations and
 // imports, Go's keywords and predeclared names). It evaluates nothing.
-// While an interrupted evaluation is still blocked it knows only import
+// It waits for the interpreter while a checkpoint holds it (see acquire);
+// while an interrupted evaluation is still blocked it knows only import
 // paths and Go's own names.
 func (ns *Namespace) Complete(src string, pos int) Completion {
 	if pos < 0 || pos > len(src) {
@@ -236,12 +238,10 @@ copy delete imag len make max min new panic print println real recover`)
 // namespace's declarations and package names.
 func (ns *Namespace) names() []string {
 	names := append([]string(nil), goNames...)
-	select {
-	case <-ns.token:
-		defer ns.release()
-	default:
+	if ns.acquire(context.Background(), false) != nil {
 		return names
 	}
+	defer ns.release()
 	for name := range ns.kinds {
 		names = append(names, name)
 	}
@@ -268,12 +268,10 @@ func (ns *Namespace) names() []string {
 // members returns what may follow `chain.`: a package's exported names,
 // or the fields and methods of a variable's type (walked through fields).
 func (ns *Namespace) members(chain []string) []string {
-	select {
-	case <-ns.token:
-		defer ns.release()
-	default:
+	if ns.acquire(context.Background(), false) != nil {
 		return nil
 	}
+	defer ns.release()
 	ns.mu.Lock()
 	i := ns.in
 	ns.mu.Unlock()

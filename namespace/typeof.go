@@ -170,25 +170,23 @@ func (ns *Namespace) isPureCall(call *ast.CallExpr) bool {
 	return false
 }
 
-// kind and packagePath read what the token guards, while nobody holds it
-// (the session's goroutine asks between lines); busy, they know nothing.
+// kind and packagePath read what the token guards. Between lines the
+// token is free but for moments (the worker's checkpoint after a line
+// holds it): they wait for it as long as acquire lets an impatient caller,
+// and know nothing if an interrupted evaluation keeps it.
 func (ns *Namespace) kind(name string) string {
-	select {
-	case <-ns.token:
-		defer ns.release()
-		return ns.kinds[name]
-	default:
+	if ns.acquire(context.Background(), false) != nil {
 		return ""
 	}
+	defer ns.release()
+	return ns.kinds[name]
 }
 
 func (ns *Namespace) packagePath(name string) (string, bool) {
-	select {
-	case <-ns.token:
-		defer ns.release()
-		p, ok := ns.pkgs[name]
-		return p, ok
-	default:
+	if ns.acquire(context.Background(), false) != nil {
 		return "", false
 	}
+	defer ns.release()
+	p, ok := ns.pkgs[name]
+	return p, ok
 }

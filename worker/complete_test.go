@@ -36,6 +36,21 @@ func TestComplete(t *testing.T) {
 	}
 }
 
+// TestCompleteRightAfterALine: Tab typed ahead meets the worker taking
+// its checkpoint of the line before (which holds the interpreter): it
+// waits for it rather than answer without the new name.
+func TestCompleteRightAfterALine(t *testing.T) {
+	pl := testPool(t, Config{})
+	s := openSession(t, pl)
+	for k := range 30 {
+		name := fmt.Sprintf("fresh%d", k)
+		s.mustEval(name+" := 1", "")
+		if c := s.ns.Complete(name, len(name)); !slices.Contains(c.Candidates, name) {
+			t.Fatalf("Complete(%q) right after its declaration = %+v", name, c)
+		}
+	}
+}
+
 // TestTypeOf: :type's question, asked of the worker.
 func TestTypeOf(t *testing.T) {
 	pl := testPool(t, Config{})
