@@ -98,7 +98,7 @@ func startServerEnv(t testing.TB, env []string, args ...string) *server {
 func launchServer(t testing.TB, env []string, args ...string) *server {
 	t.Helper()
 	control := filepath.Join(t.TempDir(), "control.sock")
-	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--login-delay", "10ms", "--control", control}, args...)
+	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--login-delay", "10ms", "--control", control, "--home", t.TempDir()}, args...)
 	cmd := exec.Command(binary, args...)
 	// Race-enabled children sleep a second at exit by default.
 	cmd.Env = append(append(os.Environ(), "GORACE=atexit_sleep_ms=0"), env...)

@@ -55,6 +55,8 @@ func parseServeFlags(args []string, stdout, stderr io.Writer) (front.Config, err
 	fs.IntVar(&c.PoolSize, "pool-size", 16, "sessions per worker with --isolate pool")
 	fs.Int64Var(&memory, "session-memory", 512, "`MiB` of resident memory a worker may use per session it holds; past it the line is rolled back (0: no limit)")
 	fs.DurationVar(&c.EvalTimeout, "eval-timeout", 0, "time one line may run before it is interrupted (0: no limit)")
+	fs.StringVar(&c.REPL.Home, "home", front.DefaultHome(), "`directory` of the users' own directories (0700): history kept across logins, files of :save and :load; empty: none")
+	fs.StringVar(&c.REPL.Transcripts, "transcripts", "", "write each session's typed lines and output, with times, to a file (0600) in `directory` (off: none)")
 	fs.BoolVar(&c.REPL.LogLines, "log-lines", false, "log the text of a line that ended its worker (off: only the session, user and reason)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return c, err

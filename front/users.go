@@ -118,3 +118,14 @@ func privateDirPath() (string, error) {
 	}
 	return filepath.Join(os.TempDir(), fmt.Sprintf("translucent-%d", os.Getuid())), nil
 }
+
+// DefaultHome is serve --home's default: beside the admin password, in the
+// private directory (a tmpfs under XDG_RUNTIME_DIR: give --home a lasting
+// directory for history that outlives a reboot).
+func DefaultHome() string {
+	dir, err := privateDirPath()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "users")
+}

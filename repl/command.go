@@ -1,11 +1,18 @@
 package repl
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"translucent/namespace"
+	"translucent/synopsis"
 )
 
 // A command is a REPL meta-command, typed as `:name` at the primary prompt.
@@ -22,6 +29,12 @@ func init() {
 		{"help", "this list", (*Session).cmdHelp},
 		{"vars", "the variables of this session and their types", (*Session).cmdVars},
 		{"imports", "the packages this session imported", (*Session).cmdImports},
+		{"type", "EXPR: the type of an expression, found without running your code", (*Session).cmdType},
+		{"doc", "NAME: the declaration and doc line of a standard library name (strings.HasPrefix, time.Duration, fmt)", (*Session).cmdDoc},
+		{"history", "[N]: the last N lines you typed (20), kept across logins", (*Session).cmdHistory},
+		{"save", "FILE: write the inputs of this session that ran to FILE, in your own directory", (*Session).cmdSave},
+		{"load", "FILE: run FILE from your own directory, line by line, as if typed", (*Session).cmdLoad},
+		{"reset", "[-f]: start again with an empty namespace", (*Session).cmdReset},
 		{"who", "who is connected: session id, user, address, since", (*Session).cmdWho},
 		{"migrate", "(admins) hand the whole server to the build now on disk, live", (*Session).cmdMigrate},
 		{"upgrade", "move this session to the newer process of an incremental migration", (*Session).cmdUpgrade},
@@ -39,6 +52,7 @@ func (s *Session) command(line string) (quit bool) {
 		s.printf("error: missing command after ':' (try :help)\n")
 		return false
 	}
+	s.rawArgs = strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(line, ":"), fields[0]))
 	for _, c := range commands {
 		if c.name == fields[0] {
 			return c.run(s, fields[1:])
@@ -141,5 +155,132 @@ func (s *Session) cmdMigrate([]string) bool {
 		s.printf("migrating; your session will carry on in the new process\n")
 		start((*sessionOutput)(s))
 	}
+	return false
+}
+
+// typer is implemented by namespaces that can tell an expression's type
+// (namespace.Namespace, worker.Namespace).
+type typer interface {
+	TypeOf(ctx context.Context, src string) (string, error)
+}
+
+func (s *Session) cmdType([]string) bool {
+	if s.rawArgs == "" {
+		s.printf("error: :type EXPR tells the type of an expression\n")
+		return false
+	}
+	t, ok := s.ns.(typer)
+	if !ok {
+		s.printf("error: this namespace cannot tell types\n")
+		return false
+	}
+	ctx, done := s.in.evaluating(context.Background())
+	typ, err := t.TypeOf(ctx, s.rawArgs)
+	done()
+	switch {
+	case errors.Is(err, namespace.ErrNotStatic) || err != nil && strings.Contains(err.Error(), namespace.ErrNotStatic.Error()):
+		s.printf("%s calls a function: :type runs none of your code, so it tells the type of one call (f(x)), not of an expression around it\n", s.rawArgs)
+	case err != nil:
+		s.printf("error: %v\n", err)
+	default:
+		s.printf("%s\n", typ)
+	}
+	return false
+}
+
+func (s *Session) cmdDoc(args []string) bool {
+	if len(args) != 1 {
+		s.printf("error: :doc NAME shows a standard library name's declaration and doc line (:doc strings.HasPrefix)\n")
+		return false
+	}
+	pkgPath, name := s.docTarget(args[0])
+	entries := synopsis.Lookup(pkgPath, name, true)
+	if len(entries) == 0 {
+		s.printf("no documentation for %s: :doc knows the standard library's packages and exported names (:type tells the type of your own)\n", args[0])
+		return false
+	}
+	var b strings.Builder
+	for k, e := range entries {
+		if k == 0 || !strings.Contains(e.Name, ".") {
+			fmt.Fprintf(&b, "%s\n    %s\n", e.Decl, e.Doc)
+			continue
+		}
+		fmt.Fprintf(&b, "  %s\n", e.Decl) // a type's methods: declarations only
+	}
+	if name == "" {
+		fmt.Fprintf(&b, "(import %q; Tab after %s. lists its names)\n", pkgPath, path.Base(pkgPath))
+	}
+	s.printf("%s", b.String())
+	return false
+}
+
+// docTarget splits a :doc NAME into an import path and a name in it:
+// "strings.Builder.WriteString" is strings, Builder.WriteString;
+// "encoding/json.Marshal" is encoding/json, Marshal; a package name the
+// session imported stands for its import path (json for encoding/json).
+func (s *Session) docTarget(arg string) (pkgPath, name string) {
+	dir, rest := "", arg
+	if i := strings.LastIndexByte(arg, '/'); i >= 0 {
+		dir, rest = arg[:i+1], arg[i+1:]
+	}
+	pkgName, name, _ := strings.Cut(rest, ".")
+	pkgPath = dir + pkgName
+	if dir == "" {
+		for _, imp := range s.ns.Imports() {
+			if path.Base(imp) == pkgName {
+				pkgPath = imp
+			}
+		}
+	}
+	return pkgPath, name
+}
+
+func (s *Session) cmdHistory(args []string) bool {
+	n := 20
+	if len(args) > 0 {
+		v, err := strconv.Atoi(args[0])
+		if err != nil || v <= 0 || len(args) > 1 {
+			s.printf("error: :history [N] shows the last N lines typed\n")
+			return false
+		}
+		n = v
+	}
+	entries := s.hist.Entries()
+	// The :history just typed is the newest entry; it is not news.
+	if len(entries) > 0 && strings.HasPrefix(entries[len(entries)-1], ":history") {
+		entries = entries[:len(entries)-1]
+	}
+	first := max(0, len(entries)-n)
+	var b strings.Builder
+	for k := first; k < len(entries); k++ {
+		fmt.Fprintf(&b, "%5d  %s\n", k+1, entries[k])
+	}
+	s.printf("%s", b.String())
+	return false
+}
+
+func (s *Session) cmdReset(args []string) bool {
+	force := len(args) == 1 && args[0] == "-f"
+	if len(args) > 0 && !force {
+		s.printf("error: :reset [-f] starts again with an empty namespace\n")
+		return false
+	}
+	if held := s.holds(); held != "" && !force {
+		s.printf("error: :reset empties this session's namespace, which holds %s, lost if emptied. "+
+			":reset -f empties it all the same (:save FILE keeps what ran)\n", held)
+		return false
+	}
+	ns, err := s.srv.cfg.Namespaces.New(s.namespaceOptions())
+	if err != nil {
+		s.printf("error: no new namespace: %v\n", err)
+		return false
+	}
+	s.mu.Lock()
+	old := s.ns
+	s.ns = ns
+	s.mu.Unlock()
+	old.Close()
+	s.record, s.recordBytes = nil, 0
+	s.printf("the namespace is empty%s\n", workerNote(ns))
 	return false
 }

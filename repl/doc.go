@@ -20,4 +20,12 @@
 //     (golang.org/x/term); one that never negotiates (nc) gets plain line
 //     mode and edits locally.
 //   - Server.Close ends every session and waits for all their goroutines.
+//   - Nothing a user keeps on disk is on the evaluation path: the history
+//     file (Config.Home/USER/history, 0600 in a 0700 directory) is read at
+//     login and written, atomically, at logout; a migration carries the
+//     history in the session's record. :save and :load reach only
+//     Config.Home/USER/files (os.Root). A transcript (Config.Transcripts,
+//     off by default) is the one file written as the session goes.
+//   - Tab completion and :type ask the namespace (its worker) a bounded
+//     question and run none of the user's code.
 package repl

@@ -41,9 +41,16 @@ type charEditor struct {
 	rw      io.ReadWriter
 	history *history
 
+	// complete answers Tab (nil: no completion); tabbed says the last key
+	// was a Tab that could add nothing, so that the next one lists. Both
+	// are used only by the goroutine in ReadLine.
+	complete completeFunc
+	tabbed   bool
+
 	mu            sync.Mutex
 	t             *term.Terminal // replaced after Ctrl-C; guarded by mu
 	width, height int            // guarded by mu
+	prompt        string         // of the line being read; guarded by mu
 }
 
 func newCharEditor(in io.Reader, out io.Writer, h *history) *charEditor {
@@ -58,6 +65,7 @@ func newCharEditor(in io.Reader, out io.Writer, h *history) *charEditor {
 func (e *charEditor) newTerminalLocked() *term.Terminal {
 	t := term.NewTerminal(e.rw, "")
 	t.History = e.history
+	t.AutoCompleteCallback = e.tab
 	t.SetSize(e.width, e.height)
 	return t
 }
@@ -69,7 +77,10 @@ func (e *charEditor) terminal() *term.Terminal {
 }
 
 func (e *charEditor) ReadLine(prompt string) (string, error) {
-	t := e.terminal()
+	e.mu.Lock()
+	t := e.t
+	e.prompt = prompt
+	e.mu.Unlock()
 	t.SetPrompt(prompt)
 	line, err := t.ReadLine()
 	return e.finish(line, err)
@@ -186,6 +197,11 @@ type history struct {
 	// another process keeps its first lines as they are.
 	marked bool // guarded by mu
 	added  int  // entries added since markInput; guarded by mu
+
+	// added is the newest entries typed since the user logged in: what
+	// logging out adds to the history file (home.go). Carried by a
+	// migration.
+	typed int // guarded by mu
 }
 
 func (h *history) Add(entry string) {
@@ -200,9 +216,11 @@ func (h *history) addLocked(entry string) {
 	}
 	h.entries = append(h.entries, entry)
 	h.added++
+	h.typed++
 	if len(h.entries) > historySize {
 		h.entries = append([]string(nil), h.entries[len(h.entries)-historySize:]...)
 	}
+	h.typed = min(h.typed, len(h.entries))
 }
 
 // markInput is called before the first line of an input is read.
@@ -218,7 +236,9 @@ func (h *history) endInput(entry string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.marked {
-		h.entries = h.entries[:len(h.entries)-min(h.added, len(h.entries))]
+		n := min(h.added, len(h.entries))
+		h.entries = h.entries[:len(h.entries)-n]
+		h.typed = max(0, h.typed-n)
 	}
 	h.marked = false
 	h.addLocked(entry)
@@ -234,6 +254,29 @@ func (h *history) At(i int) string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.entries[len(h.entries)-1-i]
+}
+
+// load replaces the history with entries from the user's file: none of
+// them typed in this session.
+func (h *history) load(entries []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.entries = boundHistory(append(entries, h.entries...))
+	h.typed = 0
+	h.marked = false
+}
+
+// fresh returns the entries typed since login, oldest first.
+func (h *history) fresh() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.entries[len(h.entries)-h.typed:]...)
+}
+
+func (h *history) typedCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.typed
 }
 
 // Entries returns the history, oldest first.

@@ -52,6 +52,12 @@ type SessionState struct {
 	// said it holds it (Server.Ahead).
 	Ahead []byte   `cbor:",omitempty"`
 	Lost  []string // what the namespace could not carry, told to the owner on arrival
+
+	// HistoryTyped is how many of History's newest entries were typed
+	// since login (to add to the user's history file at logout); Record
+	// the inputs that ran, for :save. Older builds leave both out.
+	HistoryTyped int      `cbor:",omitempty"`
+	Record       []string `cbor:",omitempty"`
 }
 
 // Exported is one session ready to leave: its record and its connection.
@@ -312,6 +318,8 @@ func checkSessionState(st SessionState) error {
 	case len(st.History) > historySize, len(st.Chunk) > maxChunk, len(st.Lost) > 1<<16,
 		len(st.Input.Typed) > maxTyped, len(st.Input.Pending) > maxBuffered+64<<10, len(st.Input.Partial) >= utf8.UTFMax:
 		return fmt.Errorf("session %d: record over this build's limits", st.ID)
+	case st.HistoryTyped < 0 || st.HistoryTyped > len(st.History), recordSize(st.Record) > maxRecord:
+		return fmt.Errorf("session %d: record over this build's limits", st.ID)
 	case st.User == "" && (st.Namespace != nil || st.Ahead != nil):
 		return fmt.Errorf("session %d: a namespace but no user", st.ID)
 	case st.Ahead != nil && (st.Namespace != nil || len(st.Ahead) != sha256.Size):
@@ -350,7 +358,8 @@ func (s *Server) restore(st SessionState, nc net.Conn) (*Session, error) {
 	if sess == nil {
 		sess = &Session{srv: s, pausing: make(chan struct{})}
 	}
-	sess.id, sess.addr, sess.nc, sess.hist = st.ID, st.Addr, nc, &history{entries: st.History}
+	sess.id, sess.addr, sess.nc, sess.hist = st.ID, st.Addr, nc, &history{entries: st.History, typed: st.HistoryTyped}
+	sess.record, sess.recordBytes = st.Record, recordSize(st.Record)
 	sess.user, sess.since, sess.charMode = st.User, st.Since, st.CharMode
 	sess.loginName, sess.loginTry = st.LoginName, st.LoginTry
 	sess.chunk.SetText(st.Chunk)
@@ -487,6 +496,7 @@ func (sess *Session) export(ahead []byte, drop ...string) (Exported, error) {
 		Version: StateVersion, ID: sess.id, User: info.User, Since: info.Since, Addr: sess.addr,
 		CharMode: sess.charMode, LoginName: sess.loginName, LoginTry: sess.loginTry,
 		Telnet: sess.conn.State(), History: sess.hist.Entries(), Input: sess.in.state(), Chunk: sess.chunk.String(),
+		HistoryTyped: sess.hist.typedCount(), Record: sess.record,
 	}
 	var lost []string
 	state, sum, notes, saved := checkpoint(sess.ns)

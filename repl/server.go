@@ -43,6 +43,15 @@ type Config struct {
 	// LogLines puts the text of a line that ended its worker in the log
 	// (off: the log names the session, user and reason only).
 	LogLines bool
+
+	// Home is the directory of the users' own directories (home.go): the
+	// history kept across logins, and the files of :save and :load. Empty:
+	// history lasts a session, and :save and :load are refused.
+	Home string
+	// Transcripts is the directory where each session's typed lines and
+	// printed output are written with their times (transcript.go). Empty:
+	// none are.
+	Transcripts string
 }
 
 func (c *Config) setDefaults() {

@@ -65,6 +65,15 @@ type Session struct {
 	loggingIn   string        // the IP address it counts under while logging in, "" once not; guarded by srv.mu
 	moved       bool          // another process has its connection: write nothing; guarded by mu
 	vouched     vouch         // what Server.Vouch last found; guarded by mu
+
+	// Used by the session goroutine only; record is carried by a migration.
+	record      []string // the inputs that ran, for :save
+	recordBytes int      // their length
+	loading     []string // lines of a :load file not yet run
+	loadName    string   // the file being loaded
+	loadLine    int      // lines of it run so far
+	rawArgs     string   // the text after a meta-command's name
+	transcript  *transcript
 }
 
 func newSession(srv *Server, id uint64, nc net.Conn) *Session {
@@ -179,9 +188,20 @@ func (s *Session) run(ctx context.Context) {
 			return
 		}
 		log.Info("logged in", "user", user)
+		s.loadHistory(user)
 	}
 	log = log.With("user", user)
+	if t := s.transcriptFor(user, s.info().Since); t != nil {
+		s.transcript = t
+		defer t.close()
+		s.mu.Lock()
+		s.ed = transcribed{s.ed, t}
+		s.mu.Unlock()
+	}
 	s.loop(ctx, log)
+	if !s.isMoved() {
+		s.saveHistory(user)
+	}
 	log.Info("logged out")
 }
 
@@ -218,6 +238,7 @@ func (s *Session) setEditor() {
 	var ed editor
 	if s.charMode {
 		ce := newCharEditor(s.in, out, s.hist)
+		ce.complete = s.complete
 		if w, h := s.conn.WindowSize(); w > 0 {
 			ce.SetSize(w, h)
 		}
@@ -327,6 +348,7 @@ func (h *history) clear() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.entries = nil
+	h.typed = 0
 }
 
 // loop is the read-eval-print loop.
@@ -353,7 +375,28 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 		if s.chunk.Len() == 0 {
 			s.hist.markInput()
 		}
-		line, err := ed.ReadLine(prompt)
+		if s.loadName != "" && len(s.loading) == 0 {
+			if s.chunk.Len() > 0 {
+				s.chunk.Reset()
+				s.stopLoad("the file ends inside an unfinished input")
+				continue
+			}
+			s.loadName, s.loadLine = "", 0
+		}
+		var line string
+		var err error
+		if len(s.loading) > 0 {
+			// :load: the file's next line, shown as if typed.
+			line = s.loading[0]
+			s.loading = s.loading[1:]
+			s.loadLine++
+			fmt.Fprintf(ed, "%s%s\n", prompt, line)
+		} else {
+			line, err = ed.ReadLine(prompt)
+		}
+		if err == nil {
+			s.transcript.typed(prompt, line)
+		}
 		switch {
 		case errors.Is(err, errInterrupt):
 			s.chunk.Reset()
@@ -368,12 +411,19 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 		case err != nil:
 			return
 		}
+		if !s.charMode && len(s.loading) == 0 && s.loadName == "" {
+			s.hist.Add(line) // x/term keeps a character-mode client's
+		}
 		if s.chunk.Len() == 0 {
 			trimmed := strings.TrimSpace(line)
 			if trimmed == "" {
 				continue
 			}
 			if strings.HasPrefix(trimmed, ":") {
+				if s.loadName != "" {
+					s.stopLoad("meta-commands do not run from a file")
+					continue
+				}
 				if quit := s.command(trimmed); quit {
 					return
 				}
@@ -402,6 +452,9 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 				s.hist.endInput(whole)
 			}
 		}
+		if err == nil {
+			s.recordChunk(s.chunk.String())
+		}
 		s.chunk.Reset()
 		s.fixLine()
 		switch {
@@ -426,7 +479,16 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 		case res.HasValue:
 			fmt.Fprintf(ed, "%s\n", res.Value)
 		}
+		if err != nil && s.loadName != "" {
+			s.stopLoad("the line above failed")
+		}
 	}
+}
+
+// stopLoad abandons the rest of a :load file, saying where and why.
+func (s *Session) stopLoad(why string) {
+	fmt.Fprintf(s.editor(), "error: :load %s stopped at its line %d (%s); the rest was not run\n", s.loadName, s.loadLine, why)
+	s.loading, s.loadName, s.loadLine = nil, "", 0
 }
 
 // workerNote names the worker process a namespace runs in, if any.
@@ -457,6 +519,9 @@ func (s *Session) takeEvalStopped() bool {
 }
 
 func lineLimit(ed editor) int {
+	if t, ok := ed.(transcribed); ok {
+		ed = t.editor
+	}
 	if _, ok := ed.(*charEditor); ok {
 		return maxCharLine - 1
 	}

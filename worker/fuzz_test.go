@@ -57,6 +57,8 @@ func TestMessagesRoundTrip(t *testing.T) {
 		{kindSaved, savedMsg{Line: 3, State: []byte{9}, Lost: []string{"ch"}, Settled: true}, &savedMsg{}},
 		{kindCall, callMsg{ID: 5, Op: opSnapshot, Args: []string{"a"}}, &callMsg{}},
 		{kindReply, replyMsg{ID: 5, Vars: []namespace.Var{{Name: "x", Type: "int"}}, Rev: 8, OK: true}, &replyMsg{}},
+		{kindCall, callMsg{ID: 6, Op: opComplete, Args: []string{"fmt.Pr", ")"}}, &callMsg{}},
+		{kindReply, replyMsg{ID: 6, Completion: &namespace.Completion{Start: 4, Prefix: "Print", Candidates: []string{"Printf", "Println"}, Total: 2}}, &replyMsg{}},
 		{kindAck, ackMsg{N: 100}, &ackMsg{}},
 	}
 	var buf bytes.Buffer
@@ -108,6 +110,7 @@ func FuzzReadFrame(f *testing.F) {
 	w.write(kindDone, 1, doneMsg{Line: 1, Value: "2", HasValue: true})
 	w.write(kindSaved, 1, savedMsg{Line: 1, State: []byte{0xa0}})
 	w.write(kindReply, 1, replyMsg{ID: 1, Strs: []string{"fmt"}})
+	w.write(kindReply, 1, replyMsg{ID: 2, Completion: &namespace.Completion{Start: 1, Prefix: "ab", Candidates: []string{"abc"}, Total: 1}})
 	f.Add(buf.Bytes())
 	f.Add([]byte{kindOpened, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0xa0})
 	f.Add([]byte("garbage, not a frame at all"))
@@ -149,6 +152,13 @@ func FuzzReadFrame(f *testing.F) {
 			if decode(fr, msg) == nil {
 				if d, ok := msg.(*doneMsg); ok {
 					d.result()
+				}
+				if r, ok := msg.(*replyMsg); ok && r.Completion != nil {
+					src := "fmt.Pr"
+					c := checkCompletion(*r.Completion, src, len(src))
+					if c.Start < 0 || c.Start > len(src) || len(c.Candidates) > namespace.MaxCandidates {
+						t.Fatalf("checkCompletion let %+v through", c)
+					}
 				}
 			}
 		}

@@ -563,6 +563,48 @@ func (n *Namespace) Imports() []string {
 	return r.Strs
 }
 
+// Complete is namespace.Namespace.Complete, asked of the worker. What the
+// worker answers is checked, not trusted: a start outside the word, a
+// candidate that does not fit it, or too many, and the answer is nothing.
+func (n *Namespace) Complete(src string, pos int) namespace.Completion {
+	pos = max(0, min(pos, len(src)))
+	r, err := n.call(opComplete, src[:pos], src[pos:])
+	if err != nil || r.Completion == nil {
+		return namespace.Completion{Start: pos}
+	}
+	return checkCompletion(*r.Completion, src, pos)
+}
+
+// TypeOf is namespace.Namespace.TypeOf, asked of the worker.
+func (n *Namespace) TypeOf(ctx context.Context, src string) (string, error) {
+	r, err := n.call(opTypeOf, src)
+	if err != nil {
+		return "", err
+	}
+	if len(r.Strs) != 1 {
+		return "", protocolErrorf("typeof answered %d strings", len(r.Strs))
+	}
+	return r.Strs[0], nil
+}
+
+// checkCompletion returns c if it fits src at pos, nothing otherwise.
+func checkCompletion(c namespace.Completion, src string, pos int) namespace.Completion {
+	none := namespace.Completion{Start: pos}
+	if c.Start < 0 || c.Start > pos || len(c.Candidates) > namespace.MaxCandidates || c.Total < len(c.Candidates) {
+		return none
+	}
+	word := src[c.Start:pos]
+	if !strings.HasPrefix(c.Prefix, word) {
+		return none
+	}
+	for _, cand := range c.Candidates {
+		if !strings.HasPrefix(cand, c.Prefix) {
+			return none
+		}
+	}
+	return c
+}
+
 // Dropped returns the variables Drop marked.
 func (n *Namespace) Dropped() []string {
 	r, _ := n.call(opDropped)

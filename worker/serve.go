@@ -415,6 +415,21 @@ func (s *wsession) call(m callMsg) {
 		}
 	case opDropped:
 		r.Strs = ns.Dropped()
+	case opTypeOf:
+		if len(m.Args) != 1 {
+			r.Err = "worker: typeof takes one expression"
+		} else if typ, err := ns.TypeOf(context.Background(), m.Args[0]); err != nil {
+			r.Err = err.Error()
+		} else {
+			r.Strs = []string{typ}
+		}
+	case opComplete:
+		if len(m.Args) != 2 {
+			r.Err = "worker: complete takes the source before and after the cursor"
+		} else {
+			c := ns.Complete(m.Args[0]+m.Args[1], len(m.Args[0]))
+			r.Completion = &c
+		}
 	default:
 		r.Err = fmt.Sprintf("worker: unknown call %d", m.Op)
 	}

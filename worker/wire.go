@@ -274,6 +274,8 @@ const (
 	opDrop     // Args[0]
 	opUndrop   // Args[0]
 	opDropped
+	opComplete // Args: the source before and after the cursor
+	opTypeOf   // Args[0]: an expression; the reply's Strs[0] is its type
 )
 
 type callMsg struct {
@@ -291,6 +293,9 @@ type replyMsg struct {
 	OK    bool            `cbor:",omitempty"` // settled (opRevision), found (opUndrop)
 	State []byte          `cbor:",omitempty"`
 	Lost  []string        `cbor:",omitempty"`
+	// Completion answers opComplete; the front checks it against the
+	// source it sent (see Namespace.Complete).
+	Completion *namespace.Completion `cbor:",omitempty"`
 }
 
 type ackMsg struct {
