@@ -542,7 +542,11 @@ func (ns *Namespace) evaluate(i *interp.Interpreter, c *chunk) evalResult {
 	if !cand.capture || ns.printsNothing(c.expr, ns.captured) {
 		return evalResult{}
 	}
-	return evalResult{res: Result{Value: formatValues(ns.byType, ns.captured), HasValue: true}}
+	var static itype
+	if len(ns.captured) == 1 {
+		static = capturedType(prog)
+	}
+	return evalResult{res: Result{Value: formatValues(ns.byType, ns.captured, static), HasValue: true}}
 }
 
 // compile compiles src, turning a panic inside yaegi into an error.
@@ -773,12 +777,17 @@ func (ns *Namespace) Vars() []Var {
 		return nil
 	}
 	f := &formatter{types: ns.byType}
+	scope, scopeErr := readMainScope(i)
 	var vars []Var
 	for name, v := range i.Globals() {
 		if name == "_" || strings.HasPrefix(name, reservedPrefix) || ns.kinds[name] == "const" || !v.IsValid() {
 			continue
 		}
-		vars = append(vars, Var{Name: name, Type: f.typeString(v.Type())})
+		var it itype
+		if scopeErr == nil {
+			it, _ = scope.isVar(name)
+		}
+		vars = append(vars, Var{Name: name, Type: f.name(v.Type(), it)})
 	}
 	sort.Slice(vars, func(a, b int) bool { return vars[a].Name < vars[b].Name })
 	ns.mu.Lock()
