@@ -199,6 +199,17 @@ func (ns *Namespace) eval(ctx context.Context, src string, extra *extraDecls) (R
 		ns.release()
 		return Result{}, nil
 	}
+	if hasRange(c.src) {
+		if rewritten, ok := rewriteRanges(c, false); ok {
+			if rc, err := parseChunkReserved(rewritten, true); err == nil {
+				rc.extra = c.extra
+				// The journal keeps what the user typed: Restore
+				// refuses reserved names, and rewrites it again.
+				rc.journal = c.journal
+				c = rc
+			}
+		}
+	}
 	if ctx.Err() != nil {
 		ns.release()
 		return Result{}, ErrInterrupted
@@ -442,10 +453,10 @@ func (ns *Namespace) candidates(c *chunk) []candidate {
 		}
 		render = []func(start, end int) string{newGoRewriter(c, sc, false).render, newGoRewriter(c, sc, true).render}
 	}
-	if !c.decl && (c.hasGo || c.first == token.FUNC) {
-		// Statements that (once rewritten) start with a function literal
-		// are what yaegi first tries, and fails, to parse as a
-		// declaration; its retry path misbehaved in our tests.
+	if !c.decl && (c.hasGo || c.first == token.FUNC || c.first == token.VAR) {
+		// Statements that (once rewritten) start with a function literal,
+		// or with var, are what yaegi first tries, and fails, to parse as
+		// a declaration; its retry path misbehaved in our tests.
 		prefix = ";"
 	}
 	var cands []candidate
@@ -477,9 +488,12 @@ func (ns *Namespace) run(i *interp.Interpreter, c *chunk, results chan<- evalRes
 	ended := false
 	defer func() {
 		if p := recover(); p != nil {
-			r = evalResult{err: fmt.Errorf("yaegi internal error: %v", p)}
+			r = evalResult{err: &internalError{p: p}}
 		} else if !ended {
 			r = evalResult{err: errors.New("the evaluation's goroutine exited (runtime.Goexit)")}
+		}
+		if r.err != nil && c.extra == nil {
+			r.err = ns.explain(c, r.err, i.Globals)
 		}
 		ns.mu.Lock()
 		close(ns.ended)
@@ -499,6 +513,18 @@ func (ns *Namespace) evaluate(i *interp.Interpreter, c *chunk) evalResult {
 	for _, cand = range ns.candidates(c) {
 		if prog, err = compile(i, cand.src); err == nil {
 			break
+		}
+	}
+	var internal *internalError
+	if err != nil && !c.retried && hasRange(c.src) && errors.As(err, &internal) {
+		// A range over an integer that its form did not show.
+		if src, ok := rewriteRanges(c, true); ok {
+			if rc, perr := parseChunkReserved(src, true); perr == nil {
+				rc.retried, rc.extra, rc.journal = true, c.extra, c.journal
+				if r := ns.evaluate(i, rc); r.err == nil {
+					return r
+				}
+			}
 		}
 	}
 	if err != nil {
@@ -553,7 +579,7 @@ func (ns *Namespace) evaluate(i *interp.Interpreter, c *chunk) evalResult {
 func compile(i *interp.Interpreter, src string) (prog *interp.Program, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			prog, err = nil, fmt.Errorf("yaegi internal error: %v", r)
+			prog, err = nil, &internalError{compiling: true, p: r}
 		}
 	}()
 	return i.Compile(src)

@@ -265,7 +265,7 @@ func TestErrors(t *testing.T) {
 		{src: "1 + )", err: "1:5: expected operand"},
 		{src: `"a" + 1`, err: "mismatched types"},
 		{src: `panic("boom")`, err: "panic: boom"},
-		{src: "func fail() { panic(fmt.Errorf(\"wrapped %d\", 3)) }", err: "undefined: fmt"},
+		{src: "func fail() { panic(fmt.Errorf(\"wrapped %d\", 3)) }", err: `fmt is not imported (type import "fmt")`},
 		{src: `import "fmt"`, value: noValue},
 		{src: "func fail() { panic(fmt.Errorf(\"wrapped %d\", 3)) }", value: noValue},
 		{src: "fail()", err: "panic: wrapped 3"},
