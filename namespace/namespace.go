@@ -510,10 +510,15 @@ func (ns *Namespace) evaluate(i *interp.Interpreter, c *chunk) evalResult {
 	var prog *interp.Program
 	var cand candidate
 	var err error
+	undo := ns.forgetTypes(i, c)
 	for _, cand = range ns.candidates(c) {
 		if prog, err = compile(i, cand.src); err == nil {
 			break
 		}
+	}
+	if err != nil {
+		undo()
+		defer ns.forgetFailed(i, c)
 	}
 	var internal *internalError
 	if err != nil && !c.retried && hasRange(c.src) && errors.As(err, &internal) {
@@ -588,6 +593,7 @@ func compile(i *interp.Interpreter, src string) (prog *interp.Program, err error
 // compiled records what a chunk that compiled declared. The caller holds
 // the token.
 func (ns *Namespace) compiled(c *chunk) {
+	again := declaredAgain(c, ns.kinds)
 	retyped := false
 	for name, kind := range c.declared {
 		ns.kinds[name] = kind
@@ -623,6 +629,11 @@ func (ns *Namespace) compiled(c *chunk) {
 		if !seen {
 			ns.imports = append(ns.imports, imp.path)
 		}
+	}
+	var moved func(int) int
+	ns.journal, moved = replaceInJournal(ns.journal, again)
+	for name, at := range ns.varAt {
+		ns.varAt[name] = varAt{moved(at.first), moved(at.last)}
 	}
 	if c.journal != "" {
 		ns.journal = append(ns.journal, c.journal)
@@ -806,7 +817,9 @@ func (ns *Namespace) Vars() []Var {
 	scope, scopeErr := readMainScope(i)
 	var vars []Var
 	for name, v := range i.Globals() {
-		if name == "_" || strings.HasPrefix(name, reservedPrefix) || ns.kinds[name] == "const" || !v.IsValid() {
+		// Only what the user declared: not the variables of top-level
+		// loops and ifs, which yaegi makes global too.
+		if ns.kinds[name] != "var" || !v.IsValid() {
 			continue
 		}
 		var it itype
