@@ -109,7 +109,7 @@ func checkNamespace(t *testing.T, c *client) {
 		{"shape.(Point).Y", "4"},
 		{"ring.Next.Next.N", "1"},
 		{"ring.Next.Next == ring", "true"},
-		{"func() Celsius { return temp }() + 0.5", "22"},
+		{"func() Celsius { return temp }() + 0.5", "Celsius(22)"},
 		{"func() float64 { return ratio }()", "2.5"},
 	} {
 		if got := c.eval(st.in); got != st.want {

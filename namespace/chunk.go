@@ -47,6 +47,7 @@ type chunk struct {
 	journal  string            // source of its declarations other than var
 	types    []typeDecl        // struct types it declares
 	extra    *extraDecls       // compiled with it, when Restore replays it
+	retried  bool              // the second rewriting of its ranges (rangerewrite.go)
 }
 
 type importSpec struct {
@@ -72,13 +73,21 @@ func (c *chunk) text(n ast.Node) string {
 // parseChunk parses src. Its error is ErrIncomplete when more input could
 // complete src, or a syntax error with positions in src.
 func parseChunk(src string) (*chunk, error) {
+	return parseChunkReserved(src, false)
+}
+
+// parseChunkReserved is parseChunk that lets src use reserved identifiers
+// if rewritten: src is the namespace's rewriting of a chunk.
+func parseChunkReserved(src string, rewritten bool) (*chunk, error) {
 	c := &chunk{src: src, fset: token.NewFileSet(), declared: map[string]string{}, consts: map[string]bool{}}
 
 	first := token.EOF
 	var s scanner.Scanner
-	s.Init(c.fset.AddFile("", -1, len(src)), []byte(src), func(token.Position, string) {}, 0)
+	file := c.fset.AddFile("", -1, len(src))
+	s.Init(file, []byte(src), func(token.Position, string) {}, 0)
+	depth := 0 // of braces
 	for {
-		_, tok, lit := s.Scan()
+		pos, tok, lit := s.Scan()
 		if tok == token.EOF {
 			break
 		}
@@ -86,9 +95,18 @@ func parseChunk(src string) (*chunk, error) {
 			first = tok
 		}
 		switch {
+		case tok == token.LBRACE:
+			depth++
+		case tok == token.RBRACE:
+			if depth--; depth < 0 {
+				// It would close the wrapper the chunk is parsed in,
+				// and the parser's error would have no position.
+				p := file.Position(pos)
+				return nil, fmt.Errorf("%d:%d: unexpected }: it closes no {", p.Line, p.Column)
+			}
 		case tok == token.GO:
 			c.hasGo = true
-		case tok == token.IDENT && strings.HasPrefix(lit, reservedPrefix):
+		case tok == token.IDENT && strings.HasPrefix(lit, reservedPrefix) && !rewritten:
 			return nil, fmt.Errorf("%s: identifiers beginning with %s are reserved", lit, reservedPrefix)
 		}
 	}
@@ -105,6 +123,12 @@ func parseChunk(src string) (*chunk, error) {
 	case token.IMPORT, token.TYPE, token.FUNC, token.CONST, token.VAR:
 		c.decl = true
 		err := c.parse(declPrefix, src)
+		if err != nil && err != ErrIncomplete && first == token.VAR {
+			// var q int; q = 5: statements, which may declare variables.
+			if c.parse(stmtPrefix, src+stmtSuffix) == nil {
+				c.decl, err = false, nil
+			}
+		}
 		if err != nil && err != ErrIncomplete && first == token.FUNC {
 			// A function literal that is called: yaegi retries as
 			// statements too.
@@ -126,7 +150,7 @@ func parseChunk(src string) (*chunk, error) {
 
 	if c.decl {
 		c.analyseDecls()
-		return c, nil
+		return c, c.err
 	}
 	c.body = c.file.Decls[0].(*ast.FuncDecl).Body
 	return c, c.analyseStmts()
@@ -218,6 +242,7 @@ func (c *chunk) analyseDecls() {
 	}
 	c.journal = c.journalText()
 	c.findConsts()
+	c.err = c.checkAssignments()
 }
 
 // journalText returns the source of the chunk's declarations but its
@@ -330,6 +355,9 @@ func fieldNames(st *ast.StructType) []string {
 var voidBuiltins = map[string]bool{"panic": true, "print": true, "println": true, "close": true, "delete": true, "clear": true}
 
 func (c *chunk) analyseStmts() error {
+	if err := c.checkAssignments(); err != nil {
+		return err
+	}
 	for _, st := range c.body.List {
 		switch st := st.(type) {
 		case *ast.AssignStmt:
@@ -413,4 +441,33 @@ func compileError(err error, base int) error {
 		col = max(col-base, 1)
 	}
 	return fmt.Errorf("%d:%d: %s", line, col, msg[m[1]:])
+}
+
+// checkAssignments finds an assignment or declaration whose sides cannot
+// match, which yaegi reports in words of its own or not at all.
+func (c *chunk) checkAssignments() error {
+	var err error
+	ast.Inspect(c.file, func(n ast.Node) bool {
+		if err != nil {
+			return false
+		}
+		var msg string
+		switch n := n.(type) {
+		case *ast.AssignStmt:
+			if n.Tok == token.DEFINE || n.Tok == token.ASSIGN {
+				msg = assignMismatch(len(n.Lhs), n.Rhs)
+			}
+		case *ast.ValueSpec:
+			msg = assignMismatch(len(n.Names), n.Values)
+		}
+		if msg != "" {
+			p := c.fset.Position(n.Pos())
+			if p.Line == 1 {
+				p.Column = max(p.Column-c.base, 1)
+			}
+			err = fmt.Errorf("%d:%d: %s", p.Line, p.Column, msg)
+		}
+		return true
+	})
+	return err
 }

@@ -14,8 +14,14 @@
 //   - A chunk whose first token is import, type, func, const or var is
 //     file-level declarations; anything else is statements run at top
 //     level. Only a chunk that is one expression has a value, printed in Go
-//     syntax. Source that more input could complete is ErrIncomplete, the
-//     test yaegi's own REPL makes.
+//     syntax with the names the session declared (Celsius(21.5),
+//     []Shape{Rect{W:1, H:1}}), as Vars names types; a value with a String
+//     method prints its text; an error of any type prints as errors.New of
+//     its message, which is what inspect shows and what a migration
+//     restores when it cannot carry the error's type; strings, like
+//     slices, print their first 200 bytes and their length. Fit wraps
+//     such a value to a window. Source that more input could complete is
+//     ErrIncomplete, the test yaegi's own REPL makes.
 //   - Evaluated code never takes the host down with a panic: a panic in a
 //     chunk is the chunk's error, and every go statement is rewritten before
 //     compilation so that its goroutine recovers and reports
@@ -75,4 +81,9 @@
 // them apart at all. A value of an interpreted type stored in an
 // interface converts to a native interface (x.(fmt.Stringer)) by
 // evaluating again the expression that stored it.
+// fmt.Printf("%T", v) prints yaegi's wrapper type (stdlib._fmt_Stringer)
+// for a value of a declared type with a String or Error method, and the
+// underlying type (float64) for one without: yaegi hands native fmt a
+// reflect value that carries no declared name, and fmt's %T asks reflect.
+// Printing the expression itself, or :vars, names the type.
 package namespace

@@ -15,8 +15,9 @@ import (
 
 // Limits on how much of a value is printed.
 const (
-	maxElems = 200 // elements of one slice, array or map
-	maxDepth = 10  // nesting
+	maxElems       = 200 // elements of one slice, array or map
+	maxStringBytes = 200 // bytes of one string or []byte, cut at a rune's start
+	maxDepth       = 10  // nesting
 )
 
 // A typeInfo is what the namespace knows of a struct type its code declared:
@@ -40,17 +41,19 @@ var (
 )
 
 // formatValues prints the results of an expression: one value alone, several
-// as a parenthesized list.
-func formatValues(types map[reflect.Type]*typeInfo, vals []interface{}) string {
+// as a parenthesized list. static is the interpreter's type of a single
+// value, when known: the name the session declared it with.
+func formatValues(types map[reflect.Type]*typeInfo, vals []interface{}, static itype) string {
 	f := &formatter{types: types}
 	if len(vals) != 1 {
 		f.b.WriteByte('(')
+		static = itype{}
 	}
 	for i, v := range vals {
 		if i > 0 {
 			f.b.WriteString(", ")
 		}
-		f.value(reflect.ValueOf(v), false, 0)
+		f.value(reflect.ValueOf(v), static, false, 0)
 	}
 	if len(vals) != 1 {
 		f.b.WriteByte(')')
@@ -77,7 +80,7 @@ func formatPanic(v interface{}) string {
 			return s
 		}
 	}
-	return formatValues(nil, []interface{}{v})
+	return formatValues(nil, []interface{}{v}, itype{})
 }
 
 // callString calls an Error or String method, which may be interpreted code
@@ -91,9 +94,10 @@ func callString(method func() string) (s string, ok bool) {
 	return method(), true
 }
 
-// value prints v. Inside a composite literal whose type already says it,
-// elide leaves out a struct's type name, as Go allows.
-func (f *formatter) value(v reflect.Value, elide bool, depth int) {
+// value prints v, whose type in the interpreter is it when that is known
+// (reflect says float64 of a Celsius). Inside a composite literal whose
+// type already says it, elide leaves out the value's type, as Go allows.
+func (f *formatter) value(v reflect.Value, it itype, elide bool, depth int) {
 	if !v.IsValid() {
 		f.b.WriteString("nil")
 		return
@@ -103,9 +107,15 @@ func (f *formatter) value(v reflect.Value, elide bool, depth int) {
 		return
 	}
 	t := v.Type()
-	if iv, ok := unwrapValueInterface(v); ok {
-		f.value(iv, false, depth)
+	if dyn, iv, ok := valueInterfaceParts(v); ok {
+		f.value(iv, dyn, false, depth)
 		return
+	} else if iv, ok := unwrapValueInterface(v); ok {
+		f.value(iv, itype{}, false, depth)
+		return
+	}
+	if it.valid() && it.cat() == "interfaceT" {
+		it = itype{} // the dynamic type is not known here
 	}
 	switch t.Kind() {
 	case reflect.Pointer, reflect.Func, reflect.Chan, reflect.Interface, reflect.UnsafePointer:
@@ -115,17 +125,19 @@ func (f *formatter) value(v reflect.Value, elide bool, depth int) {
 		}
 	case reflect.Slice, reflect.Map:
 		if v.IsNil() {
-			f.b.WriteString(f.typeString(t) + "(nil)")
+			f.b.WriteString(f.name(t, it) + "(nil)")
 			return
 		}
 	}
 	if v.CanInterface() && isLibraryType(t) {
 		// A standard library type, or yaegi's wrapper for an interpreted
-		// Stringer or error: its own text.
+		// Stringer or error: its own text. An error prints as the value
+		// inspect shows and a migration restores when it cannot carry the
+		// error's type: errors.New of its message.
 		switch x := v.Interface().(type) {
 		case error:
 			if s, ok := callString(x.Error); ok {
-				f.b.WriteString(s)
+				f.b.WriteString("errors.New(" + quoteValue(s) + ")")
 				return
 			}
 		case fmt.Stringer:
@@ -135,6 +147,13 @@ func (f *formatter) value(v reflect.Value, elide bool, depth int) {
 			}
 		}
 	}
+	if name := declaredName(it); name != "" && !elide && isBasic(t.Kind()) {
+		// A type the session declared on a basic type: reflect knows only
+		// the basic type.
+		f.b.WriteString(name + "(")
+		defer f.b.WriteByte(')')
+	}
+	under := it.underlying()
 
 	switch t.Kind() {
 	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
@@ -146,14 +165,14 @@ func (f *formatter) value(v reflect.Value, elide bool, depth int) {
 			fmt.Fprintf(&f.b, "%v", v)
 		}
 	case reflect.String:
-		f.b.WriteString(strconv.Quote(v.String()))
+		f.b.WriteString(quoteValue(v.String()))
 	case reflect.Interface:
-		f.value(v.Elem(), false, depth)
+		f.value(v.Elem(), itype{}, false, depth)
 	case reflect.Pointer:
 		switch t.Elem().Kind() {
 		case reflect.Struct, reflect.Array, reflect.Slice, reflect.Map:
 			if f.ptrs[v.Pointer()] {
-				fmt.Fprintf(&f.b, "(%s)(%#x)", f.typeString(t), v.Pointer())
+				fmt.Fprintf(&f.b, "(%s)(%#x)", f.name(t, it), v.Pointer())
 				return
 			}
 			if f.ptrs == nil {
@@ -161,24 +180,37 @@ func (f *formatter) value(v reflect.Value, elide bool, depth int) {
 			}
 			f.ptrs[v.Pointer()] = true
 			f.b.WriteByte('&')
-			f.value(v.Elem(), false, depth+1)
+			f.value(v.Elem(), under.elem("ptrT"), false, depth+1)
 			delete(f.ptrs, v.Pointer())
 		default:
-			fmt.Fprintf(&f.b, "(%s)(%#x)", f.typeString(t), v.Pointer())
+			fmt.Fprintf(&f.b, "(%s)(%#x)", f.name(t, it), v.Pointer())
 		}
 	case reflect.Func, reflect.Chan, reflect.UnsafePointer:
-		fmt.Fprintf(&f.b, "(%s)(%#x)", f.typeString(t), v.Pointer())
+		fmt.Fprintf(&f.b, "(%s)(%#x)", f.name(t, it), v.Pointer())
 	case reflect.Struct:
-		f.structValue(v, elide, depth)
+		f.structValue(v, it, elide, depth)
 	case reflect.Slice, reflect.Array:
 		if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 && t.Name() == "" && t.Elem().Name() == "uint8" {
 			if b := v.Bytes(); utf8.Valid(b) {
-				f.b.WriteString("[]byte(" + strconv.Quote(string(b)) + ")")
+				s := quoteValue(string(b))
+				if len(b) > maxStringBytes {
+					// The count after the call, which a quoted string
+					// would have taken for part of it.
+					i := strings.LastIndex(s, " (")
+					s = s[:i] + ")" + s[i:len(s)-1] + ")"
+				} else {
+					s += ")"
+				}
+				f.b.WriteString("[]byte(" + s)
 				return
 			}
 		}
 		if !elide {
-			f.b.WriteString(f.typeString(t))
+			f.b.WriteString(f.name(t, it))
+		}
+		elem := under.elem("sliceT")
+		if t.Kind() == reflect.Array {
+			elem = under.elem("arrayT")
 		}
 		f.b.WriteByte('{')
 		n := v.Len()
@@ -186,13 +218,17 @@ func (f *formatter) value(v reflect.Value, elide bool, depth int) {
 			if i > 0 {
 				f.b.WriteString(", ")
 			}
-			f.value(v.Index(i), true, depth+1)
+			f.value(v.Index(i), elem, true, depth+1)
 		}
 		f.more(n)
 		f.b.WriteByte('}')
 	case reflect.Map:
 		if !elide {
-			f.b.WriteString(f.typeString(t))
+			f.b.WriteString(f.name(t, it))
+		}
+		var kt, vt itype
+		if under.valid() && under.cat() == "mapT" {
+			kt, vt = under.key(), under.val()
 		}
 		f.b.WriteByte('{')
 		keys := v.MapKeys()
@@ -201,15 +237,118 @@ func (f *formatter) value(v reflect.Value, elide bool, depth int) {
 			if i > 0 {
 				f.b.WriteString(", ")
 			}
-			f.value(k, true, depth+1)
+			f.value(k, kt, true, depth+1)
 			f.b.WriteByte(':')
-			f.value(v.MapIndex(k), true, depth+1)
+			f.value(v.MapIndex(k), vt, true, depth+1)
 		}
 		f.more(len(keys))
 		f.b.WriteByte('}')
 	default:
 		fmt.Fprintf(&f.b, "%v", v)
 	}
+}
+
+// quoteValue quotes s in Go syntax, its first maxStringBytes only, as
+// slices print their first maxElems elements, with the length after.
+func quoteValue(s string) string {
+	if len(s) <= maxStringBytes {
+		return strconv.Quote(s)
+	}
+	q := strconv.Quote(cut(s, maxStringBytes))
+	return q[:len(q)-1] + "…\" (" + strconv.Itoa(len(s)) + " bytes)"
+}
+
+func isBasic(k reflect.Kind) bool {
+	return k >= reflect.Bool && k <= reflect.Complex128 || k == reflect.String
+}
+
+// name is the type of a value as Go source spells it: the declared name
+// from the interpreter's type when known, else from reflect.
+func (f *formatter) name(t reflect.Type, it itype) string {
+	if s := f.itypeName(it, 0); s != "" {
+		return s
+	}
+	return f.typeString(t)
+}
+
+// declaredName is the name a type was declared with in the session, or "".
+func declaredName(t itype) string {
+	if !t.valid() || t.path() != "main" {
+		return ""
+	}
+	return t.name()
+}
+
+// underlying is t without the names the session gave it, or t invalid.
+func (t itype) underlying() itype {
+	for range maxDepth {
+		if !t.valid() || t.cat() != "linkedT" {
+			return t
+		}
+		t = t.val()
+	}
+	return itype{}
+}
+
+// elem is the element type of t if t is of category cat, else invalid.
+func (t itype) elem(cat string) itype {
+	if !t.valid() || t.cat() != cat {
+		return itype{}
+	}
+	return t.val()
+}
+
+// itypeName writes an interpreter type the way the session spells it, or
+// returns "" for what it cannot name.
+func (f *formatter) itypeName(t itype, depth int) string {
+	if !t.valid() || depth > maxDepth {
+		return ""
+	}
+	if name := declaredName(t); name != "" {
+		return name
+	}
+	cat := t.cat()
+	if b, ok := basicTypes[cat]; ok {
+		return b
+	}
+	elem := func(prefix string) string {
+		if e := f.itypeName(t.val(), depth+1); e != "" {
+			return prefix + e
+		}
+		return ""
+	}
+	switch cat {
+	case "errorT":
+		return "error"
+	case "valueT":
+		if rt := t.rtype(); rt != nil {
+			return f.typeString(rt)
+		}
+	case "ptrT":
+		return elem("*")
+	case "sliceT":
+		return elem("[]")
+	case "arrayT":
+		return elem("[" + strconv.Itoa(t.length()) + "]")
+	case "chanT":
+		return elem("chan ")
+	case "chanSendT":
+		return elem("chan<- ")
+	case "chanRecvT":
+		return elem("<-chan ")
+	case "linkedT":
+		return elem("")
+	case "mapT":
+		k, e := f.itypeName(t.key(), depth+1), f.itypeName(t.val(), depth+1)
+		if k != "" && e != "" {
+			return "map[" + k + "]" + e
+		}
+	case "interfaceT":
+		if len(t.fields()) == 0 {
+			return "interface{}"
+		}
+	}
+	return ""
 }
 
 // isLibraryType reports whether t (or what it points to) is a named type
@@ -227,7 +366,7 @@ func (f *formatter) more(n int) {
 	}
 }
 
-func (f *formatter) structValue(v reflect.Value, elide bool, depth int) {
+func (f *formatter) structValue(v reflect.Value, it itype, elide bool, depth int) {
 	t := v.Type()
 	if t.PkgPath() != "" && v.CanInterface() {
 		// A library struct: Go's own syntax, unexported fields included.
@@ -235,8 +374,23 @@ func (f *formatter) structValue(v reflect.Value, elide bool, depth int) {
 		return
 	}
 	info := f.types[t]
-	if !elide && info != nil {
-		f.b.WriteString(info.name)
+	if !elide {
+		if name := declaredName(it); name != "" {
+			f.b.WriteString(name)
+		} else if info != nil {
+			f.b.WriteString(info.name)
+		}
+	}
+	var fields []itype
+	var names []string
+	if under := it.underlying(); under.valid() && under.cat() == "structT" {
+		for _, fl := range under.fields() {
+			fields = append(fields, fl.typ)
+			names = append(names, fl.name)
+		}
+	}
+	if len(fields) != t.NumField() {
+		fields, names = nil, nil
 	}
 	f.b.WriteByte('{')
 	for i := range t.NumField() {
@@ -244,11 +398,17 @@ func (f *formatter) structValue(v reflect.Value, elide bool, depth int) {
 			f.b.WriteString(", ")
 		}
 		name := t.Field(i).Name
-		if info != nil && len(info.fields) == t.NumField() {
+		var ft itype
+		switch {
+		case names != nil:
+			name, ft = names[i], fields[i]
+		case info != nil && len(info.fields) == t.NumField():
 			name = info.fields[i]
 		}
 		f.b.WriteString(name + ":")
-		f.value(v.Field(i), false, depth+1)
+		// A field's type is the struct's to say, unless it is a struct
+		// (Go's %#v names those).
+		f.value(v.Field(i), ft, isBasic(v.Field(i).Kind()), depth+1)
 	}
 	f.b.WriteByte('}')
 }
@@ -335,4 +495,62 @@ func unwrapValueInterface(v reflect.Value) (reflect.Value, bool) {
 	c := reflect.New(t).Elem()
 	c.Set(v)
 	return *(*reflect.Value)(unsafe.Pointer(c.Field(field).UnsafeAddr())), true
+}
+
+// Fit fits a printed value to a window width columns wide and maxLines
+// lines high: it breaks a line after a ", " where one falls in the second
+// half of the line, else at the width, and ends a value it cut short with
+// the count of bytes left out. A width or maxLines below 1 leaves s as it
+// is. Columns are counted in runes.
+func Fit(s string, width, maxLines int) string {
+	if width < 1 || maxLines < 1 {
+		return s
+	}
+	type line struct{ start, end int } // in s
+	var lines []line
+	for start := 0; start <= len(s); {
+		nl := strings.IndexByte(s[start:], '\n')
+		stop := len(s)
+		if nl >= 0 {
+			stop = start + nl
+		}
+		for utf8.RuneCountInString(s[start:stop]) > width {
+			end := start + runeOffset(s[start:stop], width)
+			if i := strings.LastIndex(s[start:end], ", "); i >= 0 && i+2 > (end-start)/2 {
+				end = start + i + 2
+			}
+			lines = append(lines, line{start, end})
+			start = end
+		}
+		lines = append(lines, line{start, stop})
+		start = stop + 1
+	}
+	var b strings.Builder
+	for k, l := range lines {
+		if k > 0 {
+			b.WriteByte('\n')
+		}
+		text := s[l.start:l.end]
+		if k == maxLines-1 && len(lines) > maxLines {
+			more := fmt.Sprintf("… (%d more bytes)", len(s)-l.start)
+			room := max(width-utf8.RuneCountInString(more), 0)
+			text = text[:runeOffset(text, room)]
+			more = fmt.Sprintf("… (%d more bytes)", len(s)-l.start-len(text))
+			b.WriteString(text + more)
+			break
+		}
+		b.WriteString(strings.TrimRight(text, " "))
+	}
+	return b.String()
+}
+
+// runeOffset is the byte offset of the n-th rune of s, or len(s).
+func runeOffset(s string, n int) int {
+	for i := range s {
+		if n == 0 {
+			return i
+		}
+		n--
+	}
+	return len(s)
 }

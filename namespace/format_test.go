@@ -29,7 +29,7 @@ func TestFormatValues(t *testing.T) {
 		{"no results", nil, "()"},
 		{"string", []interface{}{"a\"b"}, `"a\"b"`},
 		{"float", []interface{}{2.5e10}, "2.5e+10"},
-		{"error", []interface{}{errors.New("bad")}, "bad"},
+		{"error", []interface{}{errors.New("bad")}, `errors.New("bad")`},
 		{"nil pointer", []interface{}{(*int)(nil)}, "nil"},
 		{"nil map", []interface{}{map[string]int(nil)}, "map[string]int(nil)"},
 		{"duration", []interface{}{1500 * time.Millisecond}, "1.5s"},
@@ -44,7 +44,7 @@ func TestFormatValues(t *testing.T) {
 		{"bytes", []interface{}{[]byte("hi\n")}, `[]byte("hi\n")`},
 		{"binary bytes", []interface{}{[]byte{0xff}}, "[]uint8{255}"},
 	} {
-		got := formatValues(types, tc.vals)
+		got := formatValues(types, tc.vals, itype{})
 		if !strings.Contains(got, tc.want) || !strings.Contains(tc.want, "(") && got != tc.want {
 			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
 		}
@@ -63,6 +63,26 @@ func TestFormatPanic(t *testing.T) {
 	} {
 		if got := formatPanic(tc.v); got != tc.want {
 			t.Errorf("formatPanic(%#v) = %q, want %q", tc.v, got, tc.want)
+		}
+	}
+}
+
+func TestFit(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		s             string
+		width, height int
+		want          string
+	}{
+		{"fits", "[]int{1, 2}", 80, 24, "[]int{1, 2}"},
+		{"no width known", strings.Repeat("x", 200), 0, 0, strings.Repeat("x", 200)},
+		{"breaks after a comma", "[]int{1, 2, 3, 4}", 12, 24, "[]int{1, 2,\n3, 4}"},
+		{"breaks mid-token without a comma", `"abcdefghij"`, 5, 24, "\"abcd\nefghi\nj\""},
+		{"cut short", "[]int{1, 2, 3, 4, 5, 6, 7, 8}", 12, 2, "[]int{1, 2,\n… (17 more bytes)"},
+		{"runes", "ééééé", 2, 24, "éé\néé\né"},
+	} {
+		if got := Fit(tc.s, tc.width, tc.height); got != tc.want {
+			t.Errorf("%s: Fit(%q, %d, %d) = %q, want %q", tc.name, tc.s, tc.width, tc.height, got, tc.want)
 		}
 	}
 }

@@ -199,6 +199,17 @@ func (ns *Namespace) eval(ctx context.Context, src string, extra *extraDecls) (R
 		ns.release()
 		return Result{}, nil
 	}
+	if hasRange(c.src) {
+		if rewritten, ok := rewriteRanges(c, false); ok {
+			if rc, err := parseChunkReserved(rewritten, true); err == nil {
+				rc.extra = c.extra
+				// The journal keeps what the user typed: Restore
+				// refuses reserved names, and rewrites it again.
+				rc.journal = c.journal
+				c = rc
+			}
+		}
+	}
 	if ctx.Err() != nil {
 		ns.release()
 		return Result{}, ErrInterrupted
@@ -442,10 +453,10 @@ func (ns *Namespace) candidates(c *chunk) []candidate {
 		}
 		render = []func(start, end int) string{newGoRewriter(c, sc, false).render, newGoRewriter(c, sc, true).render}
 	}
-	if !c.decl && (c.hasGo || c.first == token.FUNC) {
-		// Statements that (once rewritten) start with a function literal
-		// are what yaegi first tries, and fails, to parse as a
-		// declaration; its retry path misbehaved in our tests.
+	if !c.decl && (c.hasGo || c.first == token.FUNC || c.first == token.VAR) {
+		// Statements that (once rewritten) start with a function literal,
+		// or with var, are what yaegi first tries, and fails, to parse as
+		// a declaration; its retry path misbehaved in our tests.
 		prefix = ";"
 	}
 	var cands []candidate
@@ -477,9 +488,12 @@ func (ns *Namespace) run(i *interp.Interpreter, c *chunk, results chan<- evalRes
 	ended := false
 	defer func() {
 		if p := recover(); p != nil {
-			r = evalResult{err: fmt.Errorf("yaegi internal error: %v", p)}
+			r = evalResult{err: &internalError{p: p}}
 		} else if !ended {
 			r = evalResult{err: errors.New("the evaluation's goroutine exited (runtime.Goexit)")}
+		}
+		if r.err != nil && c.extra == nil {
+			r.err = ns.explain(c, r.err, i.Globals)
 		}
 		ns.mu.Lock()
 		close(ns.ended)
@@ -496,9 +510,26 @@ func (ns *Namespace) evaluate(i *interp.Interpreter, c *chunk) evalResult {
 	var prog *interp.Program
 	var cand candidate
 	var err error
+	undo := ns.forgetTypes(i, c)
 	for _, cand = range ns.candidates(c) {
 		if prog, err = compile(i, cand.src); err == nil {
 			break
+		}
+	}
+	if err != nil {
+		undo()
+		defer ns.forgetFailed(i, c)
+	}
+	var internal *internalError
+	if err != nil && !c.retried && hasRange(c.src) && errors.As(err, &internal) {
+		// A range over an integer that its form did not show.
+		if src, ok := rewriteRanges(c, true); ok {
+			if rc, perr := parseChunkReserved(src, true); perr == nil {
+				rc.retried, rc.extra, rc.journal = true, c.extra, c.journal
+				if r := ns.evaluate(i, rc); r.err == nil {
+					return r
+				}
+			}
 		}
 	}
 	if err != nil {
@@ -542,14 +573,18 @@ func (ns *Namespace) evaluate(i *interp.Interpreter, c *chunk) evalResult {
 	if !cand.capture || ns.printsNothing(c.expr, ns.captured) {
 		return evalResult{}
 	}
-	return evalResult{res: Result{Value: formatValues(ns.byType, ns.captured), HasValue: true}}
+	var static itype
+	if len(ns.captured) == 1 {
+		static = capturedType(prog)
+	}
+	return evalResult{res: Result{Value: formatValues(ns.byType, ns.captured, static), HasValue: true}}
 }
 
 // compile compiles src, turning a panic inside yaegi into an error.
 func compile(i *interp.Interpreter, src string) (prog *interp.Program, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			prog, err = nil, fmt.Errorf("yaegi internal error: %v", r)
+			prog, err = nil, &internalError{compiling: true, p: r}
 		}
 	}()
 	return i.Compile(src)
@@ -558,6 +593,7 @@ func compile(i *interp.Interpreter, src string) (prog *interp.Program, err error
 // compiled records what a chunk that compiled declared. The caller holds
 // the token.
 func (ns *Namespace) compiled(c *chunk) {
+	again := declaredAgain(c, ns.kinds)
 	retyped := false
 	for name, kind := range c.declared {
 		ns.kinds[name] = kind
@@ -593,6 +629,11 @@ func (ns *Namespace) compiled(c *chunk) {
 		if !seen {
 			ns.imports = append(ns.imports, imp.path)
 		}
+	}
+	var moved func(int) int
+	ns.journal, moved = replaceInJournal(ns.journal, again)
+	for name, at := range ns.varAt {
+		ns.varAt[name] = varAt{moved(at.first), moved(at.last)}
 	}
 	if c.journal != "" {
 		ns.journal = append(ns.journal, c.journal)
@@ -773,12 +814,19 @@ func (ns *Namespace) Vars() []Var {
 		return nil
 	}
 	f := &formatter{types: ns.byType}
+	scope, scopeErr := readMainScope(i)
 	var vars []Var
 	for name, v := range i.Globals() {
-		if name == "_" || strings.HasPrefix(name, reservedPrefix) || ns.kinds[name] == "const" || !v.IsValid() {
+		// Only what the user declared: not the variables of top-level
+		// loops and ifs, which yaegi makes global too.
+		if ns.kinds[name] != "var" || !v.IsValid() {
 			continue
 		}
-		vars = append(vars, Var{Name: name, Type: f.typeString(v.Type())})
+		var it itype
+		if scopeErr == nil {
+			it, _ = scope.isVar(name)
+		}
+		vars = append(vars, Var{Name: name, Type: f.name(v.Type(), it)})
 	}
 	sort.Slice(vars, func(a, b int) bool { return vars[a].Name < vars[b].Name })
 	ns.mu.Lock()

@@ -122,7 +122,8 @@ func (ns *Namespace) Snapshot(drop ...string) (Snapshot, []string, error) {
 	globals := i.Globals()
 	var names []string
 	for name := range globals {
-		if _, ok := scope.isVar(name); ok && name != "_" && !strings.HasPrefix(name, reservedPrefix) {
+		// Declared by the user: not a top-level loop's variable.
+		if _, ok := scope.isVar(name); ok && ns.kinds[name] == "var" && name != "_" && !strings.HasPrefix(name, reservedPrefix) {
 			names = append(names, name)
 		}
 	}

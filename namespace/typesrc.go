@@ -644,3 +644,59 @@ func (w *typeWriter) rtypeUncached(t reflect.Type) (string, error) {
 	}
 	return "", fmt.Errorf("type %s cannot be written in Go source", t)
 }
+
+// programLayout is where a Program keeps its tree and a node its children
+// and identifier, by index; ok is false for a yaegi laid out otherwise,
+// which then prints values by their reflect types only.
+var programLayout = sync.OnceValues(func() (l struct{ root, child, ident int }, ok bool) {
+	pt := reflect.TypeOf(interp.Program{})
+	root, found := pt.FieldByName("root")
+	if !found || root.Type.Kind() != reflect.Pointer || root.Type.Elem().Kind() != reflect.Struct {
+		return l, false
+	}
+	child, found := root.Type.Elem().FieldByName("child")
+	if !found || child.Type.Kind() != reflect.Slice || child.Type.Elem() != root.Type {
+		return l, false
+	}
+	ident, found := root.Type.Elem().FieldByName("ident")
+	if !found || ident.Type.Kind() != reflect.String {
+		return l, false
+	}
+	if _, err := yaegiLayout(); err != nil {
+		return l, false
+	}
+	l.root, l.child, l.ident = root.Index[0], child.Index[0], ident.Index[0]
+	return l, true
+})
+
+// capturedType returns the interpreter's type of the expression that a
+// compiled candidate hands to rtName.Value: the static type, which names
+// what reflect cannot (Celsius, []Shape). The caller holds the token.
+func capturedType(prog *interp.Program) itype {
+	pl, ok := programLayout()
+	if !ok || prog == nil {
+		return itype{}
+	}
+	l, _ := yaegiLayout()
+	children := func(n reflect.Value) reflect.Value { return n.Elem().Field(pl.child) }
+	ident := func(n reflect.Value) string { return n.Elem().Field(pl.ident).String() }
+	var find func(n reflect.Value, depth int) itype
+	find = func(n reflect.Value, depth int) itype {
+		if n.IsNil() || depth > 8 {
+			return itype{}
+		}
+		c := children(n)
+		if c.Len() == 2 {
+			if sel := children(c.Index(0)); sel.Len() == 2 && ident(sel.Index(0)) == rtName && ident(sel.Index(1)) == "Value" {
+				return itype{l, c.Index(1).Elem().Field(l.nodeTyp)}
+			}
+		}
+		for k := range c.Len() {
+			if t := find(c.Index(k), depth+1); t.valid() {
+				return t
+			}
+		}
+		return itype{}
+	}
+	return find(reflect.ValueOf(prog).Elem().Field(pl.root), 0)
+}

@@ -1,0 +1,69 @@
+package namespace
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestClearErrors checks errors in the Go toolchain's words, with
+// positions and hints, and the Go 1.22 syntax rewritten for yaegi; and
+// that what the lines declared survives a migration.
+func TestClearErrors(t *testing.T) {
+	ns := newTestNS(t, false)
+	runSteps(t, ns, []step{
+		{src: `}`, err: "1:1: unexpected }: it closes no {"},
+		{src: `x := 1 }`, err: "1:8: unexpected }"},
+		{src: `fmt.Println("hi")`, err: `1:1: fmt is not imported (type import "fmt")`},
+		{src: `rand.Intn(3)`, err: `rand is not imported (type import "math/rand")`},
+		{src: `import "fmt"`, value: noValue},
+		{src: `fmt.Prinln(1)`, err: "1:1: undefined: fmt.Prinln (did you mean Println?)"},
+		{src: `a, b := 1`, err: "1:1: assignment mismatch: 2 variables but 1 value"},
+		{src: `a, b := 1, 2, 3`, err: "1:1: assignment mismatch: 2 variables but 3 values"},
+		{src: `var c, d = 1`, err: "1:5: assignment mismatch: 2 variables but 1 value"},
+		{src: `func two() (int, int) { return 1, 2 }`, value: noValue},
+		{src: `a, b := two()`, value: noValue},
+		{src: `total := 0`, value: noValue},
+		{src: `for i := range 3 { total += i }`, value: noValue},
+		{src: `total`, value: "3"},
+		{src: `n := int64(4)`, value: noValue},
+		{src: `for i := range n { total += int(i) }`, value: noValue},
+		{src: `total`, value: "9"},
+		{src: `for range 2 { total++ }`, value: noValue},
+		{src: `outer: for i := range 3 { for j := range 3 { if j > i { continue outer }; total++ } }`, value: noValue},
+		{src: `total`, value: "17"},
+		{src: `func sum(n int) (s int) { for i := range n { s += i }; return s }`, value: noValue},
+		{src: `sum(5)`, value: "10"},
+		{src: `for i, v := range []string{"a"} { _, _ = i, v }`, value: noValue},
+		{src: `[]int{1}[5]`, err: "panic: runtime error: index out of range [5] with length 1"},
+		{src: `s := []int{1, 2}`, value: noValue},
+		{src: `k := 7`, value: noValue},
+		{src: `s[k]`, err: "index out of range [7] with length 2"},
+		{src: `"ab"[5]`, err: "index out of range [5] with length 2"},
+		{src: `var q int; q = 5`, value: noValue},
+		{src: `q`, value: "5"},
+		{src: `totl`, err: "undefined: totl (did you mean total?)"},
+	})
+	after, _ := migrate(t, ns)
+	runSteps(t, after, []step{
+		{src: `sum(4)`, value: "6"},
+		{src: `q + total`, value: "22"},
+	})
+	for _, v := range ns.Vars() {
+		if strings.HasPrefix(v.Name, reservedPrefix) {
+			t.Errorf("Vars lists %s", v.Name)
+		}
+	}
+}
+
+// TestInternalErrorNamed checks that a panic inside yaegi becomes a
+// sentence naming the construct.
+func TestInternalErrorNamed(t *testing.T) {
+	c, err := parseChunk("for x := range f { _ = x }")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := New(Options{}).explain(c, &internalError{compiling: true, p: "nil type"}, nil).Error()
+	if want := "the interpreter (yaegi) failed on this range loop"; !strings.HasPrefix(got, want) || strings.Contains(got, "nil type") {
+		t.Errorf("explain = %q, want it to begin %q without yaegi's words", got, want)
+	}
+}
