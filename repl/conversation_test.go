@@ -99,3 +99,25 @@ func TestAttachAsksFirst(t *testing.T) {
 		}
 	}
 }
+
+
+// A value wider than the client's window (NAWS: 100 columns in
+// validState) is wrapped to its width.
+func TestValueFitsTheWindow(t *testing.T) {
+	_, client := charSession(t, testServer(t), "make([]int, 60)\r:quit\r")
+	got := readAll(t, client)
+	i := strings.Index(got, "[]int{")
+	if i < 0 {
+		t.Fatalf("no value in %q", got)
+	}
+	value := got[i:strings.Index(got[i:], "}")+i+1]
+	lines := strings.Split(value, "\r\n")
+	if len(lines) < 2 {
+		t.Fatalf("a value of %d characters in one line: %q", len(value), value)
+	}
+	for _, l := range lines {
+		if len(l) > 100 {
+			t.Errorf("a line of %d characters in a window of 100: %q", len(l), l)
+		}
+	}
+}

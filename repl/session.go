@@ -477,7 +477,7 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 		case err != nil:
 			fmt.Fprintf(ed, "%v\n", err)
 		case res.HasValue:
-			fmt.Fprintf(ed, "%s\n", res.Value)
+			fmt.Fprintf(ed, "%s\n", fitted(ed, res.Value))
 		}
 		if err != nil && s.loadName != "" {
 			s.stopLoad("the line above failed")
@@ -516,6 +516,23 @@ func (s *Session) takeEvalStopped() bool {
 	stopped := s.evalStopped
 	s.evalStopped = false
 	return stopped
+}
+
+// fitted is a value as the client's window shows it: wrapped to its width
+// and at most four screens long (namespace.Fit), when the client told its
+// size (a character-mode telnet, NAWS); as it is otherwise.
+func fitted(ed editor, value string) string {
+	if t, ok := ed.(transcribed); ok {
+		ed = t.editor
+	}
+	c, ok := ed.(*charEditor)
+	if !ok {
+		return value
+	}
+	c.mu.Lock()
+	w, h := c.width, c.height
+	c.mu.Unlock()
+	return namespace.Fit(value, w, 4*max(h, 1))
 }
 
 func lineLimit(ed editor) int {
