@@ -100,7 +100,6 @@ func TestAttachAsksFirst(t *testing.T) {
 	}
 }
 
-
 // A value wider than the client's window (NAWS: 100 columns in
 // validState) is wrapped to its width.
 func TestValueFitsTheWindow(t *testing.T) {
@@ -110,7 +109,7 @@ func TestValueFitsTheWindow(t *testing.T) {
 	if i < 0 {
 		t.Fatalf("no value in %q", got)
 	}
-	value := got[i:strings.Index(got[i:], "}")+i+1]
+	value := got[i : strings.Index(got[i:], "}")+i+1]
 	lines := strings.Split(value, "\r\n")
 	if len(lines) < 2 {
 		t.Fatalf("a value of %d characters in one line: %q", len(value), value)
