@@ -797,16 +797,18 @@ func (ns *Namespace) Close() {
 }
 
 // Vars returns the namespace's global variables, sorted by name. While an
-// interrupted evaluation is still blocked, it returns the last answer.
+// interrupted evaluation is still blocked, or another runs, it returns the
+// last answer. A worker's checkpoint of the line before holds the
+// interpreter for a moment after each line: Vars waits for it (as long as
+// acquire lets an impatient caller), or :vars and :drop typed right after a
+// declaration would not see it (TestIncrementalMigration, under load).
 func (ns *Namespace) Vars() []Var {
-	select {
-	case <-ns.token:
-		defer ns.release()
-	default:
+	if ns.acquire(context.Background(), false) != nil {
 		ns.mu.Lock()
 		defer ns.mu.Unlock()
 		return append([]Var(nil), ns.vars...)
 	}
+	defer ns.release()
 	ns.mu.Lock()
 	i := ns.in
 	ns.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -633,4 +634,27 @@ func TestPoolCrashBesideARunningLine(t *testing.T) {
 		t.Errorf("the session whose loop ran beside it was told %q", b)
 	}
 	busy.mustEval("n", "1")
+}
+
+// TestDropRightAfterALine: :drop (and :vars) typed right after a
+// declaration meets the worker taking its checkpoint of that line, which
+// holds the interpreter: they wait for it rather than miss the variable.
+func TestDropRightAfterALine(t *testing.T) {
+	pl := testPool(t, Config{})
+	s := openSession(t, pl)
+	for k := range 30 {
+		name := fmt.Sprintf("fresh%d", k)
+		s.mustEval(name+" := 1", "")
+		if err := s.ns.Drop(name); err != nil {
+			t.Fatalf("Drop(%q) right after its declaration: %v", name, err)
+		}
+		s.mustEval("other"+name+" := 2", "")
+		found := false
+		for _, v := range s.ns.Vars() {
+			found = found || v.Name == "other"+name
+		}
+		if !found {
+			t.Fatalf("Vars right after declaring other%s: %v", name, s.ns.Vars())
+		}
+	}
 }
