@@ -150,7 +150,9 @@ func TestIncrementalMigration(t *testing.T) {
 	a := loggedIn(t, s)
 	populate(t, a)
 	a.eval("tmp := 99")
-	a.eval(":drop tmp")
+	if got := a.eval(":drop tmp"); !strings.Contains(got, "tmp stays here") {
+		t.Fatalf(":drop tmp right after declaring it: %q", got)
+	}
 	b := loggedIn(t, s)
 	b.eval(`import "os"`)
 	b.eval("y := 7")
