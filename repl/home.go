@@ -200,34 +200,7 @@ func writeHistory(path string, fresh []string) error {
 		b.WriteString(strconv.Quote(e))
 		b.WriteByte('\n')
 	}
-	return writeAtomic(path, b.Bytes())
-}
-
-// writeAtomic writes data to path through a temporary file in the same
-// directory, mode 0600, synced, then renamed: a reader sees the old file
-// or the new one, never half of one.
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // fails once renamed
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return WriteFileAtomic(path, b.Bytes(), 0o600)
 }
 
 // filesRoot opens the user's files directory for :save and :load.
