@@ -380,31 +380,12 @@ func (ns *Namespace) methodsOf(name string) []string {
 			if !ok || fd.Recv == nil || len(fd.Recv.List) != 1 {
 				continue
 			}
-			if receiverName(fd.Recv.List[0].Type) == name {
+			if receiverType(fd.Recv.List[0].Type) == name {
 				names = append(names, fd.Name.Name)
 			}
 		}
 	}
 	return names
-}
-
-func receiverName(e ast.Expr) string {
-	for {
-		switch x := e.(type) {
-		case *ast.StarExpr:
-			e = x.X
-		case *ast.IndexExpr:
-			e = x.X
-		case *ast.IndexListExpr:
-			e = x.X
-		case *ast.ParenExpr:
-			e = x.X
-		case *ast.Ident:
-			return x.Name
-		default:
-			return ""
-		}
-	}
 }
 
 // packageMembers lists the exported names of the package at path, its
