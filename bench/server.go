@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -56,6 +57,13 @@ func startServer(ctx context.Context, bin, control string, logFile *os.File, arg
 		return nil, err
 	}
 	args = append([]string{"serve", "--control", control}, args...)
+	if knowsFlag(bin, "home") {
+		// The users' history files in the run's own directory: not in
+		// this user's private directory, where every earlier run's
+		// sessions (one user) would have left 500 lines of history for
+		// each new session to load and carry through each migration.
+		args = append(args, "--home", filepath.Join(filepath.Dir(control), "home"))
+	}
 	cmd := exec.Command(bin, args...)
 	// A real pipe rather than an io.Writer: successors inherit it, and
 	// cmd.Wait must not wait for them.
@@ -467,4 +475,11 @@ func parentOf(pid int) (int, error) {
 		return 0, fmt.Errorf("/proc/%d/stat: short", pid)
 	}
 	return strconv.Atoi(f[1])
+}
+
+// knowsFlag reports whether bin's serve has flag name (builds before it
+// refuse it), from its usage.
+func knowsFlag(bin, name string) bool {
+	out, _ := exec.Command(bin, "serve", "-h").CombinedOutput()
+	return strings.Contains(string(out), "  -"+name+" ")
 }
