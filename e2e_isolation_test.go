@@ -102,7 +102,7 @@ func TestIsolationInterrupt(t *testing.T) {
 	// as package worker's TestInterruptWins allows); either way the
 	// session is back at its prompt, as before the line.
 	for _, tc := range []struct{ line, want string }{
-		{`go func() { time.Sleep(100 * time.Millisecond); fmt.Println("st" + "uck") }(); time.Sleep(time.Hour)`, "did not stop"},
+		{`go func() { time.Sleep(300 * time.Millisecond); fmt.Println("st" + "uck") }(); time.Sleep(time.Hour)`, "did not stop"},
 		{`fmt.Println("st" + "uck"); mu.Lock(); mu.Lock()`, "(did not stop|interrupted)"},
 	} {
 		line := tc.line
@@ -149,7 +149,7 @@ func TestIsolationInterrupt(t *testing.T) {
 	d.eval(`import "time"`)
 	d.eval(`import "fmt"`)
 	d.eval("z := 3")
-	d.send(`fmt.Println("st" + "uck"); time.Sleep(time.Hour)` + "\r\n")
+	d.send(`go func() { time.Sleep(300 * time.Millisecond); fmt.Println("st" + "uck") }(); time.Sleep(time.Hour)` + "\r\n")
 	d.expect(t, "stuck")
 	out, err := migrateTo(t, s, binaryV2, "--grace", "100ms")
 	if err != nil {
