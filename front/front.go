@@ -10,12 +10,12 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 	"translucent/migrate"
 	"translucent/repl"
+	"translucent/worker"
 )
 
 // meta is what a process tells its successor about itself (Header.Meta)
@@ -199,7 +199,11 @@ func Run(ctx context.Context, cfg Config) error {
 			ctl.Detach()
 			ctl.Close()
 			page.handOff() // the successor accepts on its copy of the socket
-			yieldCPU()
+			// This process still has to exit, and the kernel frees its
+			// memory (gigabytes at 10,000 sessions) on its threads, while
+			// its successor needs every CPU for the lines typed during the
+			// pause.
+			worker.Yield(os.Getpid())
 			<-ctlDone // the migrate command has its answer
 			log.Info("handed over; exiting")
 			return nil
@@ -270,20 +274,6 @@ func withoutFlag(args []string, name string) []string {
 		}
 	}
 	return out
-}
-
-// yieldCPU puts every thread of this process at the lowest CPU priority
-// (nice 19). A process that has handed over still has to exit, and the
-// kernel frees its memory (gigabytes at 10,000 sessions, a few hundred
-// milliseconds of CPU) on its threads, while its successor needs every
-// CPU for the lines its users typed during the pause. Best effort.
-func yieldCPU() {
-	tasks, _ := os.ReadDir("/proc/self/task")
-	for _, t := range tasks {
-		if tid, err := strconv.Atoi(t.Name()); err == nil {
-			syscall.Setpriority(syscall.PRIO_PROCESS, tid, 19)
-		}
-	}
 }
 
 // defaults fills in what the zero Config leaves to them.

@@ -260,12 +260,12 @@ func (sess *Session) vouch(want []byte) vouchResult {
 	if ns == nil {
 		return changed
 	}
-	if _, is := ns.(checkpointed); is {
+	if c, is := ns.(checkpointed); is {
 		// Its worker's checkpoint says, without a question to the
 		// worker; when it cannot (a line under way, code of its own
 		// running), neither could a live snapshot: the next round, or
 		// the pause, will see.
-		_, sum, _, ok := checkpoint(ns)
+		_, sum, _, ok := c.Checkpoint()
 		switch {
 		case !ok:
 			return moving

@@ -46,14 +46,14 @@ func TestIdle(t *testing.T) {
 	}
 }
 
-// yield puts a process that is about to be killed at nice 19, every
+// Yield puts a process that is about to be killed at nice 19, every
 // thread of it.
 func TestYield(t *testing.T) {
 	pl := testPool(t, Config{})
 	s := openSession(t, pl)
 	s.mustEval("1", "1")
 	pid := s.pid()
-	yield(pid)
+	Yield(pid)
 	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil || len(tasks) == 0 {
 		t.Fatalf("threads of worker %d: %v", pid, err)
@@ -65,7 +65,7 @@ func TestYield(t *testing.T) {
 			continue // ended meanwhile
 		}
 		if n := 20 - p; n != 19 {
-			t.Errorf("worker %d thread %d at nice %d after yield, want 19", pid, tid, n)
+			t.Errorf("worker %d thread %d at nice %d after Yield, want 19", pid, tid, n)
 		}
 	}
 }

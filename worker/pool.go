@@ -385,18 +385,19 @@ func (p *proc) kill(reason string) {
 	select {
 	case <-p.done: // reaped: its pid may be another process's now
 	default:
-		yield(p.pid)
+		Yield(p.pid)
 	}
 	p.cmd.Process.Kill()
 }
 
-// yield puts every thread of process pid at the lowest CPU priority
-// (nice 19), as a process about to be killed: the kernel frees a dying
+// Yield puts every thread of process pid at the lowest CPU priority
+// (nice 19), for a process about to end: the kernel frees a dying
 // process's memory on its own threads, and a hundred workers ended at
 // once (a migration's old ones, with a worker each) took a second of
-// both cores from the lines their successors were answering. Best
-// effort: a process already gone has nothing left to free.
-func yield(pid int) {
+// both cores from the lines their successors were answering. The front
+// yields itself the same way once it has handed over. Best effort: a
+// process already gone has nothing left to free.
+func Yield(pid int) {
 	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	for _, t := range tasks {
 		if tid, err := strconv.Atoi(t.Name()); err == nil {
