@@ -58,14 +58,19 @@ type SessionState struct {
 	// the inputs that ran, for :save. Older builds leave both out.
 	HistoryTyped int      `cbor:",omitempty"`
 	Record       []string `cbor:",omitempty"`
+
+	// Transport names the framing of the connection (Framed), empty for
+	// telnet straight on the socket; TransportState is its state.
+	Transport      string `cbor:",omitempty"`
+	TransportState []byte `cbor:",omitempty"`
 }
 
 // Exported is one session ready to leave: its record and its connection.
 type Exported struct {
 	ID    uint64
-	State []byte       // CBOR of SessionState
-	Conn  *net.TCPConn // the session's own: to send, not to close
-	Lost  []string     // what the namespace could not carry, for the report
+	State []byte   // CBOR of SessionState
+	Conn  Socket   // the session's own: to send, not to close
+	Lost  []string // what the namespace could not carry, for the report
 }
 
 // PauseExport prepares a migration and returns every session, paused,
@@ -285,9 +290,9 @@ func (s *Server) Adopt(data []byte, conn *os.File) error {
 	if err != nil {
 		return err
 	}
-	nc, err := net.FileConn(conn)
+	nc, err := s.fileConn(st, conn)
 	if err != nil {
-		return fmt.Errorf("session %d: %w", st.ID, err)
+		return err
 	}
 	if err := s.adopt(st, nc); err != nil {
 		nc.Close()
@@ -319,6 +324,8 @@ func checkSessionState(st SessionState) error {
 		len(st.Input.Typed) > maxTyped, len(st.Input.Pending) > maxBuffered+64<<10, len(st.Input.Partial) >= utf8.UTFMax:
 		return fmt.Errorf("session %d: record over this build's limits", st.ID)
 	case st.HistoryTyped < 0 || st.HistoryTyped > len(st.History), recordSize(st.Record) > maxRecord:
+		return fmt.Errorf("session %d: record over this build's limits", st.ID)
+	case len(st.Transport) > 64 || len(st.TransportState) > 1<<20:
 		return fmt.Errorf("session %d: record over this build's limits", st.ID)
 	case st.User == "" && (st.Namespace != nil || st.Ahead != nil):
 		return fmt.Errorf("session %d: a namespace but no user", st.ID)
@@ -527,15 +534,16 @@ func (sess *Session) export(ahead []byte, drop ...string) (Exported, error) {
 			st.Namespace = &snap
 		}
 	}
+	sock, kind, frame, err := socketOf(sess.nc)
+	if err != nil {
+		return Exported{}, err
+	}
+	st.Transport, st.TransportState = kind, frame
 	data, err := cbor.Marshal(st)
 	if err != nil {
 		return Exported{}, err
 	}
-	tc, ok := sess.nc.(*net.TCPConn)
-	if !ok {
-		return Exported{}, errors.New("not a TCP connection")
-	}
-	return Exported{ID: sess.id, State: data, Conn: tc, Lost: lost}, nil
+	return Exported{ID: sess.id, State: data, Conn: sock, Lost: lost}, nil
 }
 
 func sortSessions(sessions []*Session) {

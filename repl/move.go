@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strings"
 	"time"
@@ -160,9 +159,9 @@ func (s *Server) Hold(data []byte, conn *os.File) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	nc, err := net.FileConn(conn)
+	nc, err := s.fileConn(st, conn)
 	if err != nil {
-		return 0, fmt.Errorf("session %d: %w", st.ID, err)
+		return 0, err
 	}
 	sess, err := s.restore(st, nc)
 	if err != nil {

@@ -48,6 +48,11 @@ type Config struct {
 	// history kept across logins, and the files of :save and :load. Empty:
 	// history lasts a session, and :save and :load are refused.
 	Home string
+	// Transports wraps the connections of framed sessions (Framed) that
+	// arrive from another process, by kind; a session of a kind not here
+	// fails the migration that brings it.
+	Transports map[string]Transport
+
 	// Transcripts is the directory where each session's typed lines and
 	// printed output are written with their times (transcript.go). Empty:
 	// none are.
@@ -186,6 +191,30 @@ func (s *Server) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.closed
+}
+
+// ServeConn runs a session on c, a connection that came another way than
+// Serve's listener (a browser's WebSocket, an SSH relay's socket): the
+// same caps apply, and a migration under way holds it until it ends. It
+// returns an error, and closes c, when this server no longer takes
+// sessions (closed, or handed to another process).
+func (s *Server) ServeConn(c net.Conn) error {
+	s.mu.Lock()
+	for s.acceptPaused && !s.closed && !s.detached {
+		s.cond.Wait()
+	}
+	closed, detached := s.closed, s.detached
+	s.mu.Unlock()
+	switch {
+	case closed:
+		c.Close()
+		return ErrServerClosed
+	case detached:
+		c.Close()
+		return ErrDetached
+	}
+	s.start(c)
+	return nil
 }
 
 // start registers a session for c and runs it in its own goroutine, or
