@@ -67,7 +67,7 @@ Usage:
   translucent verify FILE                                   restore a snapshot file here and check it
   translucent inspect [--dot | --json] FILE                 show a snapshot file: declarations, values, object graph
   translucent adduser --users FILE NAME                     add a user (password on stdin)
-  translucent demo [--pause] [--keep]                       the talk's walk-through, live (builds two versions)
+  translucent demo [--pause] [--keep] [--listen ADDR]       the talk's walk-through, live (builds two versions)
   translucent bench [--sessions 1,100,1000] [--out DIR]     measure migration pauses, memory and round trips
   translucent version                                       print the version
 

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Options says how to run the walk-through.
@@ -25,6 +26,15 @@ type Options struct {
 	// prints how the audience can connect sessions of their own (they
 	// migrate too).
 	Pause bool
+	// Listen is the telnet address the server listens on; default a free
+	// port on loopback. An address the room can reach (":2323", say) lets
+	// the audience join from their own laptops: with Pause, the ways in are
+	// printed large, once.
+	Listen string
+	// Typing is the pause between the scripted client's keystrokes as the
+	// transcript shows them: the audience sees each line typed.
+	Typing time.Duration
+
 	// Keep leaves the migrated server running at the end, and says how to
 	// reach it and how to stop it.
 	Keep bool
@@ -42,6 +52,13 @@ type Options struct {
 	// exit; default 20s. It is a failure, not a pace.
 	Timeout time.Duration
 }
+
+// The transcript fits a projector of screenWidth columns and 30 lines:
+// commands, the client's screen and the log are folded to it.
+const (
+	screenWidth = 80
+	foldAt      = screenWidth - 8 // a log line: indented 4, its folds 4 more
+)
 
 // demoUser is the user the scripted client (and the audience) logs in as.
 const demoUser = "demo"
@@ -322,8 +339,16 @@ func (d *demo) part1(ctx context.Context) error {
 	if err := d.part(ctx, 1, "the server starts"); err != nil {
 		return err
 	}
-	d.say("The old build serves telnet and a small HTTP status page, on free\nloopback ports:")
-	args := []string{d.oldBin, "serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
+	if d.opts.Listen == "" {
+		d.say("The old build serves telnet and a small HTTP status page, on free\nloopback ports:")
+	} else {
+		d.say("The old build serves telnet on %s, and a small HTTP status page on a\nfree loopback port:", d.opts.Listen)
+	}
+	listen := d.opts.Listen
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
+	args := []string{d.oldBin, "serve", "--listen", listen, "--http", "127.0.0.1:0",
 		"--control", d.control, "--users", d.usersFile}
 	d.show(args)
 	srv, err := startServer(args[0], args[1:], filepath.Join(d.dir, "server.log"))
@@ -339,8 +364,8 @@ func (d *demo) part1(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.output(ln.without("time") + "\n" + hl.without("time"))
-	d.connect, d.telnetAddr = ln.get("connect"), ln.get("addr")
+	d.output(ln.folded(foldAt, "time") + "\n" + hl.folded(foldAt, "time"))
+	d.connect, d.telnetAddr = ln.get("connect"), dialable(ln.get("addr"))
 	d.httpURL = "http://" + hl.get("addr") + "/"
 
 	c := newHTTPClient()
@@ -352,8 +377,7 @@ func (d *demo) part1(ctx context.Context) error {
 	d.say("\nIts status page answers with the pid and version of the process serving it:")
 	d.output("GET " + d.httpURL + "  ->  " + strings.TrimSpace(body))
 	if d.opts.Pause {
-		d.say("\nConnect your own sessions now; they will be migrated too:\n\n"+
-			"    %s        username %s, password %s", d.connect, demoUser, d.password)
+		d.say("%s", joinBanner(ln.get("addr"), d.connect, hostAddrs(), d.password))
 	}
 	return nil
 }
@@ -448,40 +472,6 @@ func (d *demo) part3(ctx context.Context) error {
 	}
 	d.newPid = d.rep.NewPid
 
-	sessions := "1 session"
-	if d.rep.Sessions != 1 {
-		sessions = fmt.Sprintf("%d sessions", d.rep.Sessions)
-	}
-	carried := "nothing left behind"
-	if len(d.rep.NotCarried) > 0 {
-		carried = "not carried: " + strings.Join(d.rep.NotCarried, "; ")
-	}
-	d.say("\nWhat moved, over a socket pair between the two processes:\n"+
-		"  - the listening sockets (telnet, HTTP, control) as descriptors (SCM_RIGHTS);\n"+
-		"  - %s: each connection as a descriptor, each session's state\n"+
-		"    (telnet options, history, namespace) as a CBOR record; %s.",
-		sessions, carried)
-	start, restore := "starts and says HELLO", "every namespace rebuilt; READY"
-	recheck := ""
-	if d.rep.Prebuilt > 0 {
-		recheck = "  recheck   the old process finds, live, the namespaces unchanged since:\n" +
-			"            those are not snapshotted in the pause\n"
-		// main's precopy: the old process's live snapshot, restored by the
-		// new one before it says HELLO, while every session still runs.
-		start = "starts, restores a live copy of the namespaces, says HELLO"
-		restore = "each namespace kept if unchanged since, else rebuilt; READY"
-	}
-	d.say("The phases:\n"+
-		"  start     pid %d %s;\n"+
-		"            no session waits for any of it\n"+
-		"%s"+
-		"  quiesce   the sessions parked at their prompts, their records made: the pause begins\n"+
-		"  transfer  descriptors and records sent\n"+
-		"  restore   %s\n"+
-		"  commit    COMMIT: the old process lets go, the pause ends\n"+
-		"The longest any session waited: %v.",
-		d.rep.NewPid, start, recheck, restore, d.rep.Pause)
-
 	// Requests on the new side too, then the loop has done its part.
 	err = poll(ctx, d.opts.Timeout, func() (bool, error) {
 		return d.loop.snapshot().ByPid[d.newPid] >= 10, nil
@@ -499,11 +489,48 @@ func (d *demo) part4(ctx context.Context) error {
 	if err := d.part(ctx, 4, "the migration, from the clients' side"); err != nil {
 		return err
 	}
+	sessions := "1 session"
+	if d.rep.Sessions != 1 {
+		sessions = fmt.Sprintf("%d sessions", d.rep.Sessions)
+	}
+	carried := "nothing left behind"
+	if len(d.rep.NotCarried) > 0 {
+		carried = "not carried: " + strings.Join(d.rep.NotCarried, "; ")
+	}
+	d.say("What moved, over a socket pair between the two processes:\n"+
+		"  - the listening sockets (telnet, HTTP, control) as descriptors\n"+
+		"    (SCM_RIGHTS);\n"+
+		"  - %s: each connection as a descriptor, each session's state\n"+
+		"    (telnet options, history, namespace) as a CBOR record;\n"+
+		"    %s.",
+		sessions, carried)
+	start, restore := "starts and says HELLO", "every namespace rebuilt; READY"
+	recheck := ""
+	if d.rep.Prebuilt > 0 {
+		recheck = "  recheck   the old process finds, live, the namespaces unchanged since:\n" +
+			"            those are not snapshotted in the pause\n"
+		// main's precopy: the old process's live snapshot, restored by the
+		// new one before it says HELLO, while every session still runs.
+		start = "starts, restores a live copy of the namespaces,\n            says HELLO"
+		restore = "each namespace kept if unchanged since, else rebuilt; READY"
+	}
+	d.say("The phases:\n"+
+		"  start     pid %d %s;\n"+
+		"            no session waits for any of it\n"+
+		"%s"+
+		"  quiesce   the sessions parked at their prompts, their records made:\n"+
+		"            the pause begins\n"+
+		"  transfer  descriptors and records sent\n"+
+		"  restore   %s\n"+
+		"  commit    COMMIT: the old process lets go, the pause ends\n"+
+		"The longest any session waited: %v.",
+		d.rep.NewPid, start, recheck, restore, d.rep.Pause)
+
 	saw := "its user saw nothing"
 	if d.quietBytes > 0 {
 		saw = "what its user saw"
 	}
-	d.say("The telnet client's connection %s -> %s stayed open\n"+
+	d.say("\nThe telnet client's connection %s -> %s stayed open\n"+
 		"throughout; it received %d bytes while the migration ran: %s.",
 		d.cl.conn.LocalAddr(), d.cl.conn.RemoteAddr(), d.quietBytes, saw)
 	s := d.http
@@ -550,9 +577,9 @@ func (d *demo) part5(ctx context.Context) error {
 		started = started || l.get("msg") == "migration starting"
 		switch {
 		case started && l.get("pid") == old:
-			oldLines = append(oldLines, l.without("time", "phases"))
+			oldLines = append(oldLines, l.folded(foldAt, "time", "phases"))
 		case l.get("pid") == nu:
-			newLines = append(newLines, l.without("time", "phases"))
+			newLines = append(newLines, l.folded(foldAt, "time", "phases"))
 		}
 	}
 	d.say("  The old process, pid %d:", d.oldPid)
@@ -648,7 +675,7 @@ func (d *demo) report() error {
 		if !c.ok {
 			mark, failed = "FAIL", failed+1
 		}
-		fmt.Fprintf(d.out, "  %s  %s\n", mark, c.what)
+		fmt.Fprintf(d.out, "  %s  %s\n", mark, wrapWords(c.what, screenWidth-8, "        "))
 	}
 	if failed > 0 {
 		fmt.Fprintf(d.out, "%d of %d checks failed.\n", failed, len(checks))
@@ -713,9 +740,18 @@ func (d *demo) expectPrint(ctx context.Context, want string) error {
 	return nil
 }
 
-// typeLine types line and shows it, as the client's local echo.
+// typeLine types line and shows it, as the client's local echo: a key at
+// a time, at the pace of Options.Typing.
 func (d *demo) typeLine(line string) error {
-	d.printer.WriteString(line + "\n")
+	if d.opts.Typing > 0 {
+		for _, r := range line {
+			d.printer.WriteString(string(r))
+			time.Sleep(d.opts.Typing) // a pace for people, not a wait for a condition
+		}
+		d.printer.WriteString("\n")
+	} else {
+		d.printer.WriteString(line + "\n")
+	}
 	if err := d.cl.send(line); err != nil {
 		return fmt.Errorf("demo: typing %q: %w", line, err)
 	}
@@ -752,20 +788,47 @@ func (d *demo) evalLines(ctx context.Context, lines ...string) (string, error) {
 
 // indenter writes a session's screen, indented, and knows whether the
 // cursor is at the start of a line.
+// It wraps a line at the projector's width, as the client's terminal
+// would.
 type indenter struct {
 	w       io.Writer
 	prefix  string
 	atStart bool
+	col     int // columns written on the current line, after prefix
 }
 
 func (p *indenter) WriteString(s string) {
+	width := screenWidth - len(p.prefix)
 	for s != "" {
 		if p.atStart {
 			io.WriteString(p.w, p.prefix)
-			p.atStart = false
+			p.atStart, p.col = false, 0
 		}
 		line, rest, nl := strings.Cut(s, "\n")
+		if room := width - p.col; utf8.RuneCountInString(line) > room {
+			// Folded after the last space that fits, as a reader would
+			// fold it, or at the edge, as a terminal does.
+			cut, space := len(line), -1
+			for i, r := range line {
+				if room == 0 {
+					cut = i
+					break
+				}
+				if r == ' ' {
+					space = i + 1
+				}
+				room--
+			}
+			if space > 0 {
+				cut = space
+			}
+			io.WriteString(p.w, strings.TrimRight(line[:cut], " ")+"\n")
+			p.atStart = true
+			s = line[cut:] + s[len(line):]
+			continue
+		}
 		io.WriteString(p.w, line)
+		p.col += utf8.RuneCountInString(line)
 		if nl {
 			io.WriteString(p.w, "\n")
 			p.atStart = true
@@ -780,6 +843,25 @@ func (p *indenter) endLine() {
 		io.WriteString(p.w, "\n")
 		p.atStart = true
 	}
+}
+
+// wrapWords folds s between words to lines of at most width columns, the
+// lines after the first starting with indent.
+func wrapWords(s string, width int, indent string) string {
+	var b strings.Builder
+	col := 0
+	for i, w := range strings.Fields(s) {
+		if i > 0 && col+1+len(w) > width {
+			b.WriteString("\n" + indent)
+			col = 0
+		} else if i > 0 {
+			b.WriteByte(' ')
+			col++
+		}
+		b.WriteString(w)
+		col += len(w)
+	}
+	return b.String()
 }
 
 // randomPassword is a password easy to read off a projector and type.

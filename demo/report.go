@@ -217,6 +217,45 @@ func (l logLine) without(keys ...string) string {
 	return strings.Join(kept, " ")
 }
 
+// folded is the line without the named attributes, folded between its
+// attributes to lines of at most width columns (a projector's), the lines
+// after the first indented: a wrapped log line stays readable, and a
+// value is never cut.
+func (l logLine) folded(width int, keys ...string) string {
+	if len(l.raw) == 0 {
+		return l.text
+	}
+	var b strings.Builder
+	col := 0
+	for _, kv := range l.raw {
+		k, _, _ := strings.Cut(kv, "=")
+		if slices.Contains(keys, k) {
+			continue
+		}
+		switch {
+		case col == 0:
+		case col+1+len(kv) > width:
+			b.WriteString("\n    ")
+			col = 4
+		default:
+			b.WriteByte(' ')
+			col++
+		}
+		if len(kv) > width-4 { // a long message: folded between its words
+			kv = wrapWords(kv, width-4, "    ")
+			col = len(kv) - strings.LastIndexByte(kv, '\n') - 1
+			if col == len(kv) {
+				col += 4
+			}
+			b.WriteString(kv)
+			continue
+		}
+		b.WriteString(kv)
+		col += len(kv)
+	}
+	return b.String()
+}
+
 // parseLogLine parses one slog text line. A line that is not one (a panic,
 // a race report) comes back with no attributes and ok false.
 func parseLogLine(s string) (l logLine, ok bool) {
