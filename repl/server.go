@@ -298,6 +298,7 @@ func (s *Server) runLocked(sess *Session) {
 }
 
 func (s *Server) remove(sess *Session) {
+	sess.endWatchers()
 	s.mu.Lock()
 	delete(s.sessions, sess.id)
 	s.uncountLoginLocked(sess)
@@ -339,13 +340,18 @@ type SessionInfo struct {
 	User  string // empty while logging in
 	Addr  string
 	Since time.Time
-	State string // logging in, idle or evaluating
+	State string // logging in, idle, evaluating or watching
 
 	// Worker is the process that evaluates the session's code, and
 	// Memory its resident memory (shared with the other sessions it
 	// holds); 0 before the first line, or when code runs in the server.
 	Worker int
 	Memory int64
+
+	// Shared: its user allows :watch (:share); Watching: the session it
+	// watches, 0 if none (its State is then "watching").
+	Shared   bool
+	Watching uint64
 }
 
 // WorkerString says where the session's code runs, for people.
