@@ -57,6 +57,10 @@ type Config struct {
 	// printed output are written with their times (transcript.go). Empty:
 	// none are.
 	Transcripts string
+
+	// Observer is told of logins and evaluations (observer.go); default:
+	// nobody.
+	Observer Observer
 }
 
 func (c *Config) setDefaults() {
@@ -83,6 +87,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Namespaces == nil {
 		c.Namespaces = inProcess{}
+	}
+	if c.Observer == nil {
+		c.Observer = noObserver{}
 	}
 }
 

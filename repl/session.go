@@ -331,6 +331,7 @@ func (s *Session) login(ctx context.Context) (string, error) {
 		}
 		ok := s.srv.check(name, password)
 		release(ok)
+		cfg.Observer.Login(ok)
 		if ok {
 			if !timer.Stop() {
 				return "", errors.New("login timed out")
@@ -464,11 +465,13 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 			continue
 		}
 		evalCtx, done := s.in.evaluating(ctx)
+		began := time.Now()
 		res, err := s.ns.Eval(evalCtx, s.chunk.String())
 		done()
 		if errors.Is(err, namespace.ErrIncomplete) {
 			continue
 		}
+		s.srv.cfg.Observer.Evaluated(outcome(err), time.Since(began))
 		if s.charMode && strings.Count(s.chunk.String(), "\n") > 1 {
 			if whole, ok := oneLine(s.chunk.String()); ok {
 				s.hist.endInput(whole)
