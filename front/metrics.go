@@ -130,8 +130,26 @@ func (m *metrics) migrated(outcome string, phases []migrate.Phase, pause time.Du
 	for _, p := range phases {
 		m.phaseSeconds.WithLabelValues(p.Name).Observe(p.Duration.Seconds())
 	}
-	m.pauseSeconds.Observe(pause.Seconds())
+	if pause >= 0 {
+		m.pauseSeconds.Observe(pause.Seconds())
+	}
 	m.notCarried.Add(float64(notCarried))
+}
+
+// arrived records the migration that made this process, committed: the
+// old process's phases up to quiesce, and the rest as this process saw
+// them (received at received, READY at ready, COMMIT at committed).
+func (m *metrics) arrived(old meta, received, ready, committed time.Time) {
+	phases := old.Phases
+	if old.SentAt != 0 {
+		phases = append(phases, migrate.Phase{Name: "transfer", Duration: received.Sub(time.Unix(0, old.SentAt))})
+	}
+	phases = append(phases, migrate.Phase{Name: "restore", Duration: ready.Sub(received)}, migrate.Phase{Name: "commit", Duration: committed.Sub(ready)})
+	pause := time.Duration(-1) // unknown: an older build did not say
+	if old.PausedAt != 0 {
+		pause = committed.Sub(time.Unix(0, old.PausedAt))
+	}
+	m.migrated("committed", phases, pause, old.NotCarried)
 }
 
 // sessionCollector counts the sessions by state at each scrape.

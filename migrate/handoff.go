@@ -41,13 +41,14 @@ type Options struct {
 	Timeout time.Duration // for the whole handoff; default 30s
 	Strict  bool          // abort if anything cannot be carried
 	Meta    []byte        // Header.Meta
+	Stdout  io.Writer     // the new process's standard output and error; use os.Stdout/os.Stderr
+	Stderr  io.Writer
+
 	// MetaAt, if set, makes Header.Meta in Meta's place, just before the
 	// transfer: from the report so far (phases up to quiesce, what cannot
 	// be carried) and the time the pause began, so that the new process can
 	// tell the whole migration it arrived by.
 	MetaAt func(sofar Report, paused time.Time) []byte
-	Stdout  io.Writer     // the new process's standard output and error; use os.Stdout/os.Stderr
-	Stderr  io.Writer
 
 	// BeforeCommit, if set, runs between READY and COMMIT: the tests
 	// inject an old process's death there.
