@@ -101,9 +101,15 @@ func (s *Session) tee(p []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.shared {
-		s.recap = append(s.recap, p...)
-		if len(s.recap) > recapSize {
-			s.recap = slices.Clone(s.recap[len(s.recap)-recapSize:])
+		// Up to twice the recap is kept, so that the older half is thrown
+		// away once per recapSize bytes, not at each write.
+		if len(p) >= recapSize {
+			s.recap = append(s.recap[:0], p[len(p)-recapSize:]...)
+		} else {
+			if len(s.recap)+len(p) > 2*recapSize {
+				s.recap = s.recap[:copy(s.recap, s.recap[len(s.recap)-recapSize:])]
+			}
+			s.recap = append(s.recap, p...)
 		}
 	}
 	for _, w := range s.watchers {
@@ -115,8 +121,11 @@ func (s *Session) tee(p []byte) {
 // starting at a line's beginning.
 func (s *Session) recapLocked() []byte {
 	r := s.recap
-	if i := bytes.IndexByte(r, '\n'); i >= 0 && len(r) == recapSize {
-		r = r[i+1:] // the first line is cut
+	if len(r) >= recapSize {
+		r = r[len(r)-recapSize:]
+		if i := bytes.IndexByte(r, '\n'); i >= 0 {
+			r = r[i+1:] // the first line is cut
+		}
 	}
 	if n := bytes.Count(r, []byte("\n")); n > recapLines {
 		for ; n > recapLines; n-- {
