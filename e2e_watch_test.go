@@ -117,13 +117,15 @@ func TestWatch(t *testing.T) {
 	c.expect(t, ">>> ")
 }
 
-// TestWatchSlowWatcher: a watcher that does not read never delays the
-// watched session; it is told, when it reads again, what it missed.
+// TestWatchSlowWatcher: a watcher that reads far slower than the watched
+// session prints never delays it; it is told what it missed.
 func TestWatchSlowWatcher(t *testing.T) {
 	s := startServerUsers(t, []string{"alice", "bob"})
 	// Both are line-mode clients on raw connections: alice reads all she
-	// is sent without keeping it; bob, once logged in and watching, reads
-	// nothing, through a small receive buffer.
+	// is sent without keeping it; bob, once watching, reads a trickle
+	// (4 KiB a quarter second: progress enough for the server's stall
+	// timeout, which disconnects a client that reads nothing at all for
+	// 10 s) through a small receive buffer.
 	a, err := net.Dial("tcp", s.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -144,15 +146,42 @@ func TestWatchSlowWatcher(t *testing.T) {
 	io.WriteString(b, "bob\n"+testPassword+"\n:watch 1\n")
 	readUntil(t, a, "[bob is watching]")
 
+	aliceDone := make(chan struct{})
+	told := make(chan error, 1)
+	go func() { // ends when bob has been told, or his connection fails
+		const notice = "bytes of session 1 were not shown]"
+		var tail []byte
+		buf := make([]byte, 4<<10)
+		for {
+			select {
+			case <-aliceDone: // from now on bob reads at full speed
+			default:
+				time.Sleep(250 * time.Millisecond) // the pace of a slow reader
+			}
+			b.SetReadDeadline(time.Now().Add(waitFor))
+			n, err := b.Read(buf)
+			tail = append(tail[max(0, len(tail)-len(notice)):], buf[:n]...)
+			if bytes.Contains(tail, []byte(notice)) {
+				told <- nil
+				return
+			}
+			if err != nil {
+				told <- err
+				return
+			}
+		}
+	}()
+
 	// 8 MiB, in pieces smaller than a watcher's buffer: more than the
 	// kernel holds for bob (a 4 MiB send buffer at most, and his 4 KiB),
-	// so his view stalls, and the rest is thrown away. alice gets all of it
-	// and the line after it.
+	// so his view falls behind and what he cannot take is thrown away.
+	// alice gets all of it and the line after it, whatever bob does.
 	io.WriteString(a, `for i := 0; i < 512; i++ { fmt.Println(strings.Repeat("x", 16<<10)) }; fmt.Println("all", "printed")`+"\n")
 	readUntil(t, a, "all printed")
-
-	// Now bob reads: he is told he fell behind, and by how much.
-	readUntil(t, b, "bytes of session 1 were not shown]")
+	close(aliceDone)
+	if err := <-told; err != nil {
+		t.Fatalf("bob was not told he fell behind: %v", err)
+	}
 }
 
 // readUntil reads c, keeping none of it but the last bytes, until want
