@@ -42,6 +42,16 @@ type meta struct {
 	// Listeners names the handed-over listeners, in the order of their
 	// descriptors (see listeners.go).
 	Listeners []string `cbor:",omitempty"`
+
+	// What the old process knew of the migration when it sent the
+	// sessions, for the new one's metrics (metrics.go): its phases so far,
+	// when the pause began and when the transfer did (Unix nanoseconds: the
+	// two processes share the clock), and how many values it could not
+	// carry.
+	Phases     []migrate.Phase `cbor:",omitempty"`
+	PausedAt   int64           `cbor:",omitempty"`
+	SentAt     int64           `cbor:",omitempty"`
+	NotCarried int             `cbor:",omitempty"`
 }
 
 // Run serves until ctx ends or a successor has taken over: a fresh server
@@ -95,9 +105,15 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer closeWorkers()
+	var workerEnds func() int64
+	if p, ok := nss.(workerPool); ok {
+		workerEnds = p.Ended
+	}
+	met := newMetrics(cfg.Version, workerEnds)
 	rc := cfg.REPL
-	rc.Namespaces, rc.Restored, rc.Users, rc.Version, rc.Logger = nss, restored, users, cfg.Version, log
+	rc.Namespaces, rc.Restored, rc.Users, rc.Version, rc.Logger, rc.Observer = nss, restored, users, cfg.Version, log, met
 	srv := repl.NewServer(rc)
+	met.sessions = srv.Sessions
 
 	var old meta
 	if pred != nil && cfg.Precopy != "" {
@@ -130,7 +146,7 @@ func Run(ctx context.Context, cfg Config) error {
 		runtime.GC()
 		runtime.GOMAXPROCS(procs)
 		release := holdGC()
-		ls, old, err = takeOver(ctx, pred, srv, &cfg, log)
+		ls, old, err = takeOver(ctx, pred, srv, &cfg, log, met)
 		release()
 		if err != nil {
 			return err
@@ -144,7 +160,7 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Warn("listening beyond loopback: telnet is cleartext, so passwords and code cross the network unencrypted")
 	}
 
-	m := &migrator{srv: srv, ls: &ls, args: successorArgs(cfg.Args, usersFile), home: old.Home, log: log, cfg: &cfg, handedOff: make(chan struct{})}
+	m := &migrator{srv: srv, metrics: met, ls: &ls, args: successorArgs(cfg.Args, usersFile), home: old.Home, log: log, cfg: &cfg, handedOff: make(chan struct{})}
 	if m.home == "" { // the server's first process, or the successor of a build that did not say
 		if m.home, err = executable(); err != nil {
 			log.Warn("this process's executable path is unknown: migrate needs --binary", "err", err)
@@ -168,10 +184,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if addr.IP.IsUnspecified() {
 		host = "127.0.0.1" // or any of this machine's addresses
 	}
-	log.Info("listening", "addr", addr.String(), "connect", fmt.Sprintf("telnet %s %d", host, addr.Port), "control", ls.control.Path(), "version", cfg.Version)
 	errc := make(chan error, 2)
+	// The status page logs its address before the telnet one: whoever
+	// waits for "listening" finds both.
+	page := newStatusPage(cfg.Version, met, ls.http, log, errc)
+	log.Info("listening", "addr", addr.String(), "connect", fmt.Sprintf("telnet %s %d", host, addr.Port), "control", ls.control.Path(), "version", cfg.Version)
 	go func() { errc <- srv.Serve(ls.telnet) }()
-	page := newStatusPage(cfg.Version, ls.http, log, errc)
 	ctlDone := make(chan error, 1)
 	ctl := ls.control
 	go func() { ctlDone <- ctl.Serve(m.handle) }()

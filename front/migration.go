@@ -26,12 +26,13 @@ import (
 // migrator runs this process's migrations, one at a time, whichever way
 // they are asked for: the control socket, SIGHUP or :migrate.
 type migrator struct {
-	srv  *repl.Server
-	ls   *listeners // what moves to a successor
-	args []string   // the successor's arguments
-	home string     // the default new build; see binary
-	log  *slog.Logger
-	cfg  *Config
+	srv     *repl.Server
+	metrics *metrics
+	ls      *listeners // what moves to a successor
+	args    []string   // the successor's arguments
+	home    string     // the default new build; see binary
+	log     *slog.Logger
+	cfg     *Config
 
 	busy      sync.Mutex    // held for the length of a migration
 	handedOff chan struct{} // closed once a successor has taken over
@@ -146,7 +147,8 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 	if req.binary, err = m.binary(req.binary); err != nil {
 		return migrate.Report{}, err
 	}
-	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: m.cfg.Version, Home: m.home, Listeners: m.ls.names()})
+	me := meta{Pid: os.Getpid(), Version: m.cfg.Version, Home: m.home, Listeners: m.ls.names()}
+	self, _ := cbor.Marshal(me)
 	sum := migrate.Summary{OldPid: os.Getpid(), OldVersion: m.cfg.Version, Binary: req.binary}
 	if !req.json {
 		fmt.Fprint(progress, sum.Heading())
@@ -174,6 +176,11 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 	rep, err := migrate.Handoff(ctx, svc, migrate.Options{
 		Binary: req.binary, Args: args, Timeout: m.timeoutFor(req.timeout), Strict: req.strict,
 		Meta: self, Stdout: os.Stdout, Stderr: os.Stderr,
+		MetaAt: func(sofar migrate.Report, paused time.Time) []byte {
+			me.Phases, me.PausedAt, me.SentAt, me.NotCarried = sofar.Phases, paused.UnixNano(), time.Now().UnixNano(), len(sofar.Lost)
+			b, _ := cbor.Marshal(me)
+			return b
+		},
 		BeforeCommit: m.cfg.Hooks.BeforeCommit,
 	})
 	var succ meta
@@ -182,6 +189,7 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 	}
 	if err != nil {
 		m.log.Error("migration failed; every session resumed here", "err", err, "phases", rep.Phases)
+		m.metrics.migrated("rolled_back", rep.Phases, rep.Pause, 0) // a committed one is the new process's to count
 		return rep, err
 	}
 	m.log.Info("migration committed", "new_pid", rep.NewPid, "new_version", succ.Version,

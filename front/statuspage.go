@@ -12,10 +12,18 @@ import (
 )
 
 // statusPage is the HTTP status page of --http: the talk's "simple
-// (stateless) migration", where only the listening socket has to move.
-type statusPage struct{ version string }
+// (stateless) migration", where only the listening socket has to move. It
+// serves the process's metrics at /metrics.
+type statusPage struct {
+	version string
+	metrics http.Handler
+}
 
 func (p statusPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/metrics" {
+		p.metrics.ServeHTTP(w, r)
+		return
+	}
 	if r.URL.Path != "/" {
 		http.NotFound(w, r)
 		return
@@ -34,12 +42,12 @@ type statusServer struct {
 
 // newStatusPage serves the status page on ln, if not nil, until stop or
 // handOff; a failure of its accept loop goes to errc.
-func newStatusPage(version string, ln net.Listener, log *slog.Logger, errc chan<- error) *statusServer {
+func newStatusPage(version string, metrics http.Handler, ln net.Listener, log *slog.Logger, errc chan<- error) *statusServer {
 	s := &statusServer{ln: ln}
 	if ln == nil {
 		return s
 	}
-	s.hs = &http.Server{Handler: statusPage{version}, ReadHeaderTimeout: 10 * time.Second,
+	s.hs = &http.Server{Handler: statusPage{version, metrics}, ReadHeaderTimeout: 10 * time.Second,
 		ConnState: func(_ net.Conn, st http.ConnState) {
 			switch st {
 			case http.StateNew:

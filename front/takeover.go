@@ -15,7 +15,7 @@ import (
 // takeOver is a successor's side of the handoff: receive, restore, READY,
 // wait for COMMIT. On any failure before COMMIT it tells the predecessor
 // and returns, touching no connection (the predecessor still owns them).
-func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *repl.Server, cfg *Config, log *slog.Logger) (listeners, meta, error) {
+func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *repl.Server, cfg *Config, log *slog.Logger, met *metrics) (listeners, meta, error) {
 	defer pred.Close()
 	call(cfg.Hooks.BeforeReceive)
 	var old meta
@@ -57,10 +57,12 @@ func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *repl.Server, 
 	if err := pred.Ready(report); err != nil {
 		os.Exit(1) // the predecessor, alive, aborted: it still owns everything
 	}
+	ready := time.Now()
 	if err := pred.WaitCommit(ctx); err != nil {
 		log.Error("handoff not committed; exiting without touching the old process's connections", "err", err)
 		os.Exit(1)
 	}
+	met.arrived(old, start, ready, time.Now())
 	if pred.PredecessorDied() {
 		log.Warn("the old process died before COMMIT; going on with what it handed over", "sessions", len(records), "announced", h.Sessions)
 	}

@@ -44,6 +44,12 @@ type Options struct {
 	Stdout  io.Writer     // the new process's standard output and error; use os.Stdout/os.Stderr
 	Stderr  io.Writer
 
+	// MetaAt, if set, makes Header.Meta in Meta's place, just before the
+	// transfer: from the report so far (phases up to quiesce, what cannot
+	// be carried) and the time the pause began, so that the new process can
+	// tell the whole migration it arrived by.
+	MetaAt func(sofar Report, paused time.Time) []byte
+
 	// BeforeCommit, if set, runs between READY and COMMIT: the tests
 	// inject an old process's death there.
 	BeforeCommit func()
@@ -162,7 +168,11 @@ func Handoff(ctx context.Context, svc Service, opts Options) (rep Report, err er
 		resume()
 		return rep, fmt.Errorf("--strict: %d values cannot be carried: %s", len(lost), strings.Join(lost, "; "))
 	}
-	if err := succ.Send(ctx, Header{Meta: opts.Meta}, listeners, sessions); err != nil {
+	meta := opts.Meta
+	if opts.MetaAt != nil {
+		meta = opts.MetaAt(rep, paused)
+	}
+	if err := succ.Send(ctx, Header{Meta: meta}, listeners, sessions); err != nil {
 		resume()
 		return rep, fmt.Errorf("transfer: %w", err)
 	}

@@ -35,7 +35,9 @@ func init() {
 		{"save", "FILE: write the inputs of this session that ran to FILE, in your own directory", (*Session).cmdSave},
 		{"load", "FILE: run FILE from your own directory, line by line, as if typed", (*Session).cmdLoad},
 		{"reset", "[-f]: start again with an empty namespace", (*Session).cmdReset},
-		{"who", "who is connected: session id, user, address, since", (*Session).cmdWho},
+		{"who", "who is connected: session id, user, address, since, who shares and who watches whom", (*Session).cmdWho},
+		{"share", "[off]: let others :watch this session, read only (admins always may)", (*Session).cmdShare},
+		{"watch", "ID: see what session ID's user sees, read only, until Enter, Ctrl-C or Ctrl-D; a migration carries the watch", (*Session).cmdWatch},
 		{"migrate", "(admins) hand the whole server to the build now on disk, live", (*Session).cmdMigrate},
 		{"upgrade", "move this session to the newer process of an incremental migration", (*Session).cmdUpgrade},
 		{"drop", "NAME: leave a variable out of the next migration (-NAME: take it back)", (*Session).cmdDrop},
@@ -108,7 +110,7 @@ func (s *Session) cmdImports([]string) bool {
 func (s *Session) cmdWho([]string) bool {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tUSER\tADDRESS\tSINCE\tSTATE\tWORKER\t")
+	fmt.Fprintln(tw, "ID\tUSER\tADDRESS\tSINCE\tSTATE\tWORKER\tSHARE\t")
 	for _, info := range s.srv.Sessions() {
 		user, since := info.User, "-"
 		if user == "" {
@@ -120,7 +122,16 @@ func (s *Session) cmdWho([]string) bool {
 		if info.ID == s.id {
 			me = "(you)"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", info.ID, user, info.Addr, since, info.State, info.WorkerString(), me)
+		share := "-"
+		switch {
+		case info.Shared && info.Watching != 0:
+			share = fmt.Sprintf("shared, watching %d", info.Watching)
+		case info.Shared:
+			share = "shared"
+		case info.Watching != 0:
+			share = fmt.Sprintf("watching %d", info.Watching)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", info.ID, user, info.Addr, since, info.State, info.WorkerString(), share, me)
 	}
 	tw.Flush()
 	s.printf("%s", b.String())

@@ -26,6 +26,10 @@
 //     history in the session's record. :save and :load reach only
 //     Config.Home/USER/files (os.Root). A transcript (Config.Transcripts,
 //     off by default) is the one file written as the session goes.
+//   - A session's output reaches its watchers (:watch, watch.go) through a
+//     bounded buffer each, never by waiting: a watcher that does not read
+//     loses what it missed, and is told so; the watched session goes on.
+//     Nothing a watcher types reaches the session it watches.
 //   - Tab completion and :type ask the namespace (its worker) a bounded
 //     question and run none of the user's code.
 package repl

@@ -130,11 +130,20 @@ func (e *charEditor) SetSize(width, height int) {
 // lineEditor serves clients that never negotiated (nc, scripts): they edit
 // and echo the line themselves and send it whole.
 type lineEditor struct {
-	in  io.Reader
-	out io.Writer
+	in   io.Reader
+	out  io.Writer
+	echo func([]byte) // given each line read, as the client showed it when typed (not passwords); nil: none
 }
 
 func (e *lineEditor) ReadLine(prompt string) (string, error) {
+	line, err := e.readLine(prompt)
+	if err == nil && e.echo != nil {
+		e.echo([]byte(line + "\r\n"))
+	}
+	return line, err
+}
+
+func (e *lineEditor) readLine(prompt string) (string, error) {
 	if _, err := io.WriteString(e.out, prompt); err != nil {
 		return "", err
 	}
@@ -174,7 +183,7 @@ func (e *lineEditor) ReadLine(prompt string) (string, error) {
 }
 
 // ReadPassword cannot hide the password: such a client echoes locally.
-func (e *lineEditor) ReadPassword(prompt string) (string, error) { return e.ReadLine(prompt) }
+func (e *lineEditor) ReadPassword(prompt string) (string, error) { return e.readLine(prompt) }
 
 func (e *lineEditor) Write(p []byte) (int, error) {
 	if _, err := e.out.Write(bytes.ReplaceAll(p, []byte("\n"), []byte("\r\n"))); err != nil {

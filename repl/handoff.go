@@ -63,6 +63,12 @@ type SessionState struct {
 	// telnet straight on the socket; TransportState is its state.
 	Transport      string `cbor:",omitempty"`
 	TransportState []byte `cbor:",omitempty"`
+
+	// Shared: others may watch it (:share). Watching is the session it
+	// watches, and WatchPending what it had not yet been shown of it.
+	Shared       bool   `cbor:",omitempty"`
+	Watching     uint64 `cbor:",omitempty"`
+	WatchPending []byte `cbor:",omitempty"`
 }
 
 // Exported is one session ready to leave: its record and its connection.
@@ -325,7 +331,7 @@ func checkSessionState(st SessionState) error {
 		return fmt.Errorf("session %d: record over this build's limits", st.ID)
 	case st.HistoryTyped < 0 || st.HistoryTyped > len(st.History), recordSize(st.Record) > maxRecord:
 		return fmt.Errorf("session %d: record over this build's limits", st.ID)
-	case len(st.Transport) > 64 || len(st.TransportState) > 1<<20:
+	case len(st.Transport) > 64 || len(st.TransportState) > 1<<20 || len(st.WatchPending) > watchBuffer:
 		return fmt.Errorf("session %d: record over this build's limits", st.ID)
 	case st.User == "" && (st.Namespace != nil || st.Ahead != nil):
 		return fmt.Errorf("session %d: a namespace but no user", st.ID)
@@ -371,6 +377,7 @@ func (s *Server) restore(st SessionState, nc net.Conn) (*Session, error) {
 	sess.loginName, sess.loginTry = st.LoginName, st.LoginTry
 	sess.chunk.SetText(st.Chunk)
 	sess.restored, sess.lost = true, st.Lost
+	sess.shared, sess.watchID, sess.watchPending = st.Shared, st.Watching, st.WatchPending
 	sess.conn = telnet.Restore(nc, st.Telnet)
 	sess.newInput()
 	sess.in.restore(st.Input)
@@ -505,6 +512,12 @@ func (sess *Session) export(ahead []byte, drop ...string) (Exported, error) {
 		Telnet: sess.conn.State(), History: sess.hist.Entries(), Input: sess.in.state(), Chunk: sess.chunk.String(),
 		HistoryTyped: sess.hist.typedCount(), Record: sess.record,
 	}
+	sess.mu.Lock()
+	st.Shared = sess.shared
+	if w := sess.watching; w != nil {
+		st.Watching, st.WatchPending = w.target.id, w.pending()
+	}
+	sess.mu.Unlock()
 	var lost []string
 	state, sum, notes, saved := checkpoint(sess.ns)
 	if saved && len(drop) == 0 {

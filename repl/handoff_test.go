@@ -60,6 +60,8 @@ func TestDecodeSessionState(t *testing.T) {
 		{"built ahead, short digest", func(s *SessionState) { s.Ahead = make([]byte, 31) }, false},
 		{"built ahead and sent", func(s *SessionState) { s.Ahead, s.Namespace = make([]byte, 32), &namespace.Snapshot{} }, false},
 		{"built ahead, no user", func(s *SessionState) { s.Ahead, s.User = make([]byte, 32), "" }, false},
+		{"shared, watching", func(s *SessionState) { s.Shared, s.Watching, s.WatchPending = true, 3, []byte("x := 1\r\n") }, true},
+		{"huge watch pending", func(s *SessionState) { s.Watching, s.WatchPending = 3, make([]byte, watchBuffer+1) }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,7 +112,9 @@ func TestAdoptReplaysTypedLine(t *testing.T) {
 func containsAll(s, sub string) bool { return len(s) >= len(sub) && s[len(s)-len(sub):] == sub }
 
 func FuzzSessionState(f *testing.F) {
-	for _, st := range []SessionState{validState(), {Version: StateVersion, ID: 1}} {
+	watching := validState()
+	watching.Shared, watching.Watching, watching.WatchPending = true, 3, []byte(">>> x\r\n")
+	for _, st := range []SessionState{validState(), {Version: StateVersion, ID: 1}, watching} {
 		data, err := cbor.Marshal(st)
 		if err != nil {
 			f.Fatal(err)

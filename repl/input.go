@@ -15,6 +15,10 @@ import (
 // abandoned.
 var errInterrupt = errors.New("repl: interrupted")
 
+// errWoken is returned once by input.Read after wakeRead: something other
+// than the client (a watched session that ended) wants the reader back.
+var errWoken = errors.New("repl: woken")
+
 const (
 	keyCtrlC = 0x03
 	keyEnter = '\r' // the telnet layer turns every end of line into '\r'
@@ -53,6 +57,7 @@ type input struct {
 	onStill    func()     // set by askPause: called once, under mu, when the input is still or failed
 	replay     int        // leading bytes of buf the previous process already echoed; guarded by mu
 	muted      bool       // editor output is dropped while replaying; guarded by mu
+	woken      bool       // Read returns errWoken next (wakeRead); guarded by mu
 	arrived    chan struct{}
 	once       sync.Once
 	gone       chan struct{} // closed when the client's connection fails: a waiting login gives up its place
@@ -207,7 +212,7 @@ func (in *input) evaluating(ctx context.Context) (context.Context, func()) {
 func (in *input) Read(p []byte) (int, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	for (len(in.buf) == 0 || in.paused) && in.err == nil {
+	for (len(in.buf) == 0 && !in.woken || in.paused) && in.err == nil {
 		if in.parked != in.paused { // a change only (see pump)
 			in.parked = in.paused
 			in.cond.Broadcast()
@@ -216,6 +221,10 @@ func (in *input) Read(p []byte) (int, error) {
 		in.cond.Wait()
 	}
 	in.parked = false
+	if in.woken && in.err == nil {
+		in.woken = false
+		return 0, errWoken
+	}
 	if len(in.buf) == 0 {
 		return 0, in.err
 	}
@@ -351,6 +360,15 @@ func (in *input) restore(st inputState) {
 	in.replay = len(st.Typed)
 	in.partial = append([]byte(nil), st.Partial...)
 	in.muted = true
+}
+
+// wakeRead makes the next Read, or the one waiting, return errWoken
+// (not while paused: a paused reader stays parked for the migration).
+func (in *input) wakeRead() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.woken = true
+	in.cond.Broadcast()
 }
 
 // interruptEval cancels the running evaluation, if any.

@@ -57,6 +57,10 @@ type Config struct {
 	// printed output are written with their times (transcript.go). Empty:
 	// none are.
 	Transcripts string
+
+	// Observer is told of logins and evaluations (observer.go); default:
+	// nobody.
+	Observer Observer
 }
 
 func (c *Config) setDefaults() {
@@ -83,6 +87,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Namespaces == nil {
 		c.Namespaces = inProcess{}
+	}
+	if c.Observer == nil {
+		c.Observer = noObserver{}
 	}
 }
 
@@ -298,6 +305,7 @@ func (s *Server) runLocked(sess *Session) {
 }
 
 func (s *Server) remove(sess *Session) {
+	sess.endWatchers()
 	s.mu.Lock()
 	delete(s.sessions, sess.id)
 	s.uncountLoginLocked(sess)
@@ -339,13 +347,18 @@ type SessionInfo struct {
 	User  string // empty while logging in
 	Addr  string
 	Since time.Time
-	State string // logging in, idle or evaluating
+	State string // logging in, idle, evaluating or watching
 
 	// Worker is the process that evaluates the session's code, and
 	// Memory its resident memory (shared with the other sessions it
 	// holds); 0 before the first line, or when code runs in the server.
 	Worker int
 	Memory int64
+
+	// Shared: its user allows :watch (:share); Watching: the session it
+	// watches, 0 if none (its State is then "watching").
+	Shared   bool
+	Watching uint64
 }
 
 // WorkerString says where the session's code runs, for people.

@@ -66,6 +66,18 @@ type Session struct {
 	moved       bool          // another process has its connection: write nothing; guarded by mu
 	vouched     vouch         // what Server.Vouch last found; guarded by mu
 
+	// Watching (watch.go). shared: others may :watch this session; recap:
+	// its latest output, kept while shared; watchers: the watches of it;
+	// watching: the watch this session runs, if any. All guarded by mu.
+	shared   bool
+	recap    []byte
+	watchers []*watch
+	watching *watch
+	left     bool // it ended here: no new watcher
+	// The watch a migration carried, for the session goroutine to resume.
+	watchID      uint64
+	watchPending []byte
+
 	// Used by the session goroutine only; record is carried by a migration.
 	record      []string // the inputs that ran, for :save
 	recordBytes int      // their length
@@ -101,7 +113,10 @@ func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
 func (s *Session) info() SessionInfo {
 	s.mu.Lock()
-	info := SessionInfo{ID: s.id, User: s.user, Addr: s.addr, Since: s.since, State: "logging in"}
+	info := SessionInfo{ID: s.id, User: s.user, Addr: s.addr, Since: s.since, State: "logging in", Shared: s.shared}
+	if s.watching != nil {
+		info.Watching = s.watching.target.id
+	}
 	ns := s.ns
 	s.mu.Unlock()
 	if info.User != "" {
@@ -111,6 +126,9 @@ func (s *Session) info() SessionInfo {
 			info.State = "evaluating"
 		}
 		s.in.mu.Unlock()
+		if info.Watching != 0 {
+			info.State = "watching"
+		}
 	}
 	if w, ok := ns.(worker); ok {
 		info.Worker, info.Memory = w.Worker()
@@ -233,6 +251,7 @@ func (s *Session) setEditor() {
 		if s.in.isMuted() || s.isMoved() {
 			return len(p), nil
 		}
+		s.tee(p)
 		return s.conn.Write(p)
 	})
 	var ed editor
@@ -244,7 +263,7 @@ func (s *Session) setEditor() {
 		}
 		ed = ce
 	} else {
-		ed = &lineEditor{in: s.in, out: out}
+		ed = &lineEditor{in: s.in, out: out, echo: s.tee}
 	}
 	s.mu.Lock()
 	s.ed = ed
@@ -312,6 +331,7 @@ func (s *Session) login(ctx context.Context) (string, error) {
 		}
 		ok := s.srv.check(name, password)
 		release(ok)
+		cfg.Observer.Login(ok)
 		if ok {
 			if !timer.Stop() {
 				return "", errors.New("login timed out")
@@ -365,6 +385,9 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 		s.ns = ns
 		s.mu.Unlock()
 		fmt.Fprintf(ed, "translucent %s, pid %d%s. Type Go, or :help.\n", s.srv.cfg.Version, os.Getpid(), workerNote(ns))
+	}
+	if s.watchID != 0 {
+		s.resumeWatch()
 	}
 	for {
 		prompt := promptLine
@@ -442,11 +465,13 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 			continue
 		}
 		evalCtx, done := s.in.evaluating(ctx)
+		began := time.Now()
 		res, err := s.ns.Eval(evalCtx, s.chunk.String())
 		done()
 		if errors.Is(err, namespace.ErrIncomplete) {
 			continue
 		}
+		s.srv.cfg.Observer.Evaluated(outcome(err), time.Since(began))
 		if s.charMode && strings.Count(s.chunk.String(), "\n") > 1 {
 			if whole, ok := oneLine(s.chunk.String()); ok {
 				s.hist.endInput(whole)

@@ -112,7 +112,14 @@ type Pool struct {
 	spawns  chan chan spawned // to the spawners
 	wg      sync.WaitGroup    // the workers' reader goroutines, watch and the spawners
 	stop    chan struct{}     // closed by Close: ends watch and the spawners
+
+	ended atomic.Int64 // workers that ended holding sessions, the pool open (Ended)
 }
+
+// Ended is how many workers have ended while holding sessions, other than
+// by Close: crashes, and kills for a limit or a line that would not stop.
+// Each such end rolled back the sessions it held.
+func (pl *Pool) Ended() int64 { return pl.ended.Load() }
 
 // spawners is how many workers may be starting at once: a burst of
 // logins queues for them rather than time out starting hundreds at once.
@@ -434,6 +441,7 @@ func (p *proc) end(readErr error) {
 	pl.mu.Unlock()
 	close(p.done)
 	if len(held) > 0 && !closing {
+		pl.ended.Add(1)
 		pl.cfg.Logger.Warn("worker ended", "worker", p.pid, "reason", reason, "sessions", len(held))
 	}
 	busy := 0 // sessions with a line under way in p
