@@ -26,12 +26,13 @@ import (
 // migrator runs this process's migrations, one at a time, whichever way
 // they are asked for: the control socket, SIGHUP or :migrate.
 type migrator struct {
-	srv  *repl.Server
-	ls   *listeners // what moves to a successor
-	args []string   // the successor's arguments
-	home string     // the default new build; see binary
-	log  *slog.Logger
-	cfg  *Config
+	srv   *repl.Server
+	ls    *listeners // what moves to a successor
+	relay *relayProc // the SSH relay (nil without --ssh): its pid goes in the meta
+	args  []string   // the successor's arguments
+	home  string     // the default new build; see binary
+	log   *slog.Logger
+	cfg   *Config
 
 	busy      sync.Mutex    // held for the length of a migration
 	handedOff chan struct{} // closed once a successor has taken over
@@ -146,7 +147,7 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 	if req.binary, err = m.binary(req.binary); err != nil {
 		return migrate.Report{}, err
 	}
-	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: m.cfg.Version, Home: m.home, Listeners: m.ls.names()})
+	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: m.cfg.Version, Home: m.home, Listeners: m.ls.names(), Relay: m.relay.Pid()})
 	sum := migrate.Summary{OldPid: os.Getpid(), OldVersion: m.cfg.Version, Binary: req.binary}
 	if !req.json {
 		fmt.Fprint(progress, sum.Heading())
