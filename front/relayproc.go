@@ -70,12 +70,12 @@ func newRelayProc(ls *listeners, hostKey string, log *slog.Logger) (*relayProc, 
 func (p *relayProc) run(pid int) error {
 	if pid > 0 {
 		if fd, err := p.adopt(pid); err != nil {
-			p.log.Warn("ssh relay: the predecessor's is gone; starting one", "pid", pid, "err", err)
+			p.log.Warn("ssh relay: the predecessor's is gone; starting one", "relay", pid, "err", err)
 		} else {
 			p.mu.Lock()
 			p.pid, p.pidfd = pid, fd
 			p.mu.Unlock()
-			p.log.Info("ssh relay: the predecessor's goes on", "pid", pid)
+			p.log.Info("ssh relay: the predecessor's goes on", "relay", pid)
 		}
 	}
 	if p.Pid() == 0 {
@@ -125,7 +125,7 @@ func (p *relayProc) start() error {
 	p.mu.Lock()
 	p.pid, p.pidfd, p.cmd = cmd.Process.Pid, fd, cmd
 	p.mu.Unlock()
-	p.log.Info("ssh relay started", "pid", cmd.Process.Pid, "binary", exe)
+	p.log.Info("ssh relay started", "relay", cmd.Process.Pid, "binary", exe)
 	return nil
 }
 
@@ -237,13 +237,13 @@ func (p *relayProc) stop() {
 	}
 	unix.PidfdSendSignal(p.pidfd, unix.SIGTERM, nil, 0)
 	if !p.waitExit(p.pidfd, relayStopWait) {
-		p.log.Warn("ssh relay did not stop on SIGTERM; killing it", "pid", p.pid)
+		p.log.Warn("ssh relay did not stop on SIGTERM; killing it", "relay", p.pid)
 		unix.PidfdSendSignal(p.pidfd, unix.SIGKILL, nil, 0)
 		p.waitExit(p.pidfd, relayStopWait)
 	}
 	pid := p.pid
 	p.reapLocked()
-	p.log.Info("ssh relay stopped", "pid", pid)
+	p.log.Info("ssh relay stopped", "relay", pid)
 }
 
 // hostKeyPath is the relay's host key file: asked, or in the private

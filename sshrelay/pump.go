@@ -21,7 +21,8 @@ type pump struct {
 	width  int  // the SSH client's window; guarded by mu
 	height int  // guarded by mu
 
-	sizeDue bool // NAWS was just agreed: send the size after the answer; fromFront's
+	sizeDue bool   // NAWS was just agreed: send the size after the answer; fromFront's
+	first   []byte // what the front sent before the pump started; fromFront's
 }
 
 func newPump(front net.Conn, width, height int) *pump {
@@ -118,7 +119,11 @@ func (p *pump) fromFront(out io.Writer) error {
 	buf := make([]byte, 32<<10)
 	var data, reply []byte
 	for {
-		n, err := p.front.Read(buf)
+		n, err := copy(buf, p.first), error(nil)
+		p.first = nil
+		if n == 0 {
+			n, err = p.front.Read(buf)
+		}
 		if n > 0 {
 			data, reply = d.Feed(data[:0], reply[:0], buf[:n])
 			if len(reply) > 0 {

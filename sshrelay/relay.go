@@ -144,24 +144,53 @@ func (r *Relay) ask(req Request) (*ssh.Permissions, error) {
 	if err != nil {
 		return nil, err // a name or password over the limits: no one's
 	}
-	c, err := net.DialTimeout("unix", r.Front, askTimeout)
-	if err != nil {
-		r.Logger.Error("the front is not reachable", "front", r.Front, "err", err)
-		return nil, err
+	var yes bool
+	c, err := r.dialFront(func(c net.Conn) error {
+		c.SetDeadline(time.Now().Add(askTimeout))
+		if _, err := c.Write(b); err != nil {
+			return err
+		}
+		yes, err = readAnswer(c)
+		return err
+	})
+	if err == nil {
+		c.Close()
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(askTimeout))
-	if _, err := c.Write(b); err != nil {
-		return nil, err
-	}
-	yes, err := readAnswer(c)
 	if err != nil {
+		r.Logger.Error("the front did not answer", "front", r.Front, "err", err)
 		return nil, err
 	}
 	if !yes {
 		return nil, errRefused
 	}
 	return &ssh.Permissions{}, nil
+}
+
+// frontTries bounds the connections dialFront makes for one request.
+const frontTries = 5
+
+// dialFront connects to the front, runs f on the connection and returns
+// it, or closes it and returns f's error. When the front hangs up before
+// saying a word (io.EOF: a process that has just handed the socket to its
+// successor, and took this connection as it left), it dials again, a few
+// times.
+func (r *Relay) dialFront(f func(net.Conn) error) (net.Conn, error) {
+	var err error
+	for try := 1; try <= frontTries; try++ {
+		var c net.Conn
+		if c, err = net.DialTimeout("unix", r.Front, askTimeout); err != nil {
+			return nil, err
+		}
+		if err = f(c); err == nil {
+			return c, nil
+		}
+		c.Close()
+		if !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		time.Sleep(time.Duration(try) * 50 * time.Millisecond) // the successor is taking over
+	}
+	return nil, err
 }
 
 // serveConn runs one SSH connection: handshake and login, then each
@@ -261,21 +290,35 @@ func (r *Relay) serveChannel(sc *ssh.ServerConn, ch ssh.Channel, reqs <-chan *ss
 	}
 }
 
-// open dials the front and asks it for a session.
+// open dials the front and asks it for a session, and waits for the
+// front's first words (its telnet offers), so that a front that hangs up
+// at once is dialled again (dialFront) before the client types anything.
 func (r *Relay) open(sc *ssh.ServerConn, term string, width, height int) (*pump, error) {
 	b, err := Request{Kind: KindSession, User: sc.User(), Addr: sc.RemoteAddr().String(), Term: term, Width: width, Height: height}.Marshal()
 	if err != nil {
 		return nil, err
 	}
-	c, err := net.DialTimeout("unix", r.Front, askTimeout)
+	var first []byte
+	c, err := r.dialFront(func(c net.Conn) error {
+		c.SetDeadline(time.Now().Add(askTimeout))
+		if _, err := c.Write(b); err != nil {
+			return err
+		}
+		first = make([]byte, 512)
+		n, err := c.Read(first)
+		if n == 0 {
+			return err
+		}
+		first = first[:n]
+		c.SetDeadline(time.Time{})
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.Write(b); err != nil {
-		c.Close()
-		return nil, err
-	}
-	return newPump(c, width, height), nil
+	p := newPump(c, width, height)
+	p.first = first
+	return p, nil
 }
 
 // relay copies the session's bytes both ways until either side ends, then
