@@ -46,6 +46,14 @@ func (r *Relay) Serve(ctx context.Context, ln net.Listener) error {
 	if r.Logger == nil {
 		r.Logger = slog.Default()
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watched := make(chan struct{})
+	go func() { // ends with ctx
+		defer close(watched)
+		r.watchFront(ctx, cancel)
+	}()
+	defer func() { <-watched }()
 	r.mu.Lock()
 	r.conns = map[net.Conn]struct{}{}
 	r.mu.Unlock()
@@ -101,6 +109,42 @@ func (r *Relay) Serve(ctx context.Context, ln net.Listener) error {
 	r.mu.Unlock()
 	r.wg.Wait()
 	return err
+}
+
+// Every frontCheck, the relay dials the front; when frontMisses dials in
+// a row find no process listening, the server is gone (killed: a clean stop
+// stops the relay) and the relay stops, freeing the SSH port for the next
+// server.
+const (
+	frontCheck  = 5 * time.Second
+	frontMisses = 3
+)
+
+func (r *Relay) watchFront(ctx context.Context, stop context.CancelFunc) {
+	t := time.NewTicker(frontCheck)
+	defer t.Stop()
+	misses := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c, err := net.DialTimeout("unix", r.Front, frontCheck)
+		if err == nil {
+			c.Close() // the front takes a connection without a request for this
+			misses = 0
+			continue
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.ENOENT) {
+			continue
+		}
+		if misses++; misses >= frontMisses {
+			r.Logger.Error("the server is gone (nothing listens on its socket); stopping", "front", r.Front, "err", err)
+			stop()
+			return
+		}
+	}
 }
 
 func (r *Relay) track(c net.Conn) bool {
