@@ -14,8 +14,8 @@
 //     password or a public key is a user's, and x/crypto/ssh verifies the
 //     signature made with the key.
 //   - Only "session" channels are served, and on them only pty-req, shell
-//     and window-change; exec is refused with a message; everything else
-//     is refused.
+//     and window-change; exec is answered with a message on stderr and
+//     exit status 1; everything else is refused.
 //   - Towards the front the relay is a telnet client (pump.go): 0xFF is
 //     doubled, CR is sent as CR NUL; the front's telnet commands are
 //     stripped from what the SSH client sees; it performs NAWS (and sends

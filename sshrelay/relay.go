@@ -322,6 +322,9 @@ func (r *Relay) serveChannel(sc *ssh.ServerConn, ch ssh.Channel, reqs <-chan *ss
 				}
 			}
 		case "exec":
+			// Accepted only to be answered: OpenSSH shows no message that
+			// comes with a refusal, just "exec request failed".
+			ok = true
 			fmt.Fprint(ch.Stderr(), "translucent: this server is an interactive Go REPL; it runs no commands: connect without one (ssh -t HOST)\r\n")
 		}
 		if req.WantReply {
@@ -329,6 +332,7 @@ func (r *Relay) serveChannel(sc *ssh.ServerConn, ch ssh.Channel, reqs <-chan *ss
 		}
 		if req.Type == "exec" || req.Type == "shell" && !ok {
 			sendExit(ch, 1)
+			ch.CloseWrite()
 			return
 		}
 	}

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// The SSH way in, driven with the real OpenSSH client: serve --ssh starts
+// a relay process that terminates SSH and relays each session to the
+// front over a Unix socket, which a migration hands over like a TCP one.
+
+// sshServer is a server started with --ssh, with testUser's
+// authorized_keys holding the key in key.
+type sshServer struct {
+	*server
+	sshPort string
+	key     string // the private key file of a key testUser may log in with
+	home    string // --home
+	relay   int    // the relay's pid
+}
+
+func startSSHServer(t *testing.T, args ...string) *sshServer {
+	t.Helper()
+	if _, err := exec.LookPath("ssh"); err != nil {
+		t.Skipf("ssh not installed (.ci/run installs openssh-client): %v", err)
+	}
+	dir := t.TempDir()
+	home := filepath.Join(dir, "home")
+	key := newSSHKey(t, dir, "key")
+	if err := os.MkdirAll(filepath.Join(home, testUser), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := os.ReadFile(key + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, testUser, "authorized_keys"), pub, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A private directory of the test's own: the relay's socket and host
+	// key go there.
+	env := []string{"XDG_RUNTIME_DIR=" + filepath.Join(dir, "run")}
+	s := &sshServer{key: key, home: home}
+	// Registered before the server's own cleanup, so run after it: the
+	// server's clean stop (its last successor's) must have ended the relay.
+	t.Cleanup(func() {
+		if s.relay != 0 && !waitGone(s.relay) {
+			syscall.Kill(s.relay, syscall.SIGKILL)
+			t.Errorf("the ssh relay %d outlived the server", s.relay)
+		}
+	})
+	s.server = startServerEnv(t, env, append([]string{"--ssh", "127.0.0.1:0", "--home", home}, args...)...)
+	m := regexp.MustCompile(`msg="ssh listening" .*addr=127\.0\.0\.1:(\d+) .*relay=(\d+)`).FindStringSubmatch(s.log.String())
+	if m == nil {
+		t.Fatalf("no ssh address in the log:\n%s", s.log.String())
+	}
+	s.sshPort = m[1]
+	s.relay, _ = strconv.Atoi(m[2])
+	return s
+}
+
+// newSSHKey makes an ed25519 key pair in dir, name and name.pub.
+func newSSHKey(t *testing.T, dir, name string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v\n%s", err, out)
+	}
+	return path
+}
+
+// sshArgs are the OpenSSH client's arguments to reach s as testUser with
+// key ("": no key, passwords only), then extra.
+func (s *sshServer) sshArgs(key string, extra ...string) []string {
+	args := []string{"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-p", s.sshPort}
+	if key != "" {
+		args = append(args, "-i", key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "PreferredAuthentications=publickey")
+	} else {
+		args = append(args, "-o", "PreferredAuthentications=password", "-o", "PubkeyAuthentication=no")
+	}
+	return append(append(args, extra...), testUser+"@127.0.0.1")
+}
+
+// askpass writes a script that answers ssh's password prompt with
+// password, and sets the environment that makes ssh use it.
+func askpass(t *testing.T, password string) {
+	t.Helper()
+	script := filepath.Join(t.TempDir(), "askpass")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nprintf '%s\\n' '"+password+"'\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SSH_ASKPASS", script)
+	t.Setenv("SSH_ASKPASS_REQUIRE", "force")
+}
+
+// wide is a value of 110 characters: a 100-column window wraps it, a
+// 120-column one does not.
+const wide = `strings.Repeat("w", 108)`
+
+func TestSSHMigrate(t *testing.T) {
+	s := startSSHServer(t)
+	tr, f := ptyClient(t, "ssh", s.sshArgs(s.key, "-tt")...)
+	tr.expect(t, "pid "+strconv.Itoa(s.pid()))
+	tr.expect(t, ">>> ")
+	for _, line := range []string{"x := 41", `import "sys"`, `import "strings"`} {
+		typeLine(t, f, line)
+		tr.expect(t, ">>> ")
+	}
+	typeLine(t, f, "sys.Pid")
+	tr.expect(t, "\n"+strconv.Itoa(s.pid())+"\r\n>>> ")
+	typeLine(t, f, wide)
+	if got := tr.expect(t, ">>> "); !strings.Contains(got, "w\r\nw") {
+		t.Errorf("in a 100-column window, a 110-character value was not wrapped: %q", got)
+	}
+
+	out, err := migrateTo(t, s.server, binaryV2)
+	if err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	pid := newPid(t, out)
+	select {
+	case <-s.exited:
+	case <-time.After(waitFor):
+		t.Fatal("the old process did not exit")
+	}
+	// The same SSH connection, the new process, the same namespace.
+	typeLine(t, f, "x + 1")
+	tr.expect(t, "\n42\r\n>>> ")
+	typeLine(t, f, "sys.Pid")
+	tr.expect(t, "\n"+strconv.Itoa(pid)+"\r\n>>> ")
+	typeLine(t, f, "sys.Version")
+	tr.expect(t, testVersionV2)
+	tr.expect(t, ">>> ")
+	if !strings.Contains(s.log.String(), `msg="ssh relay: the predecessor's goes on" pid=`+strconv.Itoa(pid)+" relay="+strconv.Itoa(s.relay)) {
+		t.Errorf("the successor did not take the relay over:\n%s", s.log.String())
+	}
+	if n := strings.Count(s.log.String(), `msg="ssh relay started"`); n != 1 {
+		t.Errorf("%d relays started, want 1", n)
+	}
+
+	// A resize reaches the new process: the value fits on one line now.
+	if err := pty.Setsize(f, &pty.Winsize{Rows: 40, Cols: 120}); err != nil {
+		t.Fatal(err)
+	}
+	wantOneLine := "\n\"" + strings.Repeat("w", 108) + "\"\r\n>>> "
+	deadline := time.Now().Add(waitFor)
+	for { // the client sends the new size when it notices SIGWINCH
+		typeLine(t, f, wide)
+		if got := tr.expect(t, ">>> "); strings.Contains(got+">>> ", wantOneLine) {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("after a resize to 120 columns, the value is still wrapped: %q", got)
+		}
+	}
+
+	// A new SSH connection reaches the new process.
+	tr2, _ := ptyClient(t, "ssh", s.sshArgs(s.key, "-tt")...)
+	tr2.expect(t, "pid "+strconv.Itoa(pid))
+	tr2.expect(t, ">>> ")
+
+	typeLine(t, f, ":quit")
+	tr.expect(t, "bye")
+	tr.expectClosed(t)
+}
+
+// TestSSHPassword: ssh asks for a password (SSH_ASKPASS here); the front
+// checks it as a telnet login's, with the same log line for a wrong one.
+func TestSSHPassword(t *testing.T) {
+	s := startSSHServer(t)
+	askpass(t, "not the password")
+	out, err := exec.Command("ssh", s.sshArgs("", "-T", "-o", "NumberOfPasswordPrompts=2")...).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "Permission denied") {
+		t.Errorf("a wrong password: %v\n%s", err, out)
+	}
+	if n := strings.Count(s.log.String(), `msg="wrong password" pid=`+strconv.Itoa(s.pid())+" addr=127.0.0.1:"); n != 2 {
+		t.Errorf("%d wrong passwords logged by the front, want 2:\n%s", n, s.log.String())
+	}
+	if strings.Contains(s.log.String(), "not the password") {
+		t.Errorf("a password appears in the log")
+	}
+
+	askpass(t, testPassword)
+	tr, f := ptyClient(t, "ssh", s.sshArgs("", "-tt")...)
+	tr.expect(t, "pid "+strconv.Itoa(s.pid()))
+	tr.expect(t, ">>> ")
+	typeLine(t, f, ":who")
+	tr.expect(t, testUser)
+	tr.expect(t, ">>> ")
+	typeLine(t, f, ":quit")
+	tr.expect(t, "bye")
+}
+
+// TestSSHRefusals: a key that is not the user's, a command (exec), a
+// channel other than a session, and a client that leaves mid-evaluation.
+func TestSSHRefusals(t *testing.T) {
+	s := startSSHServer(t)
+	other := newSSHKey(t, t.TempDir(), "other")
+	if out, err := exec.Command("ssh", s.sshArgs(other, "-T")...).CombinedOutput(); err == nil || !strings.Contains(string(out), "Permission denied") {
+		t.Errorf("a key not in authorized_keys: %v\n%s", err, out)
+	}
+	out, err := exec.Command("ssh", append(s.sshArgs(s.key, "-T"), "ls /")...).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "runs no commands") {
+		t.Errorf("exec: %v\n%s", err, out)
+	}
+	out, err = exec.Command("ssh", s.sshArgs(s.key, "-W", "127.0.0.1:"+s.port())...).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "forwarding failed") {
+		t.Errorf("a forwarding channel: %v\n%s", err, out)
+	}
+
+	// A client that leaves while its line runs: the session ends, its
+	// evaluation with it, and others go on.
+	cmd := exec.Command("ssh", s.sshArgs(s.key, "-tt")...)
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 30, Cols: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := newTranscript(f, nil)
+	tr.expect(t, ">>> ")
+	typeLine(t, f, "for {}")
+	tr.expect(t, "for {}")
+	cmd.Process.Kill()
+	cmd.Wait()
+	c := loggedIn(t, s.server)
+	deadline := time.Now().Add(waitFor)
+	for strings.Count(c.eval(":who"), testUser) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the session of the client that left is still there:\n%s", c.eval(":who"))
+		}
+		time.Sleep(50 * time.Millisecond) // polling :who, the only view a client has
+	}
+	if got := c.eval("2 + 2"); got != "4" {
+		t.Errorf("after an SSH client left mid-evaluation: %q", got)
+	}
+}
+
+// TestSSHRelayRestart: a relay that dies is started again by the front,
+// on the same port; its connections ended with it.
+func TestSSHRelayRestart(t *testing.T) {
+	s := startSSHServer(t)
+	tr, _ := ptyClient(t, "ssh", s.sshArgs(s.key, "-tt")...)
+	tr.expect(t, ">>> ")
+	syscall.Kill(s.relay, syscall.SIGKILL)
+	tr.expectClosed(t)
+	re := regexp.MustCompile(`msg="ssh relay started" pid=\d+ relay=(\d+)`)
+	deadline := time.Now().Add(waitFor)
+	for len(re.FindAllString(s.log.String(), -1)) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the relay was not started again:\n%s", s.log.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling the log
+	}
+	all := re.FindAllStringSubmatch(s.log.String(), -1)
+	s.relay, _ = strconv.Atoi(all[len(all)-1][1])
+	tr2, _ := ptyClient(t, "ssh", s.sshArgs(s.key, "-tt")...)
+	tr2.expect(t, "pid "+strconv.Itoa(s.pid()))
+	tr2.expect(t, ">>> ")
+}
