@@ -1,10 +1,14 @@
 package main
 
 import (
+	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -12,6 +16,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/crypto/ssh"
 )
 
 // The SSH way in, driven with the real OpenSSH client: serve --ssh starts
@@ -28,7 +33,7 @@ type sshServer struct {
 	relay   int    // the relay's pid
 }
 
-func startSSHServer(t *testing.T, args ...string) *sshServer {
+func startSSHServer(t testing.TB, args ...string) *sshServer {
 	t.Helper()
 	if _, err := exec.LookPath("ssh"); err != nil {
 		t.Skipf("ssh not installed (.ci/run installs openssh-client): %v", err)
@@ -69,7 +74,7 @@ func startSSHServer(t *testing.T, args ...string) *sshServer {
 }
 
 // newSSHKey makes an ed25519 key pair in dir, name and name.pub.
-func newSSHKey(t *testing.T, dir, name string) string {
+func newSSHKey(t testing.TB, dir, name string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
 	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path).CombinedOutput(); err != nil {
@@ -264,4 +269,88 @@ func TestSSHRelayRestart(t *testing.T) {
 	tr2, _ := ptyClient(t, "ssh", s.sshArgs(s.key, "-tt")...)
 	tr2.expect(t, "pid "+strconv.Itoa(s.pid()))
 	tr2.expect(t, ">>> ")
+}
+
+// BenchmarkKeystrokeEcho measures a keystroke's echo, from the byte
+// written to its echo read back, through telnet (straight to the server)
+// and through SSH (OpenSSH's protocol, by x/crypto/ssh's client, through
+// the relay), one after the other on the same server: a character, then
+// a backspace, each a keystroke. Run it with -benchtime=500x; it reports
+// p50 and p99 in microseconds.
+func BenchmarkKeystrokeEcho(b *testing.B) {
+	s := startSSHServer(b)
+	b.Run("telnet", func(b *testing.B) {
+		c := loggedIn(b, s.server)
+		echoes(b, c.conn, c.transcript)
+	})
+	b.Run("ssh", func(b *testing.B) {
+		in, out := sshShell(b, s)
+		tr := newTranscript(out, nil)
+		tr.expect(b, ">>> ")
+		echoes(b, in, tr)
+	})
+}
+
+// echoes types b.N keystrokes (a character, a backspace, in turn) on w
+// and waits for each one's echo on tr.
+func echoes(b *testing.B, w io.Writer, tr *transcript) {
+	took := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		key, echo := "a", "a"
+		if i%2 == 1 {
+			key, echo = "\x7f", "\x1b[D \x1b[D" // x/term erases the character
+		}
+		start := time.Now()
+		if _, err := io.WriteString(w, key); err != nil {
+			b.Fatal(err)
+		}
+		tr.expect(b, echo)
+		took = append(took, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
+}
+
+// sshShell opens an SSH session with a pty and a shell on s, logged in
+// with s.key, and returns its input and output.
+func sshShell(b *testing.B, s *sshServer) (io.Writer, io.Reader) {
+	pem, err := os.ReadFile(s.key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	signer, err := ssh.ParsePrivateKey(pem)
+	if err != nil {
+		b.Fatal(err)
+	}
+	client, err := ssh.Dial("tcp", net.JoinHostPort("127.0.0.1", s.sshPort), &ssh.ClientConfig{
+		User:            testUser,
+		Auth:            []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), // a server of the test's own
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { client.Close() })
+	sess, err := client.NewSession()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := sess.RequestPty("xterm", 30, 100, nil); err != nil {
+		b.Fatal(err)
+	}
+	in, err := sess.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := sess.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := sess.Shell(); err != nil {
+		b.Fatal(fmt.Errorf("shell: %w", err))
+	}
+	return in, out
 }
