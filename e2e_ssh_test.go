@@ -177,6 +177,50 @@ func TestSSHMigrate(t *testing.T) {
 	tr.expectClosed(t)
 }
 
+// TestSSHIncremental: an incremental migration leaves the SSH session in
+// the old process, with the relay going on under the new one; moving the
+// session (migrate --session) keeps the SSH connection.
+func TestSSHIncremental(t *testing.T) {
+	s := startSSHServer(t)
+	tr, f := ptyClient(t, "ssh", s.sshArgs(s.key, "-tt")...)
+	tr.expect(t, ">>> ")
+	for _, line := range []string{"x := 41", `import "sys"`} {
+		typeLine(t, f, line)
+		tr.expect(t, ">>> ")
+	}
+	typeLine(t, f, ":who")
+	m := regexp.MustCompile(`(?m)^(\d+) .*\(you\)`).FindStringSubmatch(tr.expect(t, ">>> "))
+	if m == nil {
+		t.Fatal(":who does not show this session")
+	}
+	out, err := ctl(t, s.server, "migrate", "--incremental", "--binary", binaryV2)
+	if err != nil {
+		t.Fatalf("migrate --incremental: %v\n%s", err, out)
+	}
+	pid := newPid(t, out)
+	t.Cleanup(func() { stopPid(t, pid) })
+	typeLine(t, f, "sys.Pid")
+	tr.expect(t, "\n"+strconv.Itoa(s.pid())+"\r\n>>> ")
+	if out, err := ctl(t, s.server, "migrate", "--session", m[1]); err != nil {
+		t.Fatalf("migrate --session %s: %v\n%s", m[1], err, out)
+	}
+	typeLine(t, f, "x + 1")
+	tr.expect(t, "\n42\r\n>>> ")
+	typeLine(t, f, "sys.Pid")
+	tr.expect(t, "\n"+strconv.Itoa(pid)+"\r\n>>> ")
+	select {
+	case <-s.exited:
+	case <-time.After(waitFor):
+		t.Fatal("the old process did not exit after its last session left")
+	}
+	// New SSH logins reach the new process, through the same relay.
+	tr2, _ := ptyClient(t, "ssh", s.sshArgs(s.key, "-tt")...)
+	tr2.expect(t, "pid "+strconv.Itoa(pid))
+	if n := strings.Count(s.log.String(), `msg="ssh relay started"`); n != 1 {
+		t.Errorf("%d relays started, want 1", n)
+	}
+}
+
 // TestSSHPassword: ssh asks for a password (SSH_ASKPASS here); the front
 // checks it as a telnet login's, with the same log line for a wrong one.
 func TestSSHPassword(t *testing.T) {
