@@ -292,6 +292,38 @@ func TestSSHRefusals(t *testing.T) {
 	}
 }
 
+// TestSSHNoTerminal: ssh -T, as a script runs it: no pty, so line mode,
+// as nc gets (the server neither echoes nor edits).
+func TestSSHNoTerminal(t *testing.T) {
+	s := startSSHServer(t)
+	cmd := exec.Command("ssh", s.sshArgs(s.key, "-T")...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	tr := newTranscript(stdout, nil)
+	tr.expect(t, ">>> ")
+	io.WriteString(stdin, "6 * 7\n")
+	if got := tr.expect(t, ">>> "); got != "42\r\n>>> " {
+		t.Errorf("6 * 7 in line mode gave %q", got)
+	}
+	io.WriteString(stdin, ":quit\n")
+	tr.expect(t, "bye")
+	stdin.Close()
+	tr.expectClosed(t)
+}
+
 // TestSSHRelayRestart: a relay that dies is started again by the front,
 // on the same port; its connections ended with it.
 func TestSSHRelayRestart(t *testing.T) {

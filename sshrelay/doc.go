@@ -18,9 +18,10 @@
 //     exit status 1; everything else is refused.
 //   - Towards the front the relay is a telnet client (pump.go): 0xFF is
 //     doubled, CR is sent as CR NUL; the front's telnet commands are
-//     stripped from what the SSH client sees; it performs NAWS (and sends
-//     the window's size at every window-change) and lets the front ECHO
-//     and suppress go-ahead.
+//     stripped from what the SSH client sees. With a pty, it performs NAWS
+//     (and sends the window's size at every window-change) and lets the
+//     front ECHO and suppress go-ahead; without one, it agrees to nothing
+//     and the front serves it in line mode.
 //   - The front's side (ReadRequest) reads one bounded request and not a
 //     byte more, so a session's early keystrokes stay in the socket.
 package sshrelay

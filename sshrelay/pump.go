@@ -13,6 +13,7 @@ import (
 // client in character mode that reports its window's size.
 type pump struct {
 	front net.Conn
+	pty   bool // the client asked for a terminal: character mode, else line mode
 
 	wmu sync.Mutex // orders writes to front: typed bytes, answers, sizes
 
@@ -25,14 +26,21 @@ type pump struct {
 	first   []byte // what the front sent before the pump started; fromFront's
 }
 
-func newPump(front net.Conn, width, height int) *pump {
-	return &pump{front: front, width: width, height: height}
+// newPump relays on front; pty says whether the SSH client has a
+// terminal, of width and height.
+func newPump(front net.Conn, pty bool, width, height int) *pump {
+	return &pump{front: front, pty: pty, width: width, height: height}
 }
 
-// accept is the options the relay agrees to: it performs NAWS, and lets
-// the front echo and suppress go-ahead, as a terminal's telnet does.
+// accept is the options the relay agrees to, with a terminal: it performs
+// NAWS, and lets the front echo and suppress go-ahead, as a terminal's
+// telnet does. Without one (ssh -T, a script), it agrees to none, and the
+// front serves it in line mode, as it serves nc: the client's own side
+// echoes and edits the line.
 func (p *pump) accept(verb byte, opt telnet.Option) bool {
 	switch {
+	case !p.pty:
+		return false
 	case verb == telnet.DO && opt == telnet.NAWS:
 		p.mu.Lock()
 		p.sizeDue = !p.naws
@@ -59,7 +67,7 @@ func (p *pump) resize(width, height int) error {
 	p.width, p.height = width, height
 	on := p.naws
 	p.mu.Unlock()
-	if !on {
+	if !on || width == 0 || height == 0 { // no size is better than a window of nothing
 		return nil
 	}
 	return p.writeFront(nawsCommand(width, height))
@@ -128,7 +136,7 @@ func (p *pump) fromFront(out io.Writer) error {
 			data, reply = d.Feed(data[:0], reply[:0], buf[:n])
 			if len(reply) > 0 {
 				p.mu.Lock()
-				if p.sizeDue {
+				if p.sizeDue && p.width > 0 && p.height > 0 {
 					reply = append(reply, nawsCommand(p.width, p.height)...)
 					p.sizeDue = false
 				}

@@ -100,7 +100,7 @@ func (f *frontEnd) expect(t *testing.T, want []byte) {
 // the SSH client sees the data alone, an escaped 255 once.
 func TestPumpFromFront(t *testing.T) {
 	front, conn := newFrontEnd(t)
-	p := newPump(conn, 100, 30)
+	p := newPump(conn, true, 100, 30)
 	var shown bytes.Buffer
 	done := make(chan error, 1)
 	go func() { done <- p.fromFront(&shown) }()
@@ -126,11 +126,21 @@ func TestPumpFromFront(t *testing.T) {
 
 func TestPumpToFront(t *testing.T) {
 	front, conn := newFrontEnd(t)
-	p := newPump(conn, 0, 0)
+	p := newPump(conn, true, 0, 0)
 	done := make(chan error, 1)
 	go func() { done <- p.toFront(strings.NewReader("x := \"\xff\"\r")) }()
 	front.expect(t, []byte("x := \"\xff\xff\"\r"))
 	if err := <-done; err != io.EOF {
 		t.Errorf("toFront ended with %v, want io.EOF", err)
 	}
+}
+
+// TestPumpWithoutTerminal: an SSH client without a pty (ssh -T, a script)
+// refuses every option, so the front serves it in line mode.
+func TestPumpWithoutTerminal(t *testing.T) {
+	front, conn := newFrontEnd(t)
+	p := newPump(conn, false, 0, 0)
+	go p.fromFront(io.Discard) // ends when the pipe closes
+	front.conn.Write([]byte{iac, will, 1, iac, do, naws})
+	front.expect(t, []byte{iac, telnet.DONT, 1, iac, wont, naws})
 }

@@ -278,6 +278,7 @@ func (r *Relay) serveConn(c net.Conn, cfg *ssh.ServerConfig) {
 func (r *Relay) serveChannel(sc *ssh.ServerConn, ch ssh.Channel, reqs <-chan *ssh.Request, log *slog.Logger) {
 	var term string
 	var width, height int
+	var pty bool
 	var p *pump
 	done := make(chan struct{}) // closed when the shell's relay ends
 	defer func() {
@@ -301,7 +302,7 @@ func (r *Relay) serveChannel(sc *ssh.ServerConn, ch ssh.Channel, reqs <-chan *ss
 		switch req.Type {
 		case "pty-req":
 			if t, w, h, good := parsePty(req.Payload); good && p == nil {
-				term, width, height, ok = t, w, h, true
+				term, width, height, pty, ok = t, w, h, true, true
 			}
 		case "window-change":
 			if w, h, good := parseWindow(req.Payload); good {
@@ -313,7 +314,7 @@ func (r *Relay) serveChannel(sc *ssh.ServerConn, ch ssh.Channel, reqs <-chan *ss
 		case "shell":
 			if p == nil {
 				var err error
-				if p, err = r.open(sc, term, width, height); err != nil {
+				if p, err = r.open(sc, pty, term, width, height); err != nil {
 					log.Error("the front is not reachable", "err", err)
 					fmt.Fprintf(ch.Stderr(), "translucent: the server is not reachable right now (%v); try again later\r\n", err)
 				} else {
@@ -341,7 +342,7 @@ func (r *Relay) serveChannel(sc *ssh.ServerConn, ch ssh.Channel, reqs <-chan *ss
 // open dials the front and asks it for a session, and waits for the
 // front's first words (its telnet offers), so that a front that hangs up
 // at once is dialled again (dialFront) before the client types anything.
-func (r *Relay) open(sc *ssh.ServerConn, term string, width, height int) (*pump, error) {
+func (r *Relay) open(sc *ssh.ServerConn, pty bool, term string, width, height int) (*pump, error) {
 	b, err := Request{Kind: KindSession, User: sc.User(), Addr: sc.RemoteAddr().String(), Term: term, Width: width, Height: height}.Marshal()
 	if err != nil {
 		return nil, err
@@ -364,7 +365,7 @@ func (r *Relay) open(sc *ssh.ServerConn, term string, width, height int) (*pump,
 	if err != nil {
 		return nil, err
 	}
-	p := newPump(c, width, height)
+	p := newPump(c, pty, width, height)
 	p.first = first
 	return p, nil
 }
