@@ -151,6 +151,9 @@ func TestSSHMigrate(t *testing.T) {
 	if n := strings.Count(s.log.String(), `msg="ssh relay started"`); n != 1 {
 		t.Errorf("%d relays started, want 1", n)
 	}
+	if status, err := ctl(t, s.server, "status"); err != nil || !strings.Contains(status, "ssh relay pid "+strconv.Itoa(s.relay)+", ssh 127.0.0.1:"+s.sshPort) {
+		t.Errorf("status does not name the relay: %v\n%s", err, status)
+	}
 
 	// A resize reaches the new process: the value fits on one line now.
 	if err := pty.Setsize(f, &pty.Winsize{Rows: 40, Cols: 120}); err != nil {
