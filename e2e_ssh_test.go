@@ -348,6 +348,17 @@ func TestSSHRelayRestart(t *testing.T) {
 	tr2, _ := ptyClient(t, "ssh", s.sshArgs(s.key, "-tt")...)
 	tr2.expect(t, "pid "+strconv.Itoa(s.pid()))
 	tr2.expect(t, ">>> ")
+
+	// The host key was made by the first relay (0600) and kept by the second.
+	keys := regexp.MustCompile(`msg="ssh host key" ssh_relay=\d+ file=(\S+) created=(\w+) fingerprint=(\S+)`).FindAllStringSubmatch(s.log.String(), -1)
+	if len(keys) != 2 || keys[0][2] != "true" || keys[1][2] != "false" || keys[0][3] != keys[1][3] {
+		t.Fatalf("host keys logged: %q", keys)
+	}
+	if fi, err := os.Stat(keys[0][1]); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("host key file has mode %v, want 0600", fi.Mode())
+	}
 }
 
 // BenchmarkKeystrokeEcho measures a keystroke's echo, from the byte

@@ -31,9 +31,10 @@ const (
 
 // relayProc supervises the relay process.
 type relayProc struct {
-	args  []string // ssh-relay's, less the binary
-	sshLn *os.File // the SSH listener's descriptor, the relay's fd 3
-	log   *slog.Logger
+	binary string   // this build (a test's seam)
+	args   []string // ssh-relay's
+	sshLn  *os.File // the SSH listener's descriptor, the relay's fd 3
+	log    *slog.Logger
 
 	mu       sync.Mutex
 	pid      int         // the relay's; guarded by mu
@@ -54,14 +55,20 @@ func newRelayProc(ls *listeners, hostKey string, log *slog.Logger) (*relayProc, 
 	if err != nil {
 		return nil, err
 	}
+	exe, err := executable()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
 	return &relayProc{
-		args:  []string{"ssh-relay", "--listen", "fd:3", "--front", ls.relay.Addr().String(), "--host-key", hostKey},
-		sshLn: f, log: log, pidfd: -1, quit: w, quitR: r, watched: make(chan struct{}),
+		binary: exe,
+		args:   []string{"ssh-relay", "--listen", "fd:3", "--front", ls.relay.Addr().String(), "--host-key", hostKey},
+		sshLn:  f, log: log, pidfd: -1, quit: w, quitR: r, watched: make(chan struct{}),
 	}, nil
 }
 
@@ -105,11 +112,7 @@ func (p *relayProc) adopt(pid int) (int, error) {
 
 // start starts a relay of this build.
 func (p *relayProc) start() error {
-	exe, err := executable()
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(exe, p.args...)
+	cmd := exec.Command(p.binary, p.args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.ExtraFiles = []*os.File{p.sshLn}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -125,7 +128,7 @@ func (p *relayProc) start() error {
 	p.mu.Lock()
 	p.pid, p.pidfd, p.cmd = cmd.Process.Pid, fd, cmd
 	p.mu.Unlock()
-	p.log.Info("ssh relay started", "relay", cmd.Process.Pid, "binary", exe)
+	p.log.Info("ssh relay started", "relay", cmd.Process.Pid, "binary", p.binary)
 	return nil
 }
 
