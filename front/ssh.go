@@ -169,7 +169,13 @@ func (f *relayFront) handle(c *net.UnixConn) {
 	c.SetReadDeadline(time.Time{})
 	switch req.Kind {
 	case sshrelay.KindPassword:
+		// The check, and its delay after a wrong password, end early when
+		// the relay hangs up (its SSH client left): it sends nothing more.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		go func() { // ends when the relay hangs up, or c is closed below
+			c.Read(make([]byte, 1))
+			cancel()
+		}()
 		ok, _ := f.srv.CheckPassword(ctx, req.Addr, req.User, req.Password)
 		cancel()
 		if ok {
