@@ -444,3 +444,75 @@ func sshShell(b *testing.B, s *sshServer) (io.Writer, io.Reader) {
 	}
 	return in, out
 }
+
+// BenchmarkMigrationPauseSeen types keystrokes through telnet and through
+// SSH, one after the other's echo, while the server migrates (to the
+// other build, each iteration), and reports the longest echo each client
+// saw over the migrations: the pause as a user feels it. Run it with
+// -benchtime=5x.
+func BenchmarkMigrationPauseSeen(b *testing.B) {
+	s := startSSHServer(b)
+	c := loggedIn(b, s.server)
+	in, out := sshShell(b, s)
+	tr := newTranscript(out, nil)
+	tr.expect(b, ">>> ")
+	var telnetMax, sshMax time.Duration
+	targets := []string{binaryV2, binary}
+	for i := range b.N {
+		stop := make(chan struct{})
+		telnetSaw, sshSaw := make(chan time.Duration, 1), make(chan time.Duration, 1)
+		go func() { telnetSaw <- typeUntil(stop, c.conn, c.transcript) }() // ends with stop
+		go func() { sshSaw <- typeUntil(stop, in, tr) }()                  // ends with stop
+		time.Sleep(100 * time.Millisecond)                                 // not a wait: keystrokes before the migration, as a user types on
+		out, err := exec.Command(binary, "migrate", "--control", s.control, "--binary", targets[i%2]).CombinedOutput()
+		if err != nil {
+			close(stop)
+			b.Fatalf("migrate: %v\n%s", err, out)
+		}
+		pid := newPid(b, string(out))
+		b.Cleanup(func() { // the last successor's: the others are gone
+			syscall.Kill(pid, syscall.SIGTERM)
+			waitGone(pid)
+		})
+		time.Sleep(100 * time.Millisecond) // not a wait: keystrokes after it too
+		close(stop)
+		t, sh := <-telnetSaw, <-sshSaw
+		if t < 0 || sh < 0 {
+			b.Fatalf("an echo did not come (telnet %v, ssh %v)", t, sh)
+		}
+		telnetMax, sshMax = max(telnetMax, t), max(sshMax, sh)
+	}
+	b.ReportMetric(float64(telnetMax.Microseconds())/1000, "telnet-max-ms")
+	b.ReportMetric(float64(sshMax.Microseconds())/1000, "ssh-max-ms")
+}
+
+// typeUntil types keystrokes on w (a character, a backspace), each after
+// the previous one's echo on tr, until stop, and returns the longest
+// wait for an echo; -1 if one did not come.
+func typeUntil(stop <-chan struct{}, w io.Writer, tr *transcript) time.Duration {
+	var longest time.Duration
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return longest
+		default:
+		}
+		key, echo := "a", "a"
+		if i%2 == 1 {
+			key, echo = "\x7f", "\x1b[D \x1b[D"
+		}
+		start := time.Now()
+		if _, err := io.WriteString(w, key); err != nil {
+			return -1
+		}
+		if _, ok := tr.wait(func(text string) int {
+			if j := strings.Index(text, echo); j >= 0 {
+				return j + len(echo)
+			}
+			return -1
+		}); !ok {
+			return -1
+		}
+		longest = max(longest, time.Since(start))
+	}
+}
