@@ -51,7 +51,7 @@ func waitGone(pid int) bool {
 	return true
 }
 
-func newPid(t *testing.T, out string) int {
+func newPid(t testing.TB, out string) int {
 	t.Helper()
 	m := regexp.MustCompile(`new pid (\d+)`).FindStringSubmatch(out)
 	if m == nil {

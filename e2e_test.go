@@ -442,7 +442,7 @@ func TestVersion(t *testing.T) {
 // TestHelp: -h and --help print a command's usage on stdout and exit 0; a
 // wrong flag prints it on stderr, then the error, and exits 2.
 func TestHelp(t *testing.T) {
-	for _, cmd := range []string{"serve", "migrate", "status", "snapshot", "verify", "inspect", "adduser", "demo", "bench"} {
+	for _, cmd := range []string{"serve", "migrate", "status", "snapshot", "verify", "inspect", "adduser", "demo", "bench", "ssh-relay"} {
 		for _, h := range []string{"-h", "--help"} {
 			var stdout, stderr bytes.Buffer
 			c := exec.Command(binary, cmd, h)

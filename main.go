@@ -67,6 +67,7 @@ Usage:
   translucent verify FILE                                   restore a snapshot file here and check it
   translucent inspect [--dot | --json] FILE                 show a snapshot file: declarations, values, object graph
   translucent adduser --users FILE NAME                     add a user (password on stdin)
+  translucent ssh-relay --listen ADDR --front SOCKET        terminate SSH and relay sessions to a server (serve --ssh starts it)
   translucent demo [--pause] [--keep] [--listen ADDR]       the talk's walk-through, live (builds two versions)
   translucent bench [--sessions 1,100,1000] [--out DIR]     measure migration pauses, memory and round trips
   translucent version                                       print the version
@@ -109,6 +110,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return demoCmd(ctx, args, stdin, stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, args, stdout, stderr)
+	case "ssh-relay":
+		return sshRelayCmd(ctx, args, stdout, stderr)
 	case "worker":
 		return workerCmd()
 	case "version":

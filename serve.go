@@ -50,6 +50,8 @@ func parseServeFlags(args []string, stdout, stderr io.Writer) (front.Config, err
 	fs.BoolVar(&c.Announce, "announce", false, "after a migration, show each session a one-line notice (off: the session simply goes on)")
 	fs.StringVar(&c.Restore, "restore", "", "a staging server: offer the namespaces of this snapshot `file` to :attach")
 	fs.StringVar(&c.Precopy, "precopy", "", "(set by a migrating server for its successor) a snapshot `file` of namespaces to restore before the handoff")
+	fs.StringVar(&c.SSH, "ssh", "", "also serve SSH on `address`, through a relay process that outlives migrations (see translucent ssh-relay)")
+	fs.StringVar(&c.SSHHostKey, "ssh-host-key", "", "SSH host key `file` (ed25519, made on first start, mode 0600; default: in the private directory)")
 	fs.StringVar(&c.HTTP, "http", "", "also serve a stateless HTTP status page (pid and version) on `address`; it moves with the telnet port")
 	fs.StringVar(&c.Isolate, "isolate", "pool", "where sessions' code runs: pool (--pool-size sessions per worker), session (a worker process each) or none (in this process: one crash ends every session)")
 	fs.IntVar(&c.PoolSize, "pool-size", 16, "sessions per worker with --isolate pool")

@@ -168,6 +168,9 @@ func (m *migrator) statusReply(ctx context.Context, req migrate.Request, _ io.Wr
 	local := (&args{m: req.Args}).flag("local")
 	var b strings.Builder
 	fmt.Fprintf(&b, "pid %d\nversion %s\n", os.Getpid(), m.cfg.Version)
+	if pid := m.relay.Pid(); pid != 0 && !local {
+		fmt.Fprintf(&b, "ssh relay pid %d, ssh %s\n", pid, m.ls.ssh.Addr())
+	}
 	if !local {
 		if home, err := m.binary(""); err == nil {
 			fmt.Fprintf(&b, "migrate goes to %s unless told --binary\n", home)

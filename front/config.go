@@ -15,6 +15,11 @@ type Config struct {
 	Listen, HTTP string
 	// Control is the control socket's path (migrate, status, snapshot).
 	Control string
+	// SSH, when set, is the SSH address: a relay process (package
+	// sshrelay) terminates SSH there and relays each session to this
+	// process; SSHHostKey is its host key file ("": in the private
+	// directory), made on first start.
+	SSH, SSHHostKey string
 	// Users is the htpasswd file of users; "" creates an admin with a
 	// random password in the private directory, shared by every server of
 	// this user started without one.

@@ -7,6 +7,12 @@
 //   - its listeners, by name (listeners.go): telnet, the control socket
 //     and the optional HTTP status page, taken afresh by a server's first
 //     process and inherited by each successor;
+//   - the SSH way in (ssh.go, relayproc.go): the SSH port and the Unix
+//     socket of the relay process (package sshrelay), which move like the
+//     other listeners, the relay's questions (passwords, keys) and
+//     sessions on that socket, and the relay process itself, started once,
+//     supervised by whichever process holds the listeners, stopped with
+//     the server;
 //   - where sessions' code runs (isolate.go): worker processes of this
 //     binary, supervised by package worker, or this process itself;
 //   - the control socket's commands (migration.go: migrate, status,

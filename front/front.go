@@ -52,6 +52,9 @@ type meta struct {
 	PausedAt   int64           `cbor:",omitempty"`
 	SentAt     int64           `cbor:",omitempty"`
 	NotCarried int             `cbor:",omitempty"`
+	// Relay is the SSH relay's pid (serve --ssh), which the successor
+	// supervises rather than start another.
+	Relay int `cbor:",omitempty"`
 }
 
 // Run serves until ctx ends or a successor has taken over: a fresh server
@@ -155,12 +158,17 @@ func Run(ctx context.Context, cfg Config) error {
 			srv.Announce(fmt.Sprintf("[translucent: this session moved from pid %d (%s) to pid %d (%s)]", old.Pid, old.Version, os.Getpid(), cfg.Version))
 		}
 	}
+	relay, err := startSSH(&ls, &cfg, old.Relay, srv, users, log)
+	if err != nil {
+		ls.close()
+		return err
+	}
 	addr := ls.telnet.Addr().(*net.TCPAddr)
 	if !addr.IP.IsLoopback() {
 		log.Warn("listening beyond loopback: telnet is cleartext, so passwords and code cross the network unencrypted")
 	}
 
-	m := &migrator{srv: srv, metrics: met, ls: &ls, args: successorArgs(cfg.Args, usersFile), home: old.Home, log: log, cfg: &cfg, handedOff: make(chan struct{})}
+	m := &migrator{srv: srv, metrics: met, relay: relay, ls: &ls, args: successorArgs(cfg.Args, usersFile), home: old.Home, log: log, cfg: &cfg, handedOff: make(chan struct{})}
 	if m.home == "" { // the server's first process, or the successor of a build that did not say
 		if m.home, err = executable(); err != nil {
 			log.Warn("this process's executable path is unknown: migrate needs --binary", "err", err)
@@ -208,6 +216,8 @@ func Run(ctx context.Context, cfg Config) error {
 			ctl.Close()
 			srv.Close()
 			page.stop()
+			relay.stop()
+			ls.closeSSH(true)
 			return err
 		case <-hup:
 			go m.fromSignal() // ends with the migration; m.busy keeps it to one
@@ -217,6 +227,8 @@ func Run(ctx context.Context, cfg Config) error {
 			ctl.Detach()
 			ctl.Close()
 			page.handOff() // the successor accepts on its copy of the socket
+			relay.detach() // the successor watches it now
+			ls.closeSSH(false)
 			// This process still has to exit, and the kernel frees its
 			// memory (gigabytes at 10,000 sessions) on its threads, while
 			// its successor needs every CPU for the lines typed during the
@@ -232,6 +244,8 @@ func Run(ctx context.Context, cfg Config) error {
 			srv.Detach()
 			ctl.Detach()
 			ctl.Close()
+			relay.detach()
+			ls.closeSSH(false)
 			<-ctlDone
 			page.handOff()
 			ctl = m.peer.ctl
@@ -251,6 +265,8 @@ func Run(ctx context.Context, cfg Config) error {
 			ctl.Close()
 			srv.Close()
 			page.stop()
+			relay.stop()
+			ls.closeSSH(true)
 			<-errc
 			return nil
 		}

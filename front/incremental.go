@@ -105,7 +105,7 @@ func (m *migrator) runIncremental(ctx context.Context, req migration, progress i
 	if err != nil {
 		return err
 	}
-	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: m.cfg.Version, Peer: own.Path(), NextID: m.srv.NextID(), Home: m.home, Listeners: m.ls.names()})
+	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: m.cfg.Version, Peer: own.Path(), NextID: m.srv.NextID(), Home: m.home, Listeners: m.ls.names(), Relay: m.relay.Pid()})
 	fmt.Fprintf(progress, "incremental migration: pid %d (%s) hands its listener to %s and keeps its %s until each has moved\n",
 		os.Getpid(), m.cfg.Version, binary, plural(len(m.srv.Sessions()), "session"))
 	rep, err := migrate.Handoff(ctx, listenerOnly{m}, migrate.Options{

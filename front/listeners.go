@@ -17,6 +17,11 @@ const (
 	listenTelnet  = "telnet"
 	listenControl = "control"
 	listenHTTP    = "http"
+	// serve --ssh: the SSH port, which the relay process accepts on (the
+	// front keeps a copy, so that a relay it restarts listens on the same
+	// port), and the Unix socket where the relay reaches the front.
+	listenSSH   = "ssh"
+	listenRelay = "relay"
 )
 
 // positional is the order of a predecessor that did not name its
@@ -27,7 +32,9 @@ var positional = []string{listenTelnet, listenControl, listenHTTP}
 type listeners struct {
 	telnet  net.Listener
 	control *migrate.ControlListener
-	http    net.Listener // nil without --http
+	http    net.Listener      // nil without --http
+	ssh     *net.TCPListener  // nil without --ssh
+	relay   *net.UnixListener // nil without --ssh
 }
 
 // listen takes cfg's listeners afresh: a server's first process.
@@ -47,6 +54,12 @@ func listen(cfg *Config) (listeners, error) {
 		l.close()
 		return listeners{}, err
 	}
+	if cfg.SSH != "" {
+		if err := l.listenSSH(cfg); err != nil {
+			l.close()
+			return listeners{}, err
+		}
+	}
 	return l, nil
 }
 
@@ -55,6 +68,9 @@ func (l *listeners) names() []string {
 	names := []string{listenTelnet, listenControl}
 	if l.http != nil {
 		names = append(names, listenHTTP)
+	}
+	if l.ssh != nil {
+		names = append(names, listenSSH, listenRelay)
 	}
 	return names
 }
@@ -81,6 +97,16 @@ func (l *listeners) files(telnet func() (*os.File, error)) ([]*os.File, error) {
 			return nil, err
 		}
 		files = append(files, hf)
+	}
+	if l.ssh != nil {
+		for _, f := range []func() (*os.File, error){l.ssh.File, l.relay.File} {
+			ff, err := f()
+			if err != nil {
+				closeFiles(files)
+				return nil, err
+			}
+			files = append(files, ff)
+		}
 	}
 	return files, nil
 }
@@ -110,6 +136,10 @@ func inherit(names []string, files []*os.File) (l listeners, err error) {
 			l.http, err = net.FileListener(files[i])
 		case name == listenControl && l.control == nil:
 			l.control, err = migrate.ControlFromFile(files[i])
+		case name == listenSSH && l.ssh == nil:
+			l.ssh, err = tcpListener(files[i])
+		case name == listenRelay && l.relay == nil:
+			l.relay, err = unixListener(files[i])
 		default:
 			err = fmt.Errorf("handoff: a listener named %q, which this build does not serve, or twice", name)
 		}
@@ -119,6 +149,9 @@ func inherit(names []string, files []*os.File) (l listeners, err error) {
 	}
 	if l.telnet == nil || l.control == nil {
 		return l, fmt.Errorf("handoff: listeners %q, without telnet and control", names)
+	}
+	if (l.ssh == nil) != (l.relay == nil) {
+		return l, fmt.Errorf("handoff: listeners %q: ssh and relay go together", names)
 	}
 	return l, nil
 }
@@ -141,6 +174,12 @@ func (l *listeners) close() {
 	}
 	if l.http != nil {
 		l.http.Close()
+	}
+	if l.ssh != nil {
+		l.ssh.Close()
+	}
+	if l.relay != nil {
+		l.relay.Close() // the socket's path stays: see removeRelaySocket
 	}
 	if l.control != nil {
 		l.control.Close()

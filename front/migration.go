@@ -28,6 +28,7 @@ import (
 type migrator struct {
 	srv     *repl.Server
 	metrics *metrics
+	relay   *relayProc // the SSH relay (nil without --ssh): its pid goes in the meta
 	ls      *listeners // what moves to a successor
 	args    []string   // the successor's arguments
 	home    string     // the default new build; see binary
@@ -147,7 +148,7 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 	if req.binary, err = m.binary(req.binary); err != nil {
 		return migrate.Report{}, err
 	}
-	me := meta{Pid: os.Getpid(), Version: m.cfg.Version, Home: m.home, Listeners: m.ls.names()}
+	me := meta{Pid: os.Getpid(), Version: m.cfg.Version, Home: m.home, Listeners: m.ls.names(), Relay: m.relay.Pid()}
 	self, _ := cbor.Marshal(me)
 	sum := migrate.Summary{OldPid: os.Getpid(), OldVersion: m.cfg.Version, Binary: req.binary}
 	if !req.json {

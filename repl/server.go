@@ -204,8 +204,9 @@ func (s *Server) isClosed() bool {
 // Serve's listener (a browser's WebSocket, an SSH relay's socket): the
 // same caps apply, and a migration under way holds it until it ends. It
 // returns an error, and closes c, when this server no longer takes
-// sessions (closed, or handed to another process).
-func (s *Server) ServeConn(c net.Conn) error {
+// sessions (closed, or handed to another process). opts say how the
+// session starts (LoggedIn).
+func (s *Server) ServeConn(c net.Conn, opts ...ConnOption) error {
 	s.mu.Lock()
 	for s.acceptPaused && !s.closed && !s.detached {
 		s.cond.Wait()
@@ -220,13 +221,13 @@ func (s *Server) ServeConn(c net.Conn) error {
 		c.Close()
 		return ErrDetached
 	}
-	s.start(c)
+	s.start(c, opts...)
 	return nil
 }
 
 // start registers a session for c and runs it in its own goroutine, or
 // turns c away when the server is full.
-func (s *Server) start(c net.Conn) {
+func (s *Server) start(c net.Conn, opts ...ConnOption) {
 	ip := ipOf(c.RemoteAddr().String())
 	s.mu.Lock()
 	var refusal string
@@ -241,6 +242,9 @@ func (s *Server) start(c net.Conn) {
 	default:
 		s.nextID++
 		sess := newSession(s, s.nextID, c)
+		for _, o := range opts {
+			o(sess)
+		}
 		s.sessions[sess.id] = sess
 		s.countLoginLocked(sess)
 		s.runLocked(sess)

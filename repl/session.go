@@ -207,6 +207,9 @@ func (s *Session) run(ctx context.Context) {
 		}
 		log.Info("logged in", "user", user)
 		s.loadHistory(user)
+	} else if !s.restored { // the way in authenticated the user (LoggedIn)
+		log.Info("logged in", "user", user, "by", "relay")
+		s.loadHistory(user)
 	}
 	log = log.With("user", user)
 	if t := s.transcriptFor(user, s.info().Since); t != nil {

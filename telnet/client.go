@@ -8,6 +8,13 @@ package telnet
 // the server in the NVT's plain line mode. A client that answers nothing
 // ignores them; the server then serves it in line mode all the same.
 type ClientDecoder struct {
+	// Accept, when set, picks the options this client agrees to: verb is
+	// DO (the server asks it to perform opt) or WILL (the server offers
+	// to). It is answered WILL or DO; the rest are refused as above. A
+	// request is answered each time it comes: a server that follows RFC
+	// 1143, as ours does, never repeats one it had agreed to.
+	Accept func(verb byte, opt Option) bool
+
 	state int // 0 data, 1 after IAC, 2 after IAC and a verb, 3 in SB, 4 IAC in SB
 	verb  byte
 }
@@ -36,11 +43,12 @@ func (d *ClientDecoder) Feed(data, reply, b []byte) ([]byte, []byte) {
 				d.state = 0
 			}
 		case 2:
+			yes := d.Accept != nil && (d.verb == WILL || d.verb == DO) && d.Accept(d.verb, Option(x))
 			switch d.verb {
 			case WILL:
-				reply = append(reply, IAC, DONT, x)
+				reply = append(reply, IAC, pick(yes, DO, DONT), x)
 			case DO:
-				reply = append(reply, IAC, WONT, x)
+				reply = append(reply, IAC, pick(yes, WILL, WONT), x)
 			}
 			// WONT and DONT need no answer: every option stays off.
 			d.state = 0

@@ -50,3 +50,16 @@ func FuzzClientDecoder(f *testing.F) {
 		}
 	})
 }
+
+// TestClientDecoderAccept: a client that performs NAWS and lets the server
+// echo and suppress go-ahead (an SSH relay) agrees to those, refuses the rest.
+func TestClientDecoderAccept(t *testing.T) {
+	d := ClientDecoder{Accept: func(verb byte, opt Option) bool {
+		return verb == DO && opt == NAWS || verb == WILL && (opt == Echo || opt == SGA)
+	}}
+	_, reply := d.Feed(nil, nil, serverStream)
+	want := []byte{IAC, DO, 1, IAC, DO, 3, IAC, WONT, 3, IAC, WILL, 31, IAC, WONT, 24}
+	if !bytes.Equal(reply, want) {
+		t.Errorf("reply %v, want %v", reply, want)
+	}
+}
