@@ -97,6 +97,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer closeWorkers()
 	rc := cfg.REPL
 	rc.Namespaces, rc.Restored, rc.Users, rc.Version, rc.Logger = nss, restored, users, cfg.Version, log
+	rc.Transports = withWeb(rc.Transports)
 	srv := repl.NewServer(rc)
 
 	var old meta
@@ -172,6 +173,7 @@ func Run(ctx context.Context, cfg Config) error {
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ls.telnet) }()
 	page := newStatusPage(cfg.Version, ls.http, log, errc)
+	term := newWebTerminal(srv, ls.web, log, errc)
 	ctlDone := make(chan error, 1)
 	ctl := ls.control
 	go func() { ctlDone <- ctl.Serve(m.handle) }()
@@ -190,6 +192,7 @@ func Run(ctx context.Context, cfg Config) error {
 			ctl.Close()
 			srv.Close()
 			page.stop()
+			term.stop()
 			return err
 		case <-hup:
 			go m.fromSignal() // ends with the migration; m.busy keeps it to one
@@ -199,6 +202,7 @@ func Run(ctx context.Context, cfg Config) error {
 			ctl.Detach()
 			ctl.Close()
 			page.handOff() // the successor accepts on its copy of the socket
+			term.handOff()
 			// This process still has to exit, and the kernel frees its
 			// memory (gigabytes at 10,000 sessions) on its threads, while
 			// its successor needs every CPU for the lines typed during the
@@ -216,6 +220,7 @@ func Run(ctx context.Context, cfg Config) error {
 			ctl.Close()
 			<-ctlDone
 			page.handOff()
+			term.handOff()
 			ctl = m.peer.ctl
 			m.ls.control = ctl
 			go func() { ctlDone <- ctl.Serve(m.handle) }()
@@ -233,6 +238,7 @@ func Run(ctx context.Context, cfg Config) error {
 			ctl.Close()
 			srv.Close()
 			page.stop()
+			term.stop()
 			<-errc
 			return nil
 		}

@@ -17,6 +17,7 @@ const (
 	listenTelnet  = "telnet"
 	listenControl = "control"
 	listenHTTP    = "http"
+	listenWeb     = "web"
 )
 
 // positional is the order of a predecessor that did not name its
@@ -28,6 +29,7 @@ type listeners struct {
 	telnet  net.Listener
 	control *migrate.ControlListener
 	http    net.Listener // nil without --http
+	web     net.Listener // nil without --web
 }
 
 // listen takes cfg's listeners afresh: a server's first process.
@@ -39,6 +41,12 @@ func listen(cfg *Config) (listeners, error) {
 	}
 	if cfg.HTTP != "" {
 		if l.http, err = net.Listen("tcp", cfg.HTTP); err != nil {
+			l.close()
+			return listeners{}, err
+		}
+	}
+	if cfg.Web != "" {
+		if l.web, err = net.Listen("tcp", cfg.Web); err != nil {
 			l.close()
 			return listeners{}, err
 		}
@@ -55,6 +63,9 @@ func (l *listeners) names() []string {
 	names := []string{listenTelnet, listenControl}
 	if l.http != nil {
 		names = append(names, listenHTTP)
+	}
+	if l.web != nil {
+		names = append(names, listenWeb)
 	}
 	return names
 }
@@ -82,6 +93,14 @@ func (l *listeners) files(telnet func() (*os.File, error)) ([]*os.File, error) {
 		}
 		files = append(files, hf)
 	}
+	if l.web != nil {
+		wf, err := l.web.(*net.TCPListener).File()
+		if err != nil {
+			closeFiles(files)
+			return nil, err
+		}
+		files = append(files, wf)
+	}
 	return files, nil
 }
 
@@ -108,6 +127,8 @@ func inherit(names []string, files []*os.File) (l listeners, err error) {
 			l.telnet, err = net.FileListener(files[i])
 		case name == listenHTTP && l.http == nil:
 			l.http, err = net.FileListener(files[i])
+		case name == listenWeb && l.web == nil:
+			l.web, err = net.FileListener(files[i])
 		case name == listenControl && l.control == nil:
 			l.control, err = migrate.ControlFromFile(files[i])
 		default:
@@ -141,6 +162,9 @@ func (l *listeners) close() {
 	}
 	if l.http != nil {
 		l.http.Close()
+	}
+	if l.web != nil {
+		l.web.Close()
 	}
 	if l.control != nil {
 		l.control.Close()

@@ -24,7 +24,9 @@ func (p statusPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "pid %d version %s\n", os.Getpid(), p.version)
 }
 
-// statusServer serves the status page on a listener a migration moves.
+// statusServer serves HTTP on a listener a migration moves: the status
+// page, or the browser terminal (connections it upgrades to WebSockets
+// leave its count: they are sessions, which the migration moves).
 type statusServer struct {
 	hs        *http.Server
 	ln        net.Listener
@@ -35,11 +37,19 @@ type statusServer struct {
 // newStatusPage serves the status page on ln, if not nil, until stop or
 // handOff; a failure of its accept loop goes to errc.
 func newStatusPage(version string, ln net.Listener, log *slog.Logger, errc chan<- error) *statusServer {
+	return newHTTPServer("http", statusPage{version}, ln, log, errc)
+}
+
+// newHTTPServer serves h on ln, if not nil, until stop or handOff; a
+// failure of its accept loop goes to errc. ReadHeaderTimeout bounds a
+// client that opens a connection and never finishes its request (a
+// slow-loris upgrade too).
+func newHTTPServer(name string, h http.Handler, ln net.Listener, log *slog.Logger, errc chan<- error) *statusServer {
 	s := &statusServer{ln: ln}
 	if ln == nil {
 		return s
 	}
-	s.hs = &http.Server{Handler: statusPage{version}, ReadHeaderTimeout: 10 * time.Second,
+	s.hs = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
 		ConnState: func(_ net.Conn, st http.ConnState) {
 			switch st {
 			case http.StateNew:
@@ -48,7 +58,7 @@ func newStatusPage(version string, ln net.Listener, log *slog.Logger, errc chan<
 				s.conns.Add(-1)
 			}
 		}}
-	log.Info("http listening", "addr", ln.Addr().String())
+	log.Info(name+" listening", "addr", ln.Addr().String())
 	go func() { // ends when hs is shut down or its listener handed off
 		if err := s.hs.Serve(ln); err != http.ErrServerClosed && !s.handedOff.Load() {
 			errc <- err
