@@ -37,11 +37,10 @@ type state struct {
 
 func encodeState(d *decoder, pong []byte) ([]byte, error) {
 	st := state{
-		Version: stateVersion, Buffered: d.buffered(),
-		InFrame: d.cur.active, Op: d.cur.op, Fin: d.cur.fin, KeyPos: d.cur.keyPos, Remain: d.cur.remain,
-		InMessage: d.inMessage, MsgSize: d.msgSize, Pong: pong,
+		Version: stateVersion, Buffered: d.buffered(), InMessage: d.inMessage, MsgSize: d.msgSize, Pong: pong,
 	}
 	if d.cur.active {
+		st.InFrame, st.Op, st.Fin, st.KeyPos, st.Remain = true, d.cur.op, d.cur.fin, d.cur.keyPos, d.cur.remain
 		st.Key = d.cur.key[:]
 		if d.cur.op >= opClose {
 			st.Control = d.ctrl
