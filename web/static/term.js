@@ -16,8 +16,16 @@
   window.addEventListener("resize", () => fit.fit());
 
   // What the end-to-end test reads: how many WebSockets this page opened,
-  // and whether one is open.
-  const status = (window.translucent = { opens: 0, open: false });
+  // whether one is open, and the terminal's text.
+  const status = (window.translucent = {
+    opens: 0,
+    open: false,
+    text() {
+      const b = term.buffer.active, lines = [];
+      for (let i = 0; i < b.length; i++) lines.push(b.getLine(i).translateToString(true));
+      return lines.join("\n");
+    },
+  });
 
   let ws = null;
   let naws = false; // we said WILL NAWS and the server wants it
