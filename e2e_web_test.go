@@ -33,14 +33,19 @@ import (
 // webAddr returns the host:port of s's browser terminal, from its log.
 func webAddr(t testing.TB, s *server) string {
 	t.Helper()
-	re := regexp.MustCompile(`msg="browser terminal" .*open=http://(\S+)/`)
+	re := `msg="browser terminal" .*open=http://(\S+)/`
+	waitLog(t, s, re)
+	return regexp.MustCompile(re).FindStringSubmatch(s.log.String())[1]
+}
+
+// waitLog waits until s's log has a line that matches re.
+func waitLog(t testing.TB, s *server, re string) {
+	t.Helper()
+	r := regexp.MustCompile(re)
 	deadline := time.Now().Add(waitFor)
-	for {
-		if m := re.FindStringSubmatch(s.log.String()); m != nil {
-			return m[1]
-		}
+	for !r.MatchString(s.log.String()) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the server did not log its web address:\n%s", s.log.String())
+			t.Fatalf("the server did not log %s", re)
 		}
 		time.Sleep(10 * time.Millisecond) // the log is written by another process
 	}
@@ -265,15 +270,18 @@ func TestWebBadInput(t *testing.T) {
 		deaf, ws := wsClient(t, addr)
 		deaf.login(testUser, testPassword)
 		deaf.expect(t, ">>> ")
-		deaf.eval(`import "strings"`)
+		if out := deaf.eval(`import ("fmt"; "strings")`); out != "" {
+			t.Fatalf("import: %q", out)
+		}
 		// Stop reading, with the server writing far more than the
 		// sockets' buffers hold.
 		ws.SetReadDeadline(time.Now())
-		deaf.send(`for i := 0; i < 64; i++ { println(strings.Repeat("x", 1<<20)) }` + "\r\n")
+		deaf.send(`for i := 0; i < 64; i++ { fmt.Println(strings.Repeat("x", 1<<20)) }` + "\r\n")
 		stillFine("while a client does not read")
 		// The server gives up on it (the telnet layer's stall timeout)
-		// and closes its connection: reading again reaches the end.
-		ws.SetReadDeadline(time.Now().Add(2 * waitFor))
+		// and ends its session; reading again reaches the end.
+		waitLog(t, s, `msg="logged out" .*addr=`+regexp.QuoteMeta(ws.LocalAddr().String()))
+		ws.SetReadDeadline(time.Now().Add(waitFor))
 		if _, err := io.Copy(io.Discard, ws.br); err != nil && !errors.Is(err, syscall.ECONNRESET) {
 			t.Errorf("the deaf client's connection: %v, want it closed by the server", err)
 		}
@@ -445,3 +453,34 @@ func TestWebMigrate(t *testing.T) {
 	}
 }
 
+
+// TestWebMigrateMidFrame migrates a browser session while a frame is half
+// sent: the old process has read its header and part of its payload, the
+// new one decodes the rest from the decoder's carried state, on the same
+// connection.
+func TestWebMigrateMidFrame(t *testing.T) {
+	s := startServer(t, "--web", "127.0.0.1:0")
+	c, ws := wsClient(t, webAddr(t, s))
+	c.login(testUser, testPassword)
+	c.expect(t, ">>> ")
+	c.eval("x := 41")
+	frame := wsFrame(2, []byte("x + 1\r\n"))
+	if _, err := ws.Conn.Write(frame[:11]); err != nil { // header, mask, "x + 1": the mask at its second byte
+		t.Fatal(err)
+	}
+	c.expect(t, "x + 1")
+	out, err := migrateTo(t, s, binaryV2)
+	if err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	pid := newPid(t, out)
+	if _, err := ws.Conn.Write(frame[11:]); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.expect(t, "\n>>> "); !strings.Contains(got, "42") {
+		t.Errorf("the frame finished after the migration gave %q", got)
+	}
+	if got := c.serverPid(); got != strconv.Itoa(pid) {
+		t.Errorf("after migration sys.Pid = %q, want %d", got, pid)
+	}
+}
