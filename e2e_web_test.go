@@ -33,7 +33,7 @@ import (
 // webAddr returns the host:port of s's browser terminal, from its log.
 func webAddr(t testing.TB, s *server) string {
 	t.Helper()
-	re := `msg="browser terminal" .*open=http://(\S+)/`
+	re := `msg="web listening" .*open=http://(\S+)/`
 	waitLog(t, s, re)
 	return regexp.MustCompile(re).FindStringSubmatch(s.log.String())[1]
 }

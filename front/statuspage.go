@@ -44,7 +44,8 @@ func newStatusPage(version string, ln net.Listener, log *slog.Logger, errc chan<
 // failure of its accept loop goes to errc. ReadHeaderTimeout bounds a
 // client that opens a connection and never finishes its request (a
 // slow-loris upgrade too).
-func newHTTPServer(name string, h http.Handler, ln net.Listener, log *slog.Logger, errc chan<- error) *statusServer {
+// It logs its address, with attrs.
+func newHTTPServer(name string, h http.Handler, ln net.Listener, log *slog.Logger, errc chan<- error, attrs ...any) *statusServer {
 	s := &statusServer{ln: ln}
 	if ln == nil {
 		return s
@@ -58,7 +59,7 @@ func newHTTPServer(name string, h http.Handler, ln net.Listener, log *slog.Logge
 				s.conns.Add(-1)
 			}
 		}}
-	log.Info(name+" listening", "addr", ln.Addr().String())
+	log.Info(name+" listening", append([]any{"addr", ln.Addr().String()}, attrs...)...)
 	go func() { // ends when hs is shut down or its listener handed off
 		if err := s.hs.Serve(ln); err != http.ErrServerClosed && !s.handedOff.Load() {
 			errc <- err

@@ -12,10 +12,11 @@ import (
 // nil: its WebSockets become sessions of srv like telnet connections, and
 // a migration carries them with their framing's state.
 func newWebTerminal(srv *repl.Server, ln net.Listener, log *slog.Logger, errc chan<- error) *statusServer {
+	var open []any
 	if ln != nil {
-		log.Info("browser terminal", "open", "http://"+ln.Addr().String()+"/")
+		open = []any{"open", "http://" + ln.Addr().String() + "/"}
 	}
-	return newHTTPServer("web", web.Handler(srv.ServeConn, log), ln, log, errc)
+	return newHTTPServer("web", web.Handler(srv.ServeConn, log), ln, log, errc, open...)
 }
 
 // withWeb adds the WebSocket's framing to the transports sessions may
