@@ -484,3 +484,31 @@ func TestWebMigrateMidFrame(t *testing.T) {
 		t.Errorf("after migration sys.Pid = %q, want %d", got, pid)
 	}
 }
+
+// TestWebMigrateRollback: a successor that adopted a browser session (and
+// rebuilt its framing) and then refuses leaves it with the old process,
+// undisturbed, mid-frame.
+func TestWebMigrateRollback(t *testing.T) {
+	s := startServerEnv(t, []string{"TRANSLUCENT_TEST_FAIL=refuse"}, "--web", "127.0.0.1:0")
+	c, ws := wsClient(t, webAddr(t, s))
+	c.login(testUser, testPassword)
+	c.expect(t, ">>> ")
+	c.eval("x := 41")
+	frame := wsFrame(2, []byte("x + 1\r\n"))
+	if _, err := ws.Conn.Write(frame[:11]); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(t, "x + 1")
+	if out, err := migrateTo(t, s, binaryV2); err == nil || !strings.Contains(out, "refused") {
+		t.Fatalf("migrate to a successor that refuses: %v\n%s", err, out)
+	}
+	if _, err := ws.Conn.Write(frame[11:]); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.expect(t, "\n>>> "); !strings.Contains(got, "42") {
+		t.Errorf("the frame finished after the rollback gave %q", got)
+	}
+	if got := c.serverPid(); got != strconv.Itoa(s.pid()) {
+		t.Errorf("after a failed migration sys.Pid = %q, want the same pid %d", got, s.pid())
+	}
+}

@@ -15,6 +15,9 @@ func newWebTerminal(srv *repl.Server, ln net.Listener, log *slog.Logger, errc ch
 	var open []any
 	if ln != nil {
 		open = []any{"open", "http://" + ln.Addr().String() + "/"}
+		if a, ok := ln.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() {
+			log.Warn("the browser terminal listens beyond loopback: HTTP and its WebSocket are cleartext, so passwords and code cross the network unencrypted")
+		}
 	}
 	return newHTTPServer("web", web.Handler(srv.ServeConn, log), ln, log, errc, open...)
 }
