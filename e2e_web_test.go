@@ -5,8 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	binenc "encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -452,7 +452,6 @@ func TestWebMigrate(t *testing.T) {
 		t.Errorf("Enter after the disconnection opened %d WebSockets in all, want 2", opens)
 	}
 }
-
 
 // TestWebMigrateMidFrame migrates a browser session while a frame is half
 // sent: the old process has read its header and part of its payload, the

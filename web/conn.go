@@ -164,10 +164,13 @@ func (c *Conn) Write(p []byte) (int, error) {
 // migration the other process holds its own and goes on.
 func (c *Conn) Close() error { return c.sock.Close() }
 
-func (c *Conn) LocalAddr() net.Addr                { return c.sock.LocalAddr() }
-func (c *Conn) RemoteAddr() net.Addr               { return c.sock.RemoteAddr() }
-func (c *Conn) SetReadDeadline(t time.Time) error  { return c.sock.SetReadDeadline(t) }
-func (c *Conn) SetDeadline(t time.Time) error      { c.SetWriteDeadline(t); return c.sock.SetReadDeadline(t) }
+func (c *Conn) LocalAddr() net.Addr               { return c.sock.LocalAddr() }
+func (c *Conn) RemoteAddr() net.Addr              { return c.sock.RemoteAddr() }
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.sock.SetReadDeadline(t) }
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.SetWriteDeadline(t)
+	return c.sock.SetReadDeadline(t)
+}
 func (c *Conn) SetWriteDeadline(t time.Time) error {
 	// Not under wmu: a writer stuck on the socket holds it, and a
 	// deadline is what unsticks it.
