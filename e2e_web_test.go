@@ -199,6 +199,14 @@ func TestWebBadInput(t *testing.T) {
 	if got := good.eval("40 + 2"); got != "42" {
 		t.Fatalf("over the WebSocket 40 + 2 = %q", got)
 	}
+	// A slow-loris upgrade: a request that never ends. It is checked at
+	// the end, when the server has had the time to give up on it.
+	loris, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer loris.Close()
+	fmt.Fprintf(loris, "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n", addr)
 	stillFine := func(when string) {
 		t.Helper()
 		if got := good.eval(`"web " + "fine"`); got != `"web fine"` {
@@ -287,6 +295,13 @@ func TestWebBadInput(t *testing.T) {
 		}
 	})
 	stillFine("after the deaf client")
+	t.Run("slow-loris upgrade", func(t *testing.T) {
+		loris.SetReadDeadline(time.Now().Add(waitFor))
+		got, err := io.ReadAll(loris)
+		if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("a request that never ends: %v (read %q), want the server to close it", err, got)
+		}
+	})
 	if strings.Contains(s.log.String(), "panic") {
 		t.Errorf("the server log has a panic")
 	}

@@ -83,7 +83,12 @@ func (c *Conn) Read(p []byte) (int, error) {
 			c.sendControl(opClose, payload)
 			return 0, io.EOF
 		case evNeedMore:
-			m, err := c.sock.Read(c.dec.space())
+			space := c.dec.space()
+			if len(space) == 0 { // cannot be: a header fits, payload is taken as it comes
+				c.sock.Close()
+				return 0, errors.New("web: websocket decoder stuck with a full buffer")
+			}
+			m, err := c.sock.Read(space)
 			c.dec.wrote(m)
 			if err != nil && m == 0 {
 				return 0, err
