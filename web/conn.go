@@ -70,7 +70,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 			return n, nil
 		case evPing:
 			c.mu.Lock()
-			c.pong = append(c.pong[:0], c.dec.ctrl...)
+			c.pong = append(make([]byte, 0, len(c.dec.ctrl)), c.dec.ctrl...) // not nil: an empty ping is owed a pong too
 			c.mu.Unlock()
 			c.flushPong()
 		case evPong:

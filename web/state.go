@@ -32,7 +32,7 @@ type state struct {
 	Control   []byte `cbor:",omitempty"`
 	InMessage bool   `cbor:",omitempty"`
 	MsgSize   int64  `cbor:",omitempty"`
-	Pong      []byte `cbor:",omitempty"`
+	Pong      []byte // nil: no pong owed; empty: one for an empty ping
 }
 
 func encodeState(d *decoder, pong []byte) ([]byte, error) {
@@ -85,7 +85,7 @@ func decodeState(data []byte) (*decoder, []byte, error) {
 	}
 	var pong []byte
 	if st.Pong != nil {
-		pong = append([]byte{}, st.Pong...)
+		pong = append(make([]byte, 0, len(st.Pong)), st.Pong...)
 	}
 	return d, pong, nil
 }

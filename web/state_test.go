@@ -73,6 +73,20 @@ func TestStateRoundTrip(t *testing.T) {
 
 // A state from another process is hostile input: each of these is
 // refused with a reason.
+// A pong owed for an empty ping is carried, and none when none is owed.
+func TestStatePong(t *testing.T) {
+	for _, pong := range [][]byte{nil, {}, []byte("p")} {
+		st, err := encodeState(newDecoder(), pong)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, got, err := decodeState(st)
+		if err != nil || (got == nil) != (pong == nil) || string(got) != string(pong) {
+			t.Errorf("pong %q carried as %q, %v", pong, got, err)
+		}
+	}
+}
+
 func TestStateRefused(t *testing.T) {
 	ok := state{Version: stateVersion, InFrame: true, Op: opBinary, Fin: true, Key: []byte{1, 2, 3, 4}, KeyPos: 1, Remain: 10, MsgSize: 20}
 	tests := []struct {
@@ -220,5 +234,22 @@ func TestWrite(t *testing.T) {
 	io.ReadFull(client, got)
 	if string(got) != "\x82\x02hi" {
 		t.Errorf("frame %q", got)
+	}
+}
+
+// An empty ping gets an empty pong, before the next data frame.
+func TestEmptyPing(t *testing.T) {
+	sock, client := tcpPair(t)
+	c := newConn(sock, newDecoder())
+	client.Write(cat(clientFrame(opPing, true, testKey, nil), clientFrame(opBinary, true, testKey, []byte("x"))))
+	p := make([]byte, 8)
+	if n, err := c.Read(p); err != nil || string(p[:n]) != "x" {
+		t.Fatalf("Read = %q, %v", p[:n], err)
+	}
+	c.Write([]byte("y"))
+	got := make([]byte, 5)
+	client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(client, got); err != nil || string(got) != "\x8a\x00\x82\x01y" {
+		t.Errorf("the client got %q, %v", got, err)
 	}
 }
