@@ -53,6 +53,7 @@ func parseServeFlags(args []string, stdout, stderr io.Writer) (front.Config, err
 	fs.StringVar(&c.SSH, "ssh", "", "also serve SSH on `address`, through a relay process that outlives migrations (see translucent ssh-relay)")
 	fs.StringVar(&c.SSHHostKey, "ssh-host-key", "", "SSH host key `file` (ed25519, made on first start, mode 0600; default: in the private directory)")
 	fs.StringVar(&c.HTTP, "http", "", "also serve a stateless HTTP status page (pid and version) on `address`; it moves with the telnet port")
+	fs.StringVar(&c.Web, "web", "", "also serve a terminal for browsers (a page and its WebSocket) on `address`; it moves with the telnet port, and its sessions with their pages")
 	fs.StringVar(&c.Isolate, "isolate", "pool", "where sessions' code runs: pool (--pool-size sessions per worker), session (a worker process each) or none (in this process: one crash ends every session)")
 	fs.IntVar(&c.PoolSize, "pool-size", 16, "sessions per worker with --isolate pool")
 	fs.Int64Var(&memory, "session-memory", 512, "`MiB` of resident memory a worker may use per session it holds; past it the line is rolled back (0: no limit)")

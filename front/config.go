@@ -10,9 +10,10 @@ import (
 // Config is a serving process's configuration: serve's flags, as fields.
 // Zero values mean the defaults named.
 type Config struct {
-	// Listen is the telnet address; HTTP, when set, the status page's.
-	// Both move with the process to its successors.
-	Listen, HTTP string
+	// Listen is the telnet address; HTTP, when set, the status page's;
+	// Web, when set, the browser terminal's (package web). Each moves with
+	// the process to its successors.
+	Listen, HTTP, Web string
 	// Control is the control socket's path (migrate, status, snapshot).
 	Control string
 	// SSH, when set, is the SSH address: a relay process (package

@@ -115,6 +115,7 @@ func Run(ctx context.Context, cfg Config) error {
 	met := newMetrics(cfg.Version, workerEnds)
 	rc := cfg.REPL
 	rc.Namespaces, rc.Restored, rc.Users, rc.Version, rc.Logger, rc.Observer = nss, restored, users, cfg.Version, log, met
+	rc.Transports = withWeb(rc.Transports)
 	srv := repl.NewServer(rc)
 	met.sessions = srv.Sessions
 
@@ -198,6 +199,7 @@ func Run(ctx context.Context, cfg Config) error {
 	page := newStatusPage(cfg.Version, met, ls.http, log, errc)
 	log.Info("listening", "addr", addr.String(), "connect", fmt.Sprintf("telnet %s %d", host, addr.Port), "control", ls.control.Path(), "version", cfg.Version)
 	go func() { errc <- srv.Serve(ls.telnet) }()
+	term := newWebTerminal(srv, ls.web, log, errc)
 	ctlDone := make(chan error, 1)
 	ctl := ls.control
 	go func() { ctlDone <- ctl.Serve(m.handle) }()
@@ -218,6 +220,7 @@ func Run(ctx context.Context, cfg Config) error {
 			page.stop()
 			relay.stop()
 			ls.closeSSH(true)
+			term.stop()
 			return err
 		case <-hup:
 			go m.fromSignal() // ends with the migration; m.busy keeps it to one
@@ -229,6 +232,7 @@ func Run(ctx context.Context, cfg Config) error {
 			page.handOff() // the successor accepts on its copy of the socket
 			relay.detach() // the successor watches it now
 			ls.closeSSH(false)
+			term.handOff()
 			// This process still has to exit, and the kernel frees its
 			// memory (gigabytes at 10,000 sessions) on its threads, while
 			// its successor needs every CPU for the lines typed during the
@@ -248,6 +252,7 @@ func Run(ctx context.Context, cfg Config) error {
 			ls.closeSSH(false)
 			<-ctlDone
 			page.handOff()
+			term.handOff()
 			ctl = m.peer.ctl
 			m.ls.control = ctl
 			go func() { ctlDone <- ctl.Serve(m.handle) }()
@@ -267,6 +272,7 @@ func Run(ctx context.Context, cfg Config) error {
 			page.stop()
 			relay.stop()
 			ls.closeSSH(true)
+			term.stop()
 			<-errc
 			return nil
 		}

@@ -22,6 +22,7 @@ const (
 	// port), and the Unix socket where the relay reaches the front.
 	listenSSH   = "ssh"
 	listenRelay = "relay"
+	listenWeb   = "web"
 )
 
 // positional is the order of a predecessor that did not name its
@@ -35,6 +36,7 @@ type listeners struct {
 	http    net.Listener      // nil without --http
 	ssh     *net.TCPListener  // nil without --ssh
 	relay   *net.UnixListener // nil without --ssh
+	web     net.Listener      // nil without --web
 }
 
 // listen takes cfg's listeners afresh: a server's first process.
@@ -46,6 +48,12 @@ func listen(cfg *Config) (listeners, error) {
 	}
 	if cfg.HTTP != "" {
 		if l.http, err = net.Listen("tcp", cfg.HTTP); err != nil {
+			l.close()
+			return listeners{}, err
+		}
+	}
+	if cfg.Web != "" {
+		if l.web, err = net.Listen("tcp", cfg.Web); err != nil {
 			l.close()
 			return listeners{}, err
 		}
@@ -71,6 +79,9 @@ func (l *listeners) names() []string {
 	}
 	if l.ssh != nil {
 		names = append(names, listenSSH, listenRelay)
+	}
+	if l.web != nil {
+		names = append(names, listenWeb)
 	}
 	return names
 }
@@ -108,6 +119,14 @@ func (l *listeners) files(telnet func() (*os.File, error)) ([]*os.File, error) {
 			files = append(files, ff)
 		}
 	}
+	if l.web != nil {
+		wf, err := l.web.(*net.TCPListener).File()
+		if err != nil {
+			closeFiles(files)
+			return nil, err
+		}
+		files = append(files, wf)
+	}
 	return files, nil
 }
 
@@ -134,6 +153,8 @@ func inherit(names []string, files []*os.File) (l listeners, err error) {
 			l.telnet, err = net.FileListener(files[i])
 		case name == listenHTTP && l.http == nil:
 			l.http, err = net.FileListener(files[i])
+		case name == listenWeb && l.web == nil:
+			l.web, err = net.FileListener(files[i])
 		case name == listenControl && l.control == nil:
 			l.control, err = migrate.ControlFromFile(files[i])
 		case name == listenSSH && l.ssh == nil:
@@ -180,6 +201,9 @@ func (l *listeners) close() {
 	}
 	if l.relay != nil {
 		l.relay.Close() // the socket's path stays: see removeRelaySocket
+	}
+	if l.web != nil {
+		l.web.Close()
 	}
 	if l.control != nil {
 		l.control.Close()

@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -58,9 +59,10 @@ func TestInheritListeners(t *testing.T) {
 	}{
 		{"named", []string{"telnet", "control"}, []string{"telnet", "control"}, "", false},
 		{"named, other order, with http", []string{"http", "control", "telnet"}, []string{"http", "control", "telnet"}, "", true},
+		{"named, with web", []string{"web", "telnet", "control"}, []string{"web", "telnet", "control"}, "", false},
 		{"unnamed: positional", []string{"telnet", "control"}, nil, "", false},
 		{"unnamed with http", []string{"telnet", "control", "http"}, nil, "", true},
-		{"a listener this build does not know", []string{"telnet", "control", "http"}, []string{"telnet", "control", "web"}, `named "web"`, false},
+		{"a listener this build does not know", []string{"telnet", "control", "http"}, []string{"telnet", "control", "gopher"}, `named "gopher"`, false},
 		{"twice", []string{"telnet", "telnet", "control"}, []string{"telnet", "telnet", "control"}, "twice", false},
 		{"no control", []string{"telnet"}, []string{"telnet"}, "without telnet and control", false},
 		{"fewer names than descriptors", []string{"telnet", "control"}, []string{"telnet"}, "1 listeners named, 2 handed over", false},
@@ -92,7 +94,11 @@ func TestInheritListeners(t *testing.T) {
 			if (l.http != nil) != tt.wantHTTP {
 				t.Errorf("http listener %v, want one: %v", l.http, tt.wantHTTP)
 			}
-			if got := strings.Join(l.names(), ","); tt.wantHTTP != strings.HasSuffix(got, ",http") {
+			wantWeb := slices.Contains(tt.names, listenWeb)
+			if (l.web != nil) != wantWeb {
+				t.Errorf("web listener %v, want one: %v", l.web, wantWeb)
+			}
+			if got := strings.Join(l.names(), ","); tt.wantHTTP != strings.Contains(got, ",http") || wantWeb != strings.HasSuffix(got, ",web") {
 				t.Errorf("names() = %s", got)
 			}
 			for _, f := range files {

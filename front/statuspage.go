@@ -32,7 +32,9 @@ func (p statusPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "pid %d version %s\n", os.Getpid(), p.version)
 }
 
-// statusServer serves the status page on a listener a migration moves.
+// statusServer serves HTTP on a listener a migration moves: the status
+// page, or the browser terminal (connections it upgrades to WebSockets
+// leave its count: they are sessions, which the migration moves).
 type statusServer struct {
 	hs        *http.Server
 	ln        net.Listener
@@ -43,11 +45,20 @@ type statusServer struct {
 // newStatusPage serves the status page on ln, if not nil, until stop or
 // handOff; a failure of its accept loop goes to errc.
 func newStatusPage(version string, metrics http.Handler, ln net.Listener, log *slog.Logger, errc chan<- error) *statusServer {
+	return newHTTPServer("http", statusPage{version, metrics}, ln, log, errc)
+}
+
+// newHTTPServer serves h on ln, if not nil, until stop or handOff; a
+// failure of its accept loop goes to errc. ReadHeaderTimeout bounds a
+// client that opens a connection and never finishes its request (a
+// slow-loris upgrade too).
+// It logs its address, with attrs.
+func newHTTPServer(name string, h http.Handler, ln net.Listener, log *slog.Logger, errc chan<- error, attrs ...any) *statusServer {
 	s := &statusServer{ln: ln}
 	if ln == nil {
 		return s
 	}
-	s.hs = &http.Server{Handler: statusPage{version, metrics}, ReadHeaderTimeout: 10 * time.Second,
+	s.hs = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
 		ConnState: func(_ net.Conn, st http.ConnState) {
 			switch st {
 			case http.StateNew:
@@ -56,7 +67,7 @@ func newStatusPage(version string, metrics http.Handler, ln net.Listener, log *s
 				s.conns.Add(-1)
 			}
 		}}
-	log.Info("http listening", "addr", ln.Addr().String())
+	log.Info(name+" listening", append([]any{"addr", ln.Addr().String()}, attrs...)...)
 	go func() { // ends when hs is shut down or its listener handed off
 		if err := s.hs.Serve(ln); err != http.ErrServerClosed && !s.handedOff.Load() {
 			errc <- err
