@@ -361,26 +361,6 @@ func TestSSHRelayRestart(t *testing.T) {
 	}
 }
 
-// BenchmarkKeystrokeEcho measures a keystroke's echo, from the byte
-// written to its echo read back, through telnet (straight to the server)
-// and through SSH (OpenSSH's protocol, by x/crypto/ssh's client, through
-// the relay), one after the other on the same server: a character, then
-// a backspace, each a keystroke. Run it with -benchtime=500x; it reports
-// p50 and p99 in microseconds.
-func BenchmarkKeystrokeEcho(b *testing.B) {
-	s := startSSHServer(b)
-	b.Run("telnet", func(b *testing.B) {
-		c := loggedIn(b, s.server)
-		echoes(b, c.conn, c.transcript)
-	})
-	b.Run("ssh", func(b *testing.B) {
-		in, out := sshShell(b, s)
-		tr := newTranscript(out, nil)
-		tr.expect(b, ">>> ")
-		echoes(b, in, tr)
-	})
-}
-
 // echoes types b.N keystrokes (a character, a backspace, in turn) on w
 // and waits for each one's echo on tr.
 func echoes(b *testing.B, w io.Writer, tr *transcript) {

@@ -15,11 +15,12 @@ import (
 )
 
 // BenchmarkKeystrokeEcho: one key typed at the prompt to its echo, through
-// telnet and through the browser's path (telnet over a WebSocket), side by
-// side on one server. Besides ns/op it reports the p50 and p99 of the
-// round trips.
+// telnet, the browser's path (telnet over a WebSocket) and SSH (through
+// the relay), side by side on one server. Besides ns/op it reports the p50
+// and p99 of the round trips.
 func BenchmarkKeystrokeEcho(b *testing.B) {
-	s := startServer(b, "--web", "127.0.0.1:0")
+	ssh := startSSHServer(b, "--web", "127.0.0.1:0")
+	s := ssh.server
 	addr := webAddr(b, s)
 	clients := []struct {
 		name string
@@ -51,6 +52,12 @@ func BenchmarkKeystrokeEcho(b *testing.B) {
 			b.ReportMetric(float64(rtts[len(rtts)*99/100].Microseconds()), "p99-µs")
 		})
 	}
+	b.Run("ssh", func(b *testing.B) {
+		in, out := sshShell(b, ssh)
+		tr := newTranscript(out, nil)
+		tr.expect(b, ">>> ")
+		echoes(b, in, tr)
+	})
 }
 
 // BenchmarkMigrationPause: the pause a telnet session and a browser
