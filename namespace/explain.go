@@ -44,6 +44,13 @@ func (ns *Namespace) explain(c *chunk, err error, globals func() map[string]refl
 		return fmt.Errorf("the interpreter (yaegi) failed on this %s: it may not support something in it; the server's log has its words", what)
 	}
 	msg := err.Error()
+	if m := undefinedRE.FindStringSubmatch(msg); m != nil && m[2] == lastName {
+		return fmt.Errorf("%s_ has no value yet: it holds the value the last expression printed", m[1])
+	}
+	if strings.Contains(msg, lastName) { // `_` as the user typed it (last.go)
+		err = errors.New(strings.ReplaceAll(msg, lastName, "_"))
+		msg = err.Error()
+	}
 	if m := undefinedRE.FindStringSubmatch(msg); m != nil {
 		name := m[2]
 		if path := ns.stdPackage(name); path != "" && ns.pkgs[name] == "" && ns.kinds[name] == "" {

@@ -1,0 +1,67 @@
+package namespace
+
+import "testing"
+
+// TestLastValue checks `_`: the value the last expression printed, with
+// its type; unchanged by what prints nothing, fails or panics; the blank
+// identifier still discards; and carried by a migration.
+func TestLastValue(t *testing.T) {
+	ns := newTestNS(t, false)
+	runSteps(t, ns, []step{
+		{src: `_`, err: "_ has no value yet"},
+		{src: `import "fmt"`, value: noValue},
+		{src: `type Celsius float64`, value: noValue},
+		{src: `t := Celsius(21.5)`, value: noValue},
+		{src: `t * 2`, value: `Celsius(43)`},
+		{src: `_`, value: `Celsius(43)`},
+		{src: `_ + 1`, value: `Celsius(44)`},
+		{src: `_ + 1`, value: `Celsius(45)`},
+		// Statements, fmt.Println, several values, a panic: unchanged.
+		{src: `x := 1`, value: noValue},
+		{src: `fmt.Println("hi")`, value: noValue},
+		{src: `fmt.Sprint(1), 2`, err: "expected"},
+		{src: `func two() (int, int) { return 1, 2 }`, value: noValue},
+		{src: `two()`, value: `(1, 2)`},
+		{src: `[]int{1}[5]`, err: "index out of range"},
+		{src: `nosuch`, err: "undefined: nosuch"},
+		{src: `_`, value: `Celsius(45)`},
+		// The blank identifier is still blank.
+		{src: `a, _ := two()`, value: noValue},
+		{src: `for _, v := range []int{7} { x = v }`, value: noValue},
+		{src: `var _ = 3`, value: noValue},
+		{src: `x`, value: `7`},
+		{src: `_ * 2`, value: `14`},
+		{src: `y := _ + a`, value: noValue},
+		{src: `y`, value: `15`},
+		{src: `"s"`, value: `"s"`},
+		{src: `_ + "!"`, value: `"s!"`},
+		{src: `_ + 1`, err: "mismatched types"},
+		{src: `[]Celsius{t}`, value: `[]Celsius{21.5}`},
+	})
+	for _, v := range ns.Vars() {
+		if v.Name == lastName || v.Name == "_" {
+			t.Errorf(":vars lists %s", v.Name)
+		}
+	}
+	after, _ := migrate(t, ns)
+	runSteps(t, after, []step{
+		{src: `_`, value: `[]Celsius{21.5}`},
+		{src: `append(_, 3)`, value: `[]Celsius{21.5, 3}`},
+		{src: `len(_)`, value: `2`},
+	})
+}
+
+// TestHasBlank checks the cheap test before the walk.
+func TestHasBlank(t *testing.T) {
+	for _, tc := range []struct {
+		src  string
+		want bool
+	}{
+		{"x + 1", false}, {"_", true}, {"_ + 1", true}, {"a_b", false}, {"_x", false}, {"x_", false},
+		{"f(_)", true}, {"a, _ := f()", true}, {"é_", false},
+	} {
+		if got := hasBlank(tc.src); got != tc.want {
+			t.Errorf("hasBlank(%q) = %v, want %v", tc.src, got, tc.want)
+		}
+	}
+}
