@@ -83,6 +83,16 @@ func (ns *Namespace) TypeOf(ctx context.Context, src string) (typ string, err er
 	t := v.Type()
 	if t.Kind() == reflect.Interface && !v.IsNil() {
 		t = v.Elem().Type()
+	} else if !results {
+		// reflect says float64 of t*2 for a Celsius t: the interpreter's
+		// static type of the expression names it.
+		if prog, err := compile(i, ";"+rtName+".Value("+target+")"); err == nil {
+			if it := capturedType(prog); it.valid() && !it.isInterface() {
+				if name := f.itypeName(it, 0); name != "" {
+					return name, nil
+				}
+			}
+		}
 	}
 	if !results {
 		return f.typeString(t), nil
