@@ -36,6 +36,21 @@ func TestLastValue(t *testing.T) {
 		{src: `"s"`, value: `"s"`},
 		{src: `_ + "!"`, value: `"s!"`},
 		{src: `_ + 1`, err: "mismatched types"},
+		// `_` takes each value's own type, not the one it had.
+		{src: `1.5`, value: `1.5`},
+		{src: `2.5`, value: `2.5`},
+		{src: `true && !false`, value: `true`},
+		{src: `!_`, value: `false`},
+		{src: `x + 1`, value: `8`},
+		{src: `_ + 1`, value: `9`},
+		{src: `x > 1`, value: `true`},
+		{src: `1 << 3`, value: `8`},
+		{src: `_ / 3`, value: `2`},
+		{src: `nil`, value: `nil`},
+		{src: `_`, value: `2`},
+		{src: `t`, value: `Celsius(21.5)`},
+		{src: `float64(t)`, value: `21.5`},
+		{src: `_ / 2`, value: `10.75`},
 		{src: `[]Celsius{t}`, value: `[]Celsius{21.5}`},
 	})
 	for _, v := range ns.Vars() {
