@@ -253,7 +253,8 @@ func (s *Session) cmdHistory(args []string) bool {
 	first := max(0, len(entries)-n)
 	var b strings.Builder
 	for k := first; k < len(entries); k++ {
-		fmt.Fprintf(&b, "%5d  %s\n", k+1, entries[k])
+		// A multi-line input under its number, as it was typed.
+		fmt.Fprintf(&b, "%5d  %s\n", k+1, strings.ReplaceAll(entries[k], "\n", "\n       "))
 	}
 	s.printf("%s", b.String())
 	return false

@@ -448,9 +448,7 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 			continue
 		}
 		if s.charMode && strings.Count(s.chunk.String(), "\n") > 1 {
-			if whole, ok := oneLine(s.chunk.String()); ok {
-				s.hist.endInput(whole)
-			}
+			s.hist.endInput(strings.TrimRight(s.chunk.String(), "\n")) // recalled whole: recall.go
 		}
 		if err == nil {
 			s.recordChunk(s.chunk.String())
