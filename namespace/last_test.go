@@ -1,6 +1,9 @@
 package namespace
 
-import "testing"
+import (
+	"context"
+	"testing"
+)
 
 // TestLastValue checks `_`: the value the last expression printed, with
 // its type; unchanged by what prints nothing, fails or panics; the blank
@@ -57,6 +60,9 @@ func TestLastValue(t *testing.T) {
 		if v.Name == lastName || v.Name == "_" {
 			t.Errorf(":vars lists %s", v.Name)
 		}
+	}
+	if got, err := ns.TypeOf(context.Background(), "_"); err != nil || got != "[]Celsius" {
+		t.Errorf(":type _ = %q, %v; want []Celsius", got, err)
 	}
 	after, _ := migrate(t, ns)
 	runSteps(t, after, []step{

@@ -35,6 +35,18 @@ func init() {
 // function is ErrNotStatic. An untyped constant says so ("untyped int").
 // A variable of an interface type gives the type of the value it holds.
 func (ns *Namespace) TypeOf(ctx context.Context, src string) (typ string, err error) {
+	if hasBlank(src) { // `_`, the last value (last.go)
+		if c, perr := parseChunk(src); perr == nil && c.expr != nil {
+			if rewritten, ok := rewriteLast(c); ok {
+				src = rewritten
+				defer func() {
+					if err != nil {
+						err = errors.New(strings.ReplaceAll(err.Error(), lastName, "_"))
+					}
+				}()
+			}
+		}
+	}
 	expr, err := parser.ParseExpr(src)
 	if err != nil {
 		return "", fmt.Errorf("not an expression: %w", err)
