@@ -215,3 +215,11 @@ func oneResult(prog *interp.Program, c *chunk) bool {
 	}
 	return true // a conversion
 }
+
+// varName is a snapshot's variable as a user knows it: `_` for lastName.
+func varName(name string) string {
+	if name == lastName {
+		return "_"
+	}
+	return name
+}

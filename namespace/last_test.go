@@ -64,6 +64,19 @@ func TestLastValue(t *testing.T) {
 	if got, err := ns.TypeOf(context.Background(), "_"); err != nil || got != "[]Celsius" {
 		t.Errorf(":type _ = %q, %v; want []Celsius", got, err)
 	}
+	// inspect shows it as `_`.
+	_, snap, _ := carry(t, ns.Namespace)
+	desc, err := snap.Describe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, v := range desc.Vars {
+		found = found || v.Name == "_" && v.Type == "[]Celsius" && v.Value == "[]Celsius{21.5}"
+	}
+	if !found {
+		t.Errorf("Describe's vars %+v, want _ []Celsius", desc.Vars)
+	}
 	after, _ := migrate(t, ns)
 	runSteps(t, after, []step{
 		{src: `_`, value: `[]Celsius{21.5}`},
