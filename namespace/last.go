@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"reflect"
 	"sort"
+	"unsafe"
 
 	"github.com/traefik/yaegi/interp"
 )
@@ -101,6 +102,7 @@ func rewriteLast(c *chunk) (string, bool) {
 type lastKeeper struct {
 	syms   reflect.Value // yaegi's main scope; invalid: nothing to keep
 	saved  reflect.Value // the symbol before; invalid if there was none
+	typ    itype         // its type then
 	absent []string      // names the expression reads that were not in scope
 }
 
@@ -114,6 +116,12 @@ func keepLast(i *interp.Interpreter, c *chunk) lastKeeper {
 		return lastKeeper{}
 	}
 	k := lastKeeper{syms: syms, saved: syms.MapIndex(reflect.ValueOf(lastName))}
+	if scope, err := readMainScope(i); err == nil && k.saved.IsValid() {
+		if _, t, ok := scope.lookup(lastName); ok && t.valid() {
+			// The pointer itself: a compile may set the symbol's.
+			k.typ = itype{t.l, reflect.NewAt(t.v.Type().Elem(), unsafe.Pointer(t.v.Pointer()))}
+		}
+	}
 	ast.Inspect(c.expr, func(n ast.Node) bool {
 		if id, isID := n.(*ast.Ident); isID && !syms.MapIndex(reflect.ValueOf(id.Name)).IsValid() {
 			k.absent = append(k.absent, id.Name)
@@ -222,4 +230,60 @@ func varName(name string) string {
 		return "_"
 	}
 	return name
+}
+
+// sameType reports whether an expression of the interpreter's type t can
+// be assigned to `_` of type last and keep its own type: the same type,
+// by name and representation, and not an interface (whose values yaegi
+// wraps) nor an untyped constant (which takes the type of what it is
+// assigned to).
+func sameType(t, last itype) bool {
+	if !t.valid() || !last.valid() || t.isInterface() || last.isInterface() || t.isUntyped() {
+		return false
+	}
+	if t.v.Pointer() == last.v.Pointer() {
+		return true
+	}
+	f := &formatter{}
+	name := f.itypeName(t, 0)
+	return name != "" && name == f.itypeName(last, 0) && t.rtype() != nil && t.rtype() == last.rtype()
+}
+
+// isUntyped reports whether t is the type of an untyped constant.
+func (t itype) isUntyped() bool {
+	f := t.v.Elem().FieldByName("untyped")
+	return f.IsValid() && f.Kind() == reflect.Bool && f.Bool()
+}
+
+// assignLast sets `_` to v, in yaegi's global frame (what Globals reads),
+// when v is of its type; else `_` is taken out, rather than left holding
+// a value older than the last one printed. The caller holds the token.
+func assignLast(i *interp.Interpreter, v interface{}) {
+	syms, ok := mainSymbols(i)
+	if !ok {
+		return
+	}
+	sym := syms.MapIndex(reflect.ValueOf(lastName))
+	frame := reflect.ValueOf(i).Elem().FieldByName("frame")
+	if !sym.IsValid() || sym.IsNil() || !frame.IsValid() || frame.Kind() != reflect.Pointer || frame.IsNil() {
+		return
+	}
+	index := sym.Elem().FieldByName("index")
+	data := frame.Elem().FieldByName("data")
+	if !index.IsValid() || index.Kind() != reflect.Int || !data.IsValid() || data.Kind() != reflect.Slice ||
+		int(index.Int()) < 0 || int(index.Int()) >= data.Len() || data.Type().Elem() != reflect.TypeOf(reflect.Value{}) {
+		return
+	}
+	slot := *(*reflect.Value)(unsafe.Pointer(data.Index(int(index.Int())).UnsafeAddr()))
+	rv := reflect.ValueOf(v)
+	switch {
+	case !slot.CanSet():
+		syms.SetMapIndex(reflect.ValueOf(lastName), reflect.Value{})
+	case !rv.IsValid():
+		slot.Set(reflect.Zero(slot.Type()))
+	case rv.Type().AssignableTo(slot.Type()):
+		slot.Set(rv)
+	default:
+		syms.SetMapIndex(reflect.ValueOf(lastName), reflect.Value{})
+	}
 }

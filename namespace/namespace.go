@@ -435,6 +435,8 @@ type candidate struct {
 	base    int  // length of yaegi's wrapper before it
 	capture bool // hands the expression's values to __tr_rt.Value
 	last    bool // and declares lastName as the expression's one value
+	assign  bool // and its one value is assigned to lastName after (last.go)
+	expr    string
 }
 
 // candidates returns the rewritings of c to try, best first: the
@@ -489,7 +491,7 @@ func (ns *Namespace) candidates(c *chunk) []candidate {
 					name = lastTemp
 				}
 				cands = append(cands, candidate{src: ";" + name + " := " + e + "; " + rtName + ".Value(" + name + ")",
-					base: len(stmtPrefix) + len(name) + 5, capture: true, last: true})
+					base: len(stmtPrefix) + len(name) + 5, capture: true, last: true, expr: e})
 			}
 			cands = append(cands, candidate{src: value + e + ")", base: len(stmtPrefix) + len(value), capture: true})
 		}
@@ -536,6 +538,19 @@ func (ns *Namespace) evaluate(i *interp.Interpreter, c *chunk) evalResult {
 	undo := ns.forgetTypes(i, c)
 	keeper := keepLast(i, c)
 	for _, cand = range ns.candidates(c) {
+		if cand.last && !c.readsLast && keeper.typ.valid() {
+			// The common case: a value of the type `_` has already,
+			// assigned to it after, as a declaration would add a slot to
+			// yaegi's global frame at each line (last.go).
+			const value = ";" + rtName + ".Value("
+			p, perr := compile(i, value+cand.expr+")")
+			if perr == nil && sameType(capturedType(p), keeper.typ) {
+				prog, err = p, nil
+				cand = candidate{src: value + cand.expr + ")", base: len(stmtPrefix) + len(value), capture: true, assign: true}
+				break
+			}
+			keeper.undo()
+		}
 		prog, err = compile(i, cand.src)
 		if err == nil && cand.last && !oneResult(prog, c) {
 			err = errors.New("several values") // yaegi takes the first
@@ -607,6 +622,9 @@ func (ns *Namespace) evaluate(i *interp.Interpreter, c *chunk) evalResult {
 	}
 	if cand.last {
 		ns.setLast(i, c, keeper)
+	}
+	if cand.assign && len(ns.captured) == 1 {
+		assignLast(i, ns.captured[0])
 	}
 	if !cand.capture || ns.printsNothing(c.expr, ns.captured) {
 		return evalResult{}
