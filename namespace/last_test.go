@@ -2,6 +2,7 @@ package namespace
 
 import (
 	"context"
+	"reflect"
 	"testing"
 )
 
@@ -97,5 +98,45 @@ func TestHasBlank(t *testing.T) {
 		if got := hasBlank(tc.src); got != tc.want {
 			t.Errorf("hasBlank(%q) = %v, want %v", tc.src, got, tc.want)
 		}
+	}
+}
+
+// TestLastValueAssigned: a value of the type `_` already has is assigned
+// to it, in the same slot of yaegi's global frame; only another type
+// declares it again.
+func TestLastValueAssigned(t *testing.T) {
+	ns := newTestNS(t, false)
+	slot := func() int64 {
+		t.Helper()
+		syms, ok := mainSymbols(ns.in)
+		if !ok {
+			t.Fatal("no main scope")
+		}
+		sym := syms.MapIndex(reflect.ValueOf(lastName))
+		if !sym.IsValid() {
+			t.Fatal("no _")
+		}
+		return sym.Elem().FieldByName("index").Int()
+	}
+	ns.mustEval(t, "x := 41")
+	ns.mustEval(t, "x + 1")
+	first := slot()
+	for k := range 5 {
+		if got := ns.mustEval(t, "x + 1").Value; got != "42" {
+			t.Fatalf("x + 1 = %s", got)
+		}
+		if s := slot(); s != first {
+			t.Fatalf("evaluation %d: _ in slot %d, was %d: declared again", k, s, first)
+		}
+	}
+	if got := ns.mustEval(t, "_ * 2").Value; got != "84" {
+		t.Errorf("_ * 2 = %s", got)
+	}
+	ns.mustEval(t, `"s"`)
+	if slot() == first {
+		t.Error("a string went into _'s int slot")
+	}
+	if got := ns.mustEval(t, `_ + "!"`).Value; got != `"s!"` {
+		t.Errorf(`_ + "!" = %s`, got)
 	}
 }
