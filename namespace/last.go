@@ -11,11 +11,13 @@ import (
 
 // `_` is the last value printed, as in Python's REPL. Go has no such name
 // (`_` is the blank identifier), so the namespace keeps the value in a
-// global of its own, lastName, declared by the expression that printed it
-// (`__tr_last := EXPR`, with EXPR's static type: a Celsius stays a
-// Celsius), and rewrites `_` where the user's code reads it. A global, it
-// is carried by a migration like any variable; :vars leaves it out, since
-// it lists what the user declared, and `_` itself shows it.
+// global of its own, lastName, and rewrites `_` where the user's code
+// reads it. A value of the type `_` has is assigned to it (assignLast);
+// one of another type declares it again (`__tr_last := EXPR`, with EXPR's
+// static type: a Celsius stays a Celsius), which yaegi cannot take back
+// and pays for with a slot of its global frame, so not at every line. A
+// global, it is carried by a migration like any variable; :vars leaves it
+// out, since it lists what the user declared, and `_` itself shows it.
 //
 // An expression that prints nothing (statements, fmt.Println, a call with
 // no result or several) leaves `_` as it was; so does one that fails or
