@@ -9,9 +9,10 @@ import (
 // TestLastValueAndBlockAcrossMigration, over inetutils telnet: `_` holds the
 // last value printed, with its type, and a multi-line block comes back from
 // history as the block it was, both after the server handed itself (and
-// the session's namespace and history) to a new process.
+// the session's namespace and history) to a new process; and the block is
+// whole in the history at the next login.
 func TestLastValueAndBlockAcrossMigration(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, "--home", t.TempDir())
 	tr, f := ptyClient(t, "telnet", s.host(), s.port())
 	tr.expect(t, "username: ")
 	typeLine(t, f, testUser)
@@ -49,4 +50,18 @@ func TestLastValueAndBlockAcrossMigration(t *testing.T) {
 	tr.expect(t, "\r\n12\r\n>>> ")
 	typeLine(t, f, ":quit")
 	tr.wait(func(string) int { return -1 }) // until the client exits
+
+	tr, f = ptyClient(t, "telnet", s.host(), s.port())
+	tr.expect(t, "username: ")
+	typeLine(t, f, testUser)
+	tr.expect(t, "password: ")
+	typeLine(t, f, testPassword)
+	tr.expect(t, ">>> ")
+	typeLine(t, f, ":history")
+	got = tr.expect(t, ">>> ")
+	if want := "for i := 0; i < 4; i++ {\r\n       n += i\r\n       }\r\n"; strings.Count(got, want) != 2 {
+		t.Errorf(":history at the next login: %q, want the block twice as %q", got, want)
+	}
+	typeLine(t, f, ":quit")
+	tr.wait(func(string) int { return -1 })
 }

@@ -45,7 +45,9 @@ func TestReadHistory(t *testing.T) {
 		{"missing", filepath.Join(dir, "none"), nil, false},
 		{"good", write("good", "\"x := 1\"\n\"x + 1\"\n"), []string{"x := 1", "x + 1"}, false},
 		{"not quoted", write("bad", "\"x\"\nrm -rf /\n"), nil, true},
-		{"a newline inside", write("nl", strconv.Quote("a\nb")+"\n"), nil, true},
+		{"a block", write("nl", strconv.Quote("for {\nbreak\n}")+"\n"), []string{"for {\nbreak\n}"}, false},
+		{"a carriage return", write("cr", strconv.Quote("a\rb")+"\n"), nil, true},
+		{"a newline at the end", write("nlend", strconv.Quote("a\n")+"\n"), nil, true},
 		{"too large", write("big", big), nil, true},
 		{"binary", write("bin", "\x00\xff\xfe"), nil, true},
 		{"a symbolic link", filepath.Join(dir, "link"), nil, true},
@@ -65,12 +67,12 @@ func TestWriteHistory(t *testing.T) {
 	if err := writeHistory(p, []string{"a", "b"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeHistory(p, []string{"b", "c"}); err != nil {
+	if err := writeHistory(p, []string{"b", "c", "for {\n  break\n}"}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := readHistory(p)
-	if err != nil || strings.Join(got, " ") != "a b c" {
-		t.Errorf("history %q, %v; want a b c", got, err)
+	if err != nil || strings.Join(got, " ") != "a b c for {\n  break\n}" {
+		t.Errorf("history %q, %v; want a b c and the block", got, err)
 	}
 	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
