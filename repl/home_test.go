@@ -3,6 +3,7 @@ package repl
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -196,4 +197,36 @@ func TestSaveLoad(t *testing.T) {
 	if !strings.Contains(got, "line 2") || strings.Contains(got, "c := 3") {
 		t.Errorf(":load of a file with an error: %q", got)
 	}
+}
+
+// FuzzReadHistory: any file is read without panicking, and what it gives
+// is written as a file that reads back (multi-line inputs included).
+func FuzzReadHistory(f *testing.F) {
+	f.Add("\"x := 1\"\n\"x + 1\"\n")
+	f.Add(strconv.Quote("for {\nbreak\n}") + "\n")
+	f.Add("\"a\\rb\"\n\x00")
+	f.Fuzz(func(t *testing.T, content string) {
+		dir := t.TempDir()
+		p := filepath.Join(dir, "in")
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readHistory(p)
+		if err != nil || len(got) == 0 {
+			return
+		}
+		q := filepath.Join(dir, historyFile)
+		if err := writeHistory(q, got); err != nil {
+			t.Fatal(err)
+		}
+		again, err := readHistory(q)
+		if err != nil {
+			t.Fatalf("%q written, then not read: %v", got, err)
+		}
+		for _, e := range again {
+			if !slices.Contains(got, e) {
+				t.Errorf("%q written, %q read back", got, e)
+			}
+		}
+	})
 }
