@@ -476,8 +476,8 @@ func (ns *Namespace) candidates(c *chunk) []candidate {
 		// which it grows and copies with every evaluation: x+1 took 100 µs
 		// at first and 250 µs 4,000 evaluations later. Inside a function
 		// literal it is worse: a call of one copies the global frame.
-		// With one value, it is `_` too (last.go): the first try, which
-		// fails to compile for none or several.
+		// With one value, it is `_` too (last.go): the first try, refused
+		// for an expression of no value or several (oneResult).
 		const value = ";" + rtName + ".Value("
 		const last = ";" + lastName + " := "
 		for _, r := range render {
@@ -539,9 +539,9 @@ func (ns *Namespace) evaluate(i *interp.Interpreter, c *chunk) evalResult {
 	keeper := keepLast(i, c)
 	for _, cand = range ns.candidates(c) {
 		if cand.last && !c.readsLast && keeper.typ.valid() {
-			// The common case: a value of the type `_` has already,
-			// assigned to it after, as a declaration would add a slot to
-			// yaegi's global frame at each line (last.go).
+			// The common case, a value of the type `_` already has, is
+			// assigned to it once it ran: declaring `_` again would add
+			// a slot to yaegi's global frame at each line (last.go).
 			const value = ";" + rtName + ".Value("
 			p, perr := compile(i, value+cand.expr+")")
 			if perr == nil && sameType(capturedType(p), keeper.typ) {
