@@ -161,19 +161,34 @@ func testTerminalClient(t *testing.T, s *server, tr *transcript, f *os.File) {
 		io.WriteString(f, "23"+k[0]+"1"+k[1]+"4\r")
 		tr.expect(t, "\n1234\r\n>>> ")
 	}
-	// Up recalls a multi-line input whole, as one line that runs again.
+	// Up recalls a multi-line input as the block it was: its first line,
+	// then each Enter brings the next at the continuation prompt.
 	for _, l := range []string{"s := 0", "for i := 1; i <= 3; i++ {", "s += i", "}"} {
 		typeLine(t, f, l)
 	}
-	io.WriteString(f, "\x1b[A\r")
-	tr.expect(t, "for i := 1; i <= 3; i++ { s += i; }")
+	tr.expect(t, ">>> ")
+	io.WriteString(f, "\x1b[A")
+	tr.expect(t, "for i := 1; i <= 3; i++ {")
+	io.WriteString(f, "\r")
+	tr.expect(t, "... s += i")
+	io.WriteString(f, "\x15s += 10 * i\r") // the body edited: Ctrl-U, retyped
+	tr.expect(t, "... }")
+	io.WriteString(f, "\r")
+	tr.expect(t, ">>> ")
 	typeLine(t, f, "s")
-	tr.expect(t, "\n12\r\n>>> ")
+	tr.expect(t, "\n66\r\n>>> ")
 	typeLine(t, f, "z := 6")
 	tr.expect(t, ">>> ")
 	typeLine(t, f, "z * 7")
 	tr.expect(t, "42")
 	tr.expect(t, ">>> ")
+	// _ is the last value printed.
+	typeLine(t, f, "_ + 1")
+	tr.expect(t, "\n43\r\n>>> ")
+	typeLine(t, f, "z = _")
+	tr.expect(t, ">>> ")
+	typeLine(t, f, "_ * 2")
+	tr.expect(t, "\n86\r\n>>> ")
 	// Ctrl-C interrupts a loop.
 	typeLine(t, f, "for {}")
 	io.WriteString(f, "\x03")

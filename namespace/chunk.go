@@ -41,13 +41,14 @@ type chunk struct {
 	expr  ast.Expr       // the expression, when the chunk is one expression statement
 	hasGo bool           // contains a go statement
 
-	imports  []importSpec
-	declared map[string]string // top-level name → "var", "const", "type" or "func"
-	consts   map[string]bool   // every constant the chunk declares, at any level
-	journal  string            // source of its declarations other than var
-	types    []typeDecl        // struct types it declares
-	extra    *extraDecls       // compiled with it, when Restore replays it
-	retried  bool              // the second rewriting of its ranges (rangerewrite.go)
+	imports   []importSpec
+	declared  map[string]string // top-level name → "var", "const", "type" or "func"
+	consts    map[string]bool   // every constant the chunk declares, at any level
+	journal   string            // source of its declarations other than var
+	types     []typeDecl        // struct types it declares
+	extra     *extraDecls       // compiled with it, when Restore replays it
+	retried   bool              // the second rewriting of its ranges (rangerewrite.go)
+	readsLast bool              // `_` was rewritten as lastName (last.go)
 }
 
 type importSpec struct {

@@ -96,7 +96,7 @@ func (s *Snapshot) Describe() (Description, error) {
 	for k, v := range s.Vars {
 		t := d.env.source(v.Type, v.At)
 		w := d.newWriter(describeMaxValue)
-		vd := VarDescription{Name: v.Name, Type: d.env.display(v.Type, describeMaxType), Carried: v.Value != 0}
+		vd := VarDescription{Name: varName(v.Name), Type: d.env.display(v.Type, describeMaxType), Carried: v.Value != 0}
 		if d.valid(v.Value) {
 			vd.Node = v.Value
 		}

@@ -39,11 +39,22 @@ var (
 func (ns *Namespace) explain(c *chunk, err error, globals func() map[string]reflect.Value) error {
 	var ie *internalError
 	if errors.As(err, &ie) {
+		if seq, ok := ns.rangeOverFunc(c, globals); ok {
+			return fmt.Errorf("range over a function (%s; Go 1.23's iterators) is not supported by the interpreter (yaegi): "+
+				"call it with the loop's body as the yield function, %s(func(v T) bool { ...; return true })", seq, seq)
+		}
 		what := construct(c)
 		log.Printf("namespace: yaegi internal error on %s: %v", what, ie.p)
 		return fmt.Errorf("the interpreter (yaegi) failed on this %s: it may not support something in it; the server's log has its words", what)
 	}
 	msg := err.Error()
+	if m := undefinedRE.FindStringSubmatch(msg); m != nil && m[2] == lastName {
+		return fmt.Errorf("%s_ has no value yet: it holds the value the last expression printed", m[1])
+	}
+	if strings.Contains(msg, lastName) { // `_` as the user typed it (last.go)
+		err = errors.New(strings.ReplaceAll(msg, lastName, "_"))
+		msg = err.Error()
+	}
 	if m := undefinedRE.FindStringSubmatch(msg); m != nil {
 		name := m[2]
 		if path := ns.stdPackage(name); path != "" && ns.pkgs[name] == "" && ns.kinds[name] == "" {
@@ -78,6 +89,39 @@ func (ns *Namespace) explain(c *chunk, err error, globals func() map[string]refl
 		return errors.New(goRuntimeIndex)
 	}
 	return err
+}
+
+// rangeOverFunc returns the first range expression in c that is a
+// function: a literal, a function the session declared, or a variable
+// holding one.
+func (ns *Namespace) rangeOverFunc(c *chunk, globals func() map[string]reflect.Value) (seq string, found bool) {
+	if c.file == nil || !hasRange(c.src) {
+		return "", false
+	}
+	var g map[string]reflect.Value
+	ast.Inspect(c.file, func(n ast.Node) bool {
+		r, ok := n.(*ast.RangeStmt)
+		if !ok || found {
+			return !found
+		}
+		switch x := r.X.(type) {
+		case *ast.FuncLit:
+			seq, found = "a function literal", true
+		case *ast.Ident:
+			if ns.kinds[x.Name] == "func" {
+				seq, found = x.Name, true
+				break
+			}
+			if g == nil && globals != nil {
+				g = globals()
+			}
+			if v, ok := g[x.Name]; ok && v.IsValid() && v.Kind() == reflect.Func {
+				seq, found = x.Name, true
+			}
+		}
+		return !found
+	})
+	return seq, found
 }
 
 // construct names what a chunk is, for a sentence.

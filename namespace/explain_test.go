@@ -67,3 +67,24 @@ func TestInternalErrorNamed(t *testing.T) {
 		t.Errorf("explain = %q, want it to begin %q without yaegi's words", got, want)
 	}
 }
+
+// TestRangeOverFunc checks that a range over a function, which yaegi
+// cannot compile, is named as such, in every form it is recognised in,
+// and that the namespace goes on.
+func TestRangeOverFunc(t *testing.T) {
+	ns := newTestNS(t, false)
+	const want = "range over a function"
+	runSteps(t, ns, []step{
+		{src: `func count(yield func(int) bool) { for i := 0; i < 3; i++ { if !yield(i) { return } } }`, value: noValue},
+		{src: `seq := count`, value: noValue},
+		{src: `total := 0`, value: noValue},
+		{src: `for x := range count { total += x }`, err: want + " (count;"},
+		{src: `for x := range seq { total += x }`, err: want + " (seq;"},
+		{src: `for x := range func(yield func(int) bool) {} { total += x }`, err: want + " (a function literal;"},
+		{src: `if true { for range seq {} }`, err: want},
+		{src: `count(func(x int) bool { total += x; return true })`, value: noValue},
+		{src: `total`, value: `3`},
+		{src: `for i := range 3 { total += i }`, value: noValue},
+		{src: `total`, value: `6`},
+	})
+}

@@ -379,6 +379,8 @@ func (f *formatter) structValue(v reflect.Value, it itype, elide bool, depth int
 			f.b.WriteString(name)
 		} else if info != nil {
 			f.b.WriteString(info.name)
+		} else {
+			f.b.WriteString(f.structType(t, it)) // a literal of a struct type
 		}
 	}
 	var fields []itype
@@ -411,6 +413,40 @@ func (f *formatter) structValue(v reflect.Value, it itype, elide bool, depth int
 		f.value(v.Field(i), ft, isBasic(v.Field(i).Kind()), depth+1)
 	}
 	f.b.WriteByte('}')
+}
+
+// structType spells a struct type that has no name in the session the way
+// Go's %#v does (struct { A int; B string }), with the field names the code
+// declared when the interpreter's type is known (reflect's are renamed).
+func (f *formatter) structType(t reflect.Type, it itype) string {
+	var fields []string
+	under := it.underlying()
+	if under.valid() && under.cat() == "structT" && len(under.fields()) == t.NumField() {
+		for k, fl := range under.fields() {
+			typ := f.itypeName(fl.typ, 1)
+			if typ == "" {
+				typ = f.typeString(t.Field(k).Type)
+			}
+			if fl.embed {
+				fields = append(fields, typ)
+			} else {
+				fields = append(fields, fl.name+" "+typ)
+			}
+		}
+	} else {
+		for k := range t.NumField() {
+			fl := t.Field(k)
+			if fl.Anonymous {
+				fields = append(fields, f.typeString(fl.Type))
+			} else {
+				fields = append(fields, fl.Name+" "+f.typeString(fl.Type))
+			}
+		}
+	}
+	if len(fields) == 0 {
+		return "struct {}"
+	}
+	return "struct { " + strings.Join(fields, "; ") + " }"
 }
 
 // typeString is t as Go source would spell it, with the declared names of

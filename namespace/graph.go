@@ -75,7 +75,7 @@ func (s *Snapshot) Graph() (Graph, error) {
 		}
 		t := b.d.env.source(v.Type, v.At)
 		at := len(b.g.Nodes)
-		b.g.Nodes = append(b.g.Nodes, GraphNode{ID: "v" + strconv.Itoa(k), Var: v.Name, Type: b.d.env.display(v.Type, graphMaxRow)})
+		b.g.Nodes = append(b.g.Nodes, GraphNode{ID: "v" + strconv.Itoa(k), Var: varName(v.Name), Type: b.d.env.display(v.Type, graphMaxRow)})
 		switch _, seen := b.ids[v.Value]; {
 		case v.Value == 0:
 			b.g.Nodes[at].NoValue = true

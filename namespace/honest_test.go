@@ -37,6 +37,15 @@ func TestHonestOutput(t *testing.T) {
 		// yaegi keeps no type of its own for what an interface{} holds.
 		{src: `[]interface{}{t, 1}`, value: `[]interface{}{21.5, 1}`},
 		{src: `temps`, value: `map[string]Celsius{"in":21}`},
+		// Types the session did not declare, held by an interface{}.
+		{src: `any([]int{1})`, value: `[]int{1}`},
+		{src: `any(struct{ A int }{1})`, value: `struct { A int }{A:1}`},
+		{src: `[]any{1, "a", struct{ B string }{"x"}, map[string]int{"k": 1}, [2]bool{true}}`,
+			value: `[]interface{}{1, "a", struct { B string }{B:"x"}, map[string]int{"k":1}, [2]bool{true, false}}`},
+		{src: `any(struct{}{})`, value: `struct {}{}`},
+		{src: `any(struct{ N int; R Rect }{1, Rect{}})`, value: `struct { N int; R Rect }{N:1, R:Rect{W:0, H:0}}`},
+		{src: `[]struct{ A int }{{1}}`, value: `[]struct { A int }{{A:1}}`},
+		{src: `any(&struct{ A int }{2})`, value: `&struct { A int }{A:2}`},
 		{src: `st`, value: `Stack[int]{items:[]int(nil)}`},
 		{src: `e`, value: `errors.New("boom 7")`},
 		{src: `[]error{e}`, value: `[]error{errors.New("boom 7")}`},

@@ -210,6 +210,14 @@ func (ns *Namespace) eval(ctx context.Context, src string, extra *extraDecls) (R
 			}
 		}
 	}
+	if hasBlank(c.src) {
+		if rewritten, ok := rewriteLast(c); ok {
+			if rc, err := parseChunkReserved(rewritten, true); err == nil {
+				rc.extra, rc.journal, rc.readsLast = c.extra, c.journal, true
+				c = rc
+			}
+		}
+	}
 	if ctx.Err() != nil {
 		ns.release()
 		return Result{}, ErrInterrupted
@@ -426,6 +434,9 @@ type candidate struct {
 	src     string
 	base    int  // length of yaegi's wrapper before it
 	capture bool // hands the expression's values to __tr_rt.Value
+	last    bool // and declares lastName as the expression's one value
+	assign  bool // and its one value is assigned to lastName after (last.go)
+	expr    string
 }
 
 // candidates returns the rewritings of c to try, best first: the
@@ -465,9 +476,23 @@ func (ns *Namespace) candidates(c *chunk) []candidate {
 		// which it grows and copies with every evaluation: x+1 took 100 µs
 		// at first and 250 µs 4,000 evaluations later. Inside a function
 		// literal it is worse: a call of one copies the global frame.
+		// With one value, it is `_` too (last.go): the first try, refused
+		// for an expression of no value or several (oneResult).
 		const value = ";" + rtName + ".Value("
+		const last = ";" + lastName + " := "
 		for _, r := range render {
 			e := r(c.offset(c.expr.Pos()), c.offset(c.expr.End()))
+			if c.extra == nil {
+				// yaegi reads lastName in a chunk that declares it as the
+				// new one: one that reads `_` declares a temporary, which
+				// lastName takes after (setLast).
+				name := lastName
+				if c.readsLast {
+					name = lastTemp
+				}
+				cands = append(cands, candidate{src: ";" + name + " := " + e + "; " + rtName + ".Value(" + name + ")",
+					base: len(stmtPrefix) + len(name) + 5, capture: true, last: true, expr: e})
+			}
 			cands = append(cands, candidate{src: value + e + ")", base: len(stmtPrefix) + len(value), capture: true})
 		}
 	}
@@ -511,9 +536,30 @@ func (ns *Namespace) evaluate(i *interp.Interpreter, c *chunk) evalResult {
 	var cand candidate
 	var err error
 	undo := ns.forgetTypes(i, c)
+	keeper := keepLast(i, c)
 	for _, cand = range ns.candidates(c) {
-		if prog, err = compile(i, cand.src); err == nil {
+		if cand.last && !c.readsLast && keeper.typ.valid() {
+			// The common case, a value of the type `_` already has, is
+			// assigned to it once it ran: declaring `_` again would add
+			// a slot to yaegi's global frame at each line (last.go).
+			const value = ";" + rtName + ".Value("
+			p, perr := compile(i, value+cand.expr+")")
+			if perr == nil && sameType(capturedType(p), keeper.typ) {
+				prog, err = p, nil
+				cand = candidate{src: value + cand.expr + ")", base: len(stmtPrefix) + len(value), capture: true, assign: true}
+				break
+			}
+			keeper.undo()
+		}
+		prog, err = compile(i, cand.src)
+		if err == nil && cand.last && !oneResult(prog, c) {
+			err = errors.New("several values") // yaegi takes the first
+		}
+		if err == nil {
 			break
+		}
+		if cand.last {
+			keeper.undo()
 		}
 	}
 	if err != nil {
@@ -555,7 +601,11 @@ func (ns *Namespace) evaluate(i *interp.Interpreter, c *chunk) evalResult {
 	ns.compiled(c)
 
 	ns.captured = nil
+	if !cand.last {
+		keeper.undo() // a try that declared it failed to compile
+	}
 	if _, err := i.Execute(prog); err != nil {
+		keeper.undo()
 		var p interp.Panic
 		if errors.As(err, &p) {
 			if e, ok := p.Value.(error); ok && yaegiPos.MatchString(e.Error()) {
@@ -569,6 +619,12 @@ func (ns *Namespace) evaluate(i *interp.Interpreter, c *chunk) evalResult {
 	}
 	if len(c.types) > 0 {
 		ns.learnTypes(i, c)
+	}
+	if cand.last {
+		ns.setLast(i, c, keeper)
+	}
+	if cand.assign && len(ns.captured) == 1 {
+		assignLast(i, ns.captured[0])
 	}
 	if !cand.capture || ns.printsNothing(c.expr, ns.captured) {
 		return evalResult{}
@@ -821,7 +877,7 @@ func (ns *Namespace) Vars() []Var {
 	for name, v := range i.Globals() {
 		// Only what the user declared: not the variables of top-level
 		// loops and ifs, which yaegi makes global too.
-		if ns.kinds[name] != "var" || !v.IsValid() {
+		if ns.kinds[name] != "var" || !v.IsValid() || name == lastName || name == "_" {
 			continue
 		}
 		var it itype

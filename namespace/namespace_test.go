@@ -162,7 +162,7 @@ func TestPrinting(t *testing.T) {
 		{src: "map[string]*Point{\"p\": &p}", value: "map[string]*Point{\"p\":&Point{X:1, Y:2}}"},
 		{src: "type secret struct{ name string; n int }", value: noValue},
 		{src: `secret{"s", 1}`, value: `secret{name:"s", n:1}`},
-		{src: "struct{ A int }{7}", value: "{A:7}"},
+		{src: "struct{ A int }{7}", value: "struct { A int }{A:7}"},
 		{src: "type Celsius float64", value: noValue},
 		{src: "Celsius(21.5)", value: "Celsius(21.5)"},
 		{src: "func twice(n int) int { return 2 * n }", value: noValue},

@@ -123,7 +123,8 @@ func (ns *Namespace) Snapshot(drop ...string) (Snapshot, []string, error) {
 	var names []string
 	for name := range globals {
 		// Declared by the user: not a top-level loop's variable.
-		if _, ok := scope.isVar(name); ok && ns.kinds[name] == "var" && name != "_" && !strings.HasPrefix(name, reservedPrefix) {
+		// And `_`, the last value (last.go).
+		if _, ok := scope.isVar(name); ok && (ns.kinds[name] == "var" && name != "_" && !strings.HasPrefix(name, reservedPrefix) || name == lastName) {
 			names = append(names, name)
 		}
 	}
@@ -292,7 +293,7 @@ func (s *Snapshot) check() error {
 	seen := map[string]bool{}
 	for _, v := range s.Vars {
 		switch {
-		case !token.IsIdentifier(v.Name) || v.Name == "_" || strings.HasPrefix(v.Name, reservedPrefix):
+		case !token.IsIdentifier(v.Name) || v.Name == "_" || strings.HasPrefix(v.Name, reservedPrefix) && v.Name != lastName:
 			return fmt.Errorf("bad variable name %q", v.Name)
 		case seen[v.Name]:
 			return fmt.Errorf("variable %s twice", v.Name)
@@ -557,7 +558,9 @@ func (r *restorer) checkVars(vars []int) func(i *interp.Interpreter) error {
 		}
 		r.ns.mu.Unlock()
 		for _, k := range vars {
-			r.ns.kinds[r.s.Vars[k].Name] = "var"
+			if name := r.s.Vars[k].Name; name != lastName {
+				r.ns.kinds[name] = "var"
+			}
 		}
 		return nil
 	}

@@ -35,6 +35,18 @@ func init() {
 // function is ErrNotStatic. An untyped constant says so ("untyped int").
 // A variable of an interface type gives the type of the value it holds.
 func (ns *Namespace) TypeOf(ctx context.Context, src string) (typ string, err error) {
+	if hasBlank(src) { // `_`, the last value (last.go)
+		if c, perr := parseChunk(src); perr == nil && c.expr != nil {
+			if rewritten, ok := rewriteLast(c); ok {
+				src = rewritten
+				defer func() {
+					if err != nil {
+						err = errors.New(strings.ReplaceAll(err.Error(), lastName, "_"))
+					}
+				}()
+			}
+		}
+	}
 	expr, err := parser.ParseExpr(src)
 	if err != nil {
 		return "", fmt.Errorf("not an expression: %w", err)
@@ -83,6 +95,16 @@ func (ns *Namespace) TypeOf(ctx context.Context, src string) (typ string, err er
 	t := v.Type()
 	if t.Kind() == reflect.Interface && !v.IsNil() {
 		t = v.Elem().Type()
+	} else if !results {
+		// reflect says float64 of t*2 for a Celsius t: the interpreter's
+		// static type of the expression names it.
+		if prog, err := compile(i, ";"+rtName+".Value("+target+")"); err == nil {
+			if it := capturedType(prog); it.valid() && !it.isInterface() {
+				if name := f.itypeName(it, 0); name != "" {
+					return name, nil
+				}
+			}
+		}
 	}
 	if !results {
 		return f.typeString(t), nil

@@ -20,6 +20,10 @@ func TestTypeOf(t *testing.T) {
 		`p := Point{1, 2}`,
 		`xs := []string{"a"}`,
 		`var e error`,
+		`type Celsius float64`,
+		`t := Celsius(21.5)`,
+		`temps := []Celsius{t}`,
+		`v := any(t)`,
 	} {
 		ns.mustEval(t, src)
 	}
@@ -36,6 +40,14 @@ func TestTypeOf(t *testing.T) {
 		{"bump()", "(int, error)", ""},
 		{"strings.Split(\"a,b\", \",\")", "[]string", ""},
 		{"p.Norm", "func() int", ""},
+		// What the session declared, as it spells it (reflect: float64).
+		{"t", "Celsius", ""},
+		{"t * 2", "Celsius", ""},
+		{"-t", "Celsius", ""},
+		{"temps", "[]Celsius", ""},
+		{"temps[0] + 1", "Celsius", ""},
+		{"float64(t)", "float64", ""},
+		{"v", "float64", ""}, // an interface{} keeps no declared type
 		{"bump() + 1", "", "depends on a call"},
 		{"x +", "", "not an expression"},
 		{"nope", "", "undefined"},

@@ -66,10 +66,15 @@ func (s *Session) command(line string) (quit bool) {
 
 func (s *Session) cmdHelp([]string) bool {
 	var b strings.Builder
-	b.WriteString("Type Go: expressions print their value; declarations (import, type, func, const, var)\n" +
-		"and statements run in this session's own namespace. Unfinished input (an open brace,\n" +
-		"an unfinished call) continues on a '... ' line. Ctrl-C interrupts an evaluation or\n" +
-		"abandons the input; Ctrl-D on an empty line logs out. `import \"sys\"` gives sys.Version.\n\n")
+	b.WriteString("Type Go: expressions print their value, and _ holds the last one printed; declarations\n" +
+		"(import, type, func, const, var) and statements run in this session's own namespace.\n" +
+		"Unfinished input (an open brace, an unfinished call) continues on a '... ' line. Up\n" +
+		"recalls what you typed; a multi-line input comes back at its first line, and each Enter\n" +
+		"brings the next. Ctrl-C interrupts an evaluation or abandons the input; Ctrl-D on an\n" +
+		"empty line logs out. `import \"sys\"` gives sys.Version.\n" +
+		"Not there (the interpreter, yaegi, lacks them): range over a function (Go 1.23); and\n" +
+		"fmt's %T of a type declared here names what it is made of (float64, not Celsius;\n" +
+		":type names it).\n\n")
 	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
 	for _, c := range commands {
 		fmt.Fprintf(tw, "  :%s\t%s\n", c.name, c.help)
@@ -264,7 +269,8 @@ func (s *Session) cmdHistory(args []string) bool {
 	first := max(0, len(entries)-n)
 	var b strings.Builder
 	for k := first; k < len(entries); k++ {
-		fmt.Fprintf(&b, "%5d  %s\n", k+1, entries[k])
+		// A multi-line input under its number, as it was typed.
+		fmt.Fprintf(&b, "%5d  %s\n", k+1, strings.ReplaceAll(entries[k], "\n", "\n       "))
 	}
 	s.printf("%s", b.String())
 	return false

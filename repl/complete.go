@@ -87,6 +87,10 @@ func completeFrom(word string, names []string) namespace.Completion {
 // the candidates listed; any other key is left to x/term. It runs inside
 // term.Terminal's ReadLine, with the terminal's lock released.
 func (e *charEditor) tab(line string, pos int, key rune) (string, int, bool) {
+	if key >= keyRecallUp && key <= keyReplay {
+		e.tabbed = false
+		return e.recallKey(line, pos, key)
+	}
 	if key != '\t' || e.complete == nil {
 		e.tabbed = false
 		return "", 0, false

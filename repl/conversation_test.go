@@ -58,18 +58,35 @@ func TestLogoutEndsWithBye(t *testing.T) {
 	}
 }
 
-// TestMultiLineRecall: Up after a multi-line input recalls it whole, as one
-// line that runs again.
+// TestMultiLineRecall: Up after a multi-line input recalls it as the block
+// it was: its first line, then each Enter brings the next at the
+// continuation prompt, to keep or edit; it runs whole, and the history
+// keeps each block whole.
 func TestMultiLineRecall(t *testing.T) {
+	loop := "for i := 0; i < 3; i++ {\r  x += i\r}\r"
 	sess, client := charSession(t, testServer(t),
-		"x := 0\rfor i := 0; i < 3; i++ {\r\tx += i\r}\r"+ // x is 3
-			"\x1b[A\r"+ // the loop again: 6
-			"x\r:quit\r")
+		"x := 0\r"+loop+ // x is 3
+			"\x1b[A\r\r\r"+ // the loop again: 6
+			"x\r"+
+			"\x1b[A\x1b[A\r\x15  x += 10 * i\r\r"+ // the loop, its body edited: 36
+			"x\r"+
+			"\x1b[A\x1b[A\x1b[B\r"+ // Up twice, Down: x
+			":history 3\r:quit\r")
 	got := readAll(t, client)
-	if !strings.Contains(got, "\r\n6\r\n") {
-		t.Errorf("the recalled loop did not run again; the client saw %q", got)
+	for _, want := range []string{
+		">>> for i := 0; i < 3; i++ {\r\n...   x += i\r\n... }\r\n>>> x\r\n6\r\n",
+		"\r\n36\r\n>>> :history", // Up, Up, Down: x again
+		"    4  for i := 0; i < 3; i++ {\r\n         x += 10 * i\r\n       }\r\n    5  x\r\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the client saw %q, without %q", got, want)
+		}
 	}
-	want := []string{"x := 0", "for i := 0; i < 3; i++ { x += i; }", "x", ":quit"}
+	if n := strings.Count(got, "\r\n36\r\n"); n != 2 {
+		t.Errorf("36 printed %d times, want 2 (the edited loop, then x twice): %q", n, got)
+	}
+	block := "for i := 0; i < 3; i++ {\n  x += i\n}"
+	want := []string{"x := 0", block, "x", strings.Replace(block, "x += i", "x += 10 * i", 1), "x", ":history 3", ":quit"}
 	if h := sess.hist.Entries(); !slices.Equal(h, want) {
 		t.Errorf("history %q, want %q", h, want)
 	}

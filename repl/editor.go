@@ -47,6 +47,11 @@ type charEditor struct {
 	complete completeFunc
 	tabbed   bool
 
+	// reader is the client's input as the terminal reads it, and recall
+	// the state of Up and Down (recall.go); used by ReadLine's goroutine.
+	reader *recallReader
+	recall recallState
+
 	mu            sync.Mutex
 	t             *term.Terminal // replaced after Ctrl-C; guarded by mu
 	width, height int            // guarded by mu
@@ -54,10 +59,11 @@ type charEditor struct {
 }
 
 func newCharEditor(in io.Reader, out io.Writer, h *history) *charEditor {
+	r := &recallReader{r: in}
 	e := &charEditor{rw: struct {
 		io.Reader
 		io.Writer
-	}{in, out}, history: h, width: 80, height: 24}
+	}{r, out}, history: h, width: 80, height: 24, reader: r, recall: recallState{index: -1}}
 	e.t = e.newTerminalLocked()
 	return e
 }
@@ -81,6 +87,7 @@ func (e *charEditor) ReadLine(prompt string) (string, error) {
 	t := e.t
 	e.prompt = prompt
 	e.mu.Unlock()
+	e.startLine(prompt)
 	t.SetPrompt(prompt)
 	line, err := t.ReadLine()
 	return e.finish(line, err)
@@ -93,6 +100,7 @@ func (e *charEditor) ReadPassword(prompt string) (string, error) {
 
 func (e *charEditor) finish(line string, err error) (string, error) {
 	if errors.Is(err, errInterrupt) {
+		e.recall.replay = nil
 		// The terminal still holds the abandoned line and offers no way to
 		// clear it: start a fresh one (the history is ours and stays).
 		e.mu.Lock()

@@ -137,7 +137,8 @@ func readHistory(path string) ([]string, error) {
 	sc.Buffer(nil, maxHistoryBytes)
 	for n := 1; sc.Scan(); n++ {
 		e, err := strconv.Unquote(sc.Text())
-		if err != nil || strings.ContainsAny(e, "\r\n") {
+		// A multi-line input is one entry, its lines joined by newlines.
+		if err != nil || strings.Contains(e, "\r") || strings.HasPrefix(e, "\n") || strings.HasSuffix(e, "\n") {
 			return nil, fmt.Errorf("%s:%d: not a history entry", path, n)
 		}
 		entries = append(entries, e)

@@ -3,6 +3,7 @@ package repl
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,7 +46,9 @@ func TestReadHistory(t *testing.T) {
 		{"missing", filepath.Join(dir, "none"), nil, false},
 		{"good", write("good", "\"x := 1\"\n\"x + 1\"\n"), []string{"x := 1", "x + 1"}, false},
 		{"not quoted", write("bad", "\"x\"\nrm -rf /\n"), nil, true},
-		{"a newline inside", write("nl", strconv.Quote("a\nb")+"\n"), nil, true},
+		{"a block", write("nl", strconv.Quote("for {\nbreak\n}")+"\n"), []string{"for {\nbreak\n}"}, false},
+		{"a carriage return", write("cr", strconv.Quote("a\rb")+"\n"), nil, true},
+		{"a newline at the end", write("nlend", strconv.Quote("a\n")+"\n"), nil, true},
 		{"too large", write("big", big), nil, true},
 		{"binary", write("bin", "\x00\xff\xfe"), nil, true},
 		{"a symbolic link", filepath.Join(dir, "link"), nil, true},
@@ -65,12 +68,12 @@ func TestWriteHistory(t *testing.T) {
 	if err := writeHistory(p, []string{"a", "b"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeHistory(p, []string{"b", "c"}); err != nil {
+	if err := writeHistory(p, []string{"b", "c", "for {\n  break\n}"}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := readHistory(p)
-	if err != nil || strings.Join(got, " ") != "a b c" {
-		t.Errorf("history %q, %v; want a b c", got, err)
+	if err != nil || strings.Join(got, " ") != "a b c for {\n  break\n}" {
+		t.Errorf("history %q, %v; want a b c and the block", got, err)
 	}
 	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
@@ -194,4 +197,36 @@ func TestSaveLoad(t *testing.T) {
 	if !strings.Contains(got, "line 2") || strings.Contains(got, "c := 3") {
 		t.Errorf(":load of a file with an error: %q", got)
 	}
+}
+
+// FuzzReadHistory: any file is read without panicking, and what it gives
+// is written as a file that reads back (multi-line inputs included).
+func FuzzReadHistory(f *testing.F) {
+	f.Add("\"x := 1\"\n\"x + 1\"\n")
+	f.Add(strconv.Quote("for {\nbreak\n}") + "\n")
+	f.Add("\"a\\rb\"\n\x00")
+	f.Fuzz(func(t *testing.T, content string) {
+		dir := t.TempDir()
+		p := filepath.Join(dir, "in")
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readHistory(p)
+		if err != nil || len(got) == 0 {
+			return
+		}
+		q := filepath.Join(dir, historyFile)
+		if err := writeHistory(q, got); err != nil {
+			t.Fatal(err)
+		}
+		again, err := readHistory(q)
+		if err != nil {
+			t.Fatalf("%q written, then not read: %v", got, err)
+		}
+		for _, e := range again {
+			if !slices.Contains(got, e) {
+				t.Errorf("%q written, %q read back", got, e)
+			}
+		}
+	})
 }

@@ -476,9 +476,7 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 		}
 		s.srv.cfg.Observer.Evaluated(outcome(err), time.Since(began))
 		if s.charMode && strings.Count(s.chunk.String(), "\n") > 1 {
-			if whole, ok := oneLine(s.chunk.String()); ok {
-				s.hist.endInput(whole)
-			}
+			s.hist.endInput(strings.TrimRight(s.chunk.String(), "\n")) // recalled whole: recall.go
 		}
 		if err == nil {
 			s.recordChunk(s.chunk.String())

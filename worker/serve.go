@@ -149,8 +149,9 @@ func (s *wsession) run(m openMsg) {
 				// A restored interpreter's first line costs a few times
 				// the next one's; after a migration, a thousand sessions'
 				// first lines came all at once, right after the pause.
-				// Paid here, ahead of need, by a line that changes nothing.
-				ns.Eval(context.Background(), "0")
+				// Paid here, ahead of need, by a line that changes nothing
+				// (a statement: an expression's value would become `_`).
+				ns.Eval(context.Background(), "_ = 0")
 			}
 		}
 		if m.Idle {
