@@ -18,6 +18,8 @@ func demoCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.BoolVar(&o.Pause, "pause", false, "wait for Enter before each part (for a presenter) and show how the audience can connect")
 	fs.BoolVar(&o.Keep, "keep", false, "leave the migrated server running at the end")
 	fs.StringVar(&o.Listen, "listen", "", "the telnet `address` to serve on (default: a free port on loopback); e.g. :2323 lets the audience join from the room's network")
+	fs.StringVar(&o.Web, "web", "", "also serve the browser terminal on `address` (serve --web), for the audience")
+	fs.StringVar(&o.SSH, "ssh", "", "also serve SSH on `address` (serve --ssh), for the audience")
 	typing := fs.Duration("typing", -1, "the pause between the scripted client's keystrokes as shown (default 40ms with --pause, none without)")
 	fs.StringVar(&o.Source, "source", ".", "the repository `dir` to build the two versions from (needs go on PATH)")
 	fs.StringVar(&o.Binary, "binary", "", "a prebuilt old server to use instead of building one")

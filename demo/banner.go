@@ -6,27 +6,38 @@ import (
 	"strings"
 )
 
-// joinBanner is what the audience reads off the projector to join: every
-// address of this machine the server can be reached on, boxed so that it
-// stands out of the transcript. addr is where the server listens, connect
-// the command it logged, hosts this machine's addresses (hostAddrs).
-func joinBanner(addr, connect string, hosts []string, password string) string {
+// A way in: telnet, ssh or web, and the address the server listens on
+// for it.
+type way struct{ kind, addr string }
+
+// joinBanner is what the audience reads off the projector to join: for
+// each way in, every address of this machine it can be reached on (hosts:
+// hostAddrs), boxed so that it stands out of the transcript.
+func joinBanner(ways []way, hosts []string, password string) string {
 	lines := []string{"Join in: connect your own sessions now; they migrate too.", ""}
-	host, port, err := net.SplitHostPort(addr)
-	ip := net.ParseIP(host)
-	wildcard := host == "" || ip != nil && ip.IsUnspecified()
-	switch {
-	case err != nil:
-		lines = append(lines, "  "+connect)
-	case wildcard && len(hosts) > 0:
-		for _, h := range hosts {
-			lines = append(lines, "  telnet "+h+" "+port)
+	for _, w := range ways {
+		host, port, err := net.SplitHostPort(w.addr)
+		if err != nil {
+			continue
 		}
-	case wildcard, ip != nil && ip.IsLoopback():
-		lines = append(lines, "  telnet 127.0.0.1 "+port,
-			"  (this machine only: demo --listen :2323 lets the room in)")
-	default:
-		lines = append(lines, "  telnet "+host+" "+port)
+		ip := net.ParseIP(host)
+		names, only := []string{host}, ""
+		switch wildcard := host == "" || ip != nil && ip.IsUnspecified(); {
+		case wildcard && len(hosts) > 0:
+			names = hosts
+		case wildcard, ip != nil && ip.IsLoopback():
+			names, only = []string{"127.0.0.1"}, "    (this machine only)"
+		}
+		for _, h := range names {
+			switch w.kind {
+			case "ssh":
+				lines = append(lines, fmt.Sprintf("  ssh -p %s %s@%s%s", port, demoUser, h, only))
+			case "web":
+				lines = append(lines, "  http://"+net.JoinHostPort(h, port)+"/"+only)
+			default:
+				lines = append(lines, "  telnet "+h+" "+port+only)
+			}
+		}
 	}
 	lines = append(lines, "", fmt.Sprintf("  username %s    password %s", demoUser, password))
 	width := 0

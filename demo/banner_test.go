@@ -21,7 +21,7 @@ func TestJoinBanner(t *testing.T) {
 		{"one address", "10.0.0.5:2323", []string{"10.0.0.5", "10.0.0.6"}, []string{"telnet 10.0.0.5 2323"}, []string{"10.0.0.6"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := joinBanner(tc.addr, "telnet x y", tc.hosts, "pw")
+			b := joinBanner([]way{{"telnet", tc.addr}}, tc.hosts, "pw")
 			for _, w := range tc.want {
 				if !strings.Contains(b, w) {
 					t.Errorf("banner lacks %q:\n%s", w, b)
@@ -39,6 +39,22 @@ func TestJoinBanner(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestJoinBannerWays(t *testing.T) {
+	b := joinBanner([]way{{"telnet", "[::]:2323"}, {"ssh", "0.0.0.0:2222"}, {"web", "10.0.0.5:8023"}}, []string{"10.0.0.5", "10.0.0.6"}, "pw")
+	for _, w := range []string{"telnet 10.0.0.6 2323", "ssh -p 2222 demo@10.0.0.5", "ssh -p 2222 demo@10.0.0.6", "http://10.0.0.5:8023/"} {
+		if !strings.Contains(b, w) {
+			t.Errorf("banner lacks %q:\n%s", w, b)
+		}
+	}
+	if strings.Contains(b, "http://10.0.0.6") || strings.Contains(b, "this machine only") {
+		t.Errorf("banner:\n%s", b)
+	}
+	b = joinBanner([]way{{"telnet", "[::]:2323"}, {"web", "127.0.0.1:8023"}}, []string{"10.0.0.5"}, "pw")
+	if !strings.Contains(b, "http://127.0.0.1:8023/    (this machine only)") || strings.Count(b, "this machine only") != 1 {
+		t.Errorf("banner:\n%s", b)
 	}
 }
 

@@ -31,6 +31,9 @@ type Options struct {
 	// the audience join from their own laptops: with Pause, the ways in are
 	// printed large, once.
 	Listen string
+	// Web and SSH, when set, are addresses for the browser terminal and
+	// SSH (serve --web, --ssh): the audience may join those ways too.
+	Web, SSH string
 	// Typing is the pause between the scripted client's keystrokes as the
 	// transcript shows them: the audience sees each line typed.
 	Typing time.Duration
@@ -350,6 +353,12 @@ func (d *demo) part1(ctx context.Context) error {
 	}
 	args := []string{d.oldBin, "serve", "--listen", listen, "--http", "127.0.0.1:0",
 		"--control", d.control, "--users", d.usersFile}
+	if d.opts.Web != "" {
+		args = append(args, "--web", d.opts.Web)
+	}
+	if d.opts.SSH != "" {
+		args = append(args, "--ssh", d.opts.SSH)
+	}
 	d.show(args)
 	srv, err := startServer(args[0], args[1:], filepath.Join(d.dir, "server.log"))
 	if err != nil {
@@ -377,7 +386,18 @@ func (d *demo) part1(ctx context.Context) error {
 	d.say("\nIts status page answers with the pid and version of the process serving it:")
 	d.output("GET " + d.httpURL + "  ->  " + strings.TrimSpace(body))
 	if d.opts.Pause {
-		d.say("%s", joinBanner(ln.get("addr"), d.connect, hostAddrs(), d.password))
+		ways := []way{{"telnet", ln.get("addr")}}
+		for _, w := range []struct{ kind, flag, msg string }{{"ssh", d.opts.SSH, "ssh listening"}, {"web", d.opts.Web, "web listening"}} {
+			if w.flag == "" {
+				continue
+			}
+			l, err := srv.waitLog(ctx, d.oldPid, w.msg, d.opts.Timeout)
+			if err != nil {
+				return err
+			}
+			ways = append(ways, way{w.kind, l.get("addr")})
+		}
+		d.say("%s", joinBanner(ways, hostAddrs(), d.password))
 	}
 	return nil
 }
