@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"translucent/dashboard"
 	"translucent/migrate"
 	"translucent/repl"
 	"translucent/worker"
@@ -157,6 +158,11 @@ func Run(ctx context.Context, cfg Config) error {
 		srv.SetNextID(old.NextID)
 	}
 	srv.SetMigrate(m.fromSession)
+	m.events = dashboard.NewHub()
+	dash := dashSource{m: m}
+	if pred != nil {
+		dash.pred = &dashboard.Process{Pid: old.Pid, Version: old.Version}
+	}
 
 	if err := writePidfile(cfg.Pidfile); err != nil {
 		log.Error("pidfile", "err", err)
@@ -171,7 +177,7 @@ func Run(ctx context.Context, cfg Config) error {
 	log.Info("listening", "addr", addr.String(), "connect", fmt.Sprintf("telnet %s %d", host, addr.Port), "control", ls.control.Path(), "version", cfg.Version)
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ls.telnet) }()
-	page := newStatusPage(cfg.Version, ls.http, log, errc)
+	page := newStatusPage(cfg.Version, ls.http, dashboard.New(dash, m.events), m.events, log, errc)
 	ctlDone := make(chan error, 1)
 	ctl := ls.control
 	go func() { ctlDone <- ctl.Serve(m.handle) }()

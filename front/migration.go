@@ -19,6 +19,7 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 
+	"translucent/dashboard"
 	"translucent/migrate"
 	"translucent/repl"
 )
@@ -36,6 +37,7 @@ type migrator struct {
 	busy      sync.Mutex    // held for the length of a migration
 	handedOff chan struct{} // closed once a successor has taken over
 	peer      peerState     // the other process of an incremental migration
+	events    *dashboard.Hub // the dashboard's streams; nil without one
 }
 
 // service adapts the REPL server to what migrate.Handoff moves.
@@ -43,6 +45,7 @@ type service struct {
 	m     *migrator
 	grace time.Duration
 	drop  []string // variables left out of every namespace
+	ev    *migrationEvents
 
 	ahead    repl.Ahead      // what the new process built ahead, read by Prepare
 	vouched  int             // namespaces found unchanged since, by Prepare
@@ -67,6 +70,9 @@ func (s *service) Prepare(ctx context.Context, hello []byte) (err error) {
 // hands over what it made.
 func (s *service) Pause(ctx context.Context) (err error) {
 	s.sessions, err = s.m.srv.PauseExport(ctx, s.grace, s.ahead, s.drop...)
+	if err == nil {
+		s.ev.paused(s.sessions)
+	}
 	return err
 }
 
@@ -170,16 +176,18 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 		defer os.Remove(pre)
 		args = append(slices.Clone(args), "--precopy", pre)
 	}
-	svc := &service{m: m, grace: req.grace, drop: req.drop}
+	ev := m.startEvents(req.binary, req.drop)
+	svc := &service{m: m, grace: req.grace, drop: req.drop, ev: ev}
 	rep, err := migrate.Handoff(ctx, svc, migrate.Options{
 		Binary: req.binary, Args: args, Timeout: m.timeoutFor(req.timeout), Strict: req.strict,
 		Meta: self, Stdout: os.Stdout, Stderr: os.Stderr,
-		BeforeCommit: m.cfg.Hooks.BeforeCommit,
+		BeforeCommit: m.cfg.Hooks.BeforeCommit, Phase: ev.phase,
 	})
 	var succ meta
 	if len(rep.Successor) > 0 {
 		cbor.Unmarshal(rep.Successor, &succ)
 	}
+	ev.outcome(svc.sessions, rep, succ.Version, err)
 	if err != nil {
 		m.log.Error("migration failed; every session resumed here", "err", err, "phases", rep.Phases)
 		return rep, err

@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+
+	"translucent/dashboard"
 )
 
 // statusPage is the HTTP status page of --http: the talk's "simple
@@ -27,19 +29,24 @@ func (p statusPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // statusServer serves the status page on a listener a migration moves.
 type statusServer struct {
 	hs        *http.Server
+	events    *dashboard.Hub // the dashboard's streams, ended before the page stops
 	ln        net.Listener
 	conns     atomic.Int64 // open connections
 	handedOff atomic.Bool
 }
 
 // newStatusPage serves the status page on ln, if not nil, until stop or
-// handOff; a failure of its accept loop goes to errc.
-func newStatusPage(version string, ln net.Listener, log *slog.Logger, errc chan<- error) *statusServer {
-	s := &statusServer{ln: ln}
+// handOff, and the dashboard dash below /dashboard/; a failure of its
+// accept loop goes to errc.
+func newStatusPage(version string, ln net.Listener, dash http.Handler, events *dashboard.Hub, log *slog.Logger, errc chan<- error) *statusServer {
+	s := &statusServer{ln: ln, events: events}
 	if ln == nil {
 		return s
 	}
-	s.hs = &http.Server{Handler: statusPage{version}, ReadHeaderTimeout: 10 * time.Second,
+	mux := http.NewServeMux()
+	mux.Handle("/", statusPage{version})
+	mux.Handle("/dashboard/", http.StripPrefix("/dashboard", dash))
+	s.hs = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 		ConnState: func(_ net.Conn, st http.ConnState) {
 			switch st {
 			case http.StateNew:
@@ -59,6 +66,7 @@ func newStatusPage(version string, ln net.Listener, log *slog.Logger, errc chan<
 
 // stop shuts the page down: requests under way finish.
 func (s *statusServer) stop() {
+	s.events.Close() // a stream would hold Shutdown to its deadline
 	if s.hs == nil {
 		return
 	}
@@ -74,6 +82,7 @@ func (s *statusServer) stop() {
 // stop accepting (the successor accepts on its own copy of the socket),
 // end keep-alive, and answer every connection already accepted.
 func (s *statusServer) handOff() {
+	s.events.Close() // the browser reconnects, to the successor
 	if s.hs == nil {
 		return
 	}
