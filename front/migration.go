@@ -34,9 +34,9 @@ type migrator struct {
 	log  *slog.Logger
 	cfg  *Config
 
-	busy      sync.Mutex    // held for the length of a migration
-	handedOff chan struct{} // closed once a successor has taken over
-	peer      peerState     // the other process of an incremental migration
+	busy      sync.Mutex     // held for the length of a migration
+	handedOff chan struct{}  // closed once a successor has taken over
+	peer      peerState      // the other process of an incremental migration
 	events    *dashboard.Hub // the dashboard's streams; nil without one
 }
 
