@@ -67,6 +67,8 @@ function onStatus(st) {
     body.append(tr);
   }
   $("no-sessions").hidden = st.sessions.length > 0;
+  // The graph drawn was the old process's: draw the new one's.
+  if (moved && state.graph && st.sessions.some((s) => s.id === state.graph.id)) loadGraph(state.graph.id);
 }
 
 // --- a migration, drawn as it happens ---
@@ -111,9 +113,11 @@ function animate() {
   if (state.mig && !state.mig.outcome) frame = requestAnimationFrame(animate);
 }
 
-// drawTimeline draws the phases on a time axis, under them one row per
-// session with the pause it saw, and on the right the sessions moving
-// from the old process to the new one.
+// drawTimeline draws the migration's phases on a time axis; under it the
+// pause (the phases from quiesce to commit) on an axis of its own, since
+// starting the new process takes most of the time and the pause little;
+// one row per session with the pause it saw, on that second axis; and on
+// the right the sessions moving from the old process to the new one.
 function drawTimeline() {
   const svg = $("timeline");
   svg.replaceChildren();
@@ -121,56 +125,71 @@ function drawTimeline() {
   if (!m) return;
   const o = m.outcome;
   const sessions = m.started.sessions.filter((s) => s.user);
-  const left = 120, width = 600, row = 22, top = 8;
-  const height = top + row * (2 + sessions.length) + 10;
-  svg.setAttribute("height", height);
+  const left = 120, width = 600, row = 24, top = 8;
+  svg.setAttribute("width", left + width + 300);
+  svg.setAttribute("height", top + row * (2 + sessions.length) + 10);
   const last = m.phases.length ? m.phases[m.phases.length - 1].at : 0;
   const now = o ? o.at : Math.max(last, (performance.now() - m.t0) * 1e6);
-  const x = (ns) => left + (width * ns) / Math.max(now, 1);
+  // The pause begins where the phases before quiesce end.
+  const recheck = m.phases.find((p) => p.name === "recheck");
+  const pauseFrom = recheck ? recheck.at : null;
 
-  svg.append(el("text", { x: 4, y: top + 15 }, "phases"));
-  let from = 0;
-  for (const p of m.phases) {
-    const g = el("g", { class: "phase", "data-phase": p.name });
-    g.append(el("rect", { x: x(from), y: top, width: Math.max(x(p.at) - x(from), 1), height: row - 4, fill: COLORS[p.name] || "#bbb" }));
-    const t = el("title", {}, `${p.name}: ${ms(p.ns)}`);
-    g.append(t);
-    if (x(p.at) - x(from) > 50) g.append(el("text", { x: x(from) + 3, y: top + 13 }, `${p.name} ${ms(p.ns)}`));
-    svg.append(g);
-    from = p.at;
+  const bars = (y, from, to, phases, label) => {
+    const x = (ns) => left + (width * (ns - from)) / Math.max(to - from, 1);
+    svg.append(el("text", { x: 4, y: y + 15 }, label));
+    let at = from;
+    for (const p of phases) {
+      const g = el("g", { class: "phase", "data-phase": p.name });
+      g.append(el("rect", { x: x(at), y, width: Math.max(x(p.at) - x(at), 1), height: row - 6, fill: COLORS[p.name] || "#bbb" }));
+      g.append(el("title", {}, `${p.name}: ${ms(p.ns)}`));
+      if (x(p.at) - x(at) > 70) g.append(el("text", { x: x(at) + 3, y: y + 13 }, `${p.name} ${ms(p.ns)}`));
+      else if (x(p.at) - x(at) > 30) g.append(el("text", { x: x(at) + 3, y: y + 13 }, p.name));
+      svg.append(g);
+      at = p.at;
+    }
+    if (!o) { // the phase under way
+      const done = m.phases.length ? m.phases[m.phases.length - 1].name : "";
+      const next = PHASES[PHASES.indexOf(done) + 1] || "…";
+      const g = el("g", { class: "phase running" });
+      g.append(el("rect", { x: x(at), y, width: Math.max(x(to) - x(at), 1), height: row - 6, fill: COLORS[next] || "#bbb" }));
+      g.append(el("text", { x: x(at) + 3, y: y + 13 }, next + "…"));
+      svg.append(g);
+    }
+    svg.append(el("text", { x: left + width + 4, y: y + 14, class: "label" }, ms(to - from)));
+    return x;
+  };
+  bars(top, 0, now, m.phases, "migration");
+  let x = null;
+  if (pauseFrom !== null) {
+    x = bars(top + row, pauseFrom, now, m.phases.filter((p) => p.at > pauseFrom), "the pause");
+  } else {
+    svg.append(el("text", { x: 4, y: top + row + 15 }, "the pause"));
+    svg.append(el("text", { x: left, y: top + row + 15, class: "label" }, "sessions are served as usual while the new process starts"));
   }
-  if (!o) { // the phase under way
-    const next = PHASES[PHASES.indexOf(m.phases.length ? m.phases[m.phases.length - 1].name : "") + 1] || "…";
-    const g = el("g", { class: "phase running" });
-    g.append(el("rect", { x: x(from), y: top, width: Math.max(x(now) - x(from), 1), height: row - 4, fill: COLORS[next] || "#bbb" }));
-    g.append(el("text", { x: x(from) + 3, y: top + 13 }, next + "…"));
-    svg.append(g);
-  }
-  svg.append(el("text", { x: left + width, y: top + row + 12, "text-anchor": "end", class: "label" }, ms(now)));
 
   // Each session's pause: from when it came to rest to when it went on.
-  const oldX = left + width + 40, newX = oldX + 110;
-  svg.append(el("text", { x: oldX - 20, y: top + row + 12, class: "label" }, `pid ${m.started.old.pid}`));
-  svg.append(el("text", { x: newX - 20, y: top + row + 12, class: "label" }, o && o.ok ? `pid ${o.new.pid}` : "new"));
+  const oldX = left + width + 110, newX = oldX + 110;
+  svg.append(el("text", { x: oldX - 20, y: top + 12, class: "label" }, `pid ${m.started.old.pid}`));
+  svg.append(el("text", { x: newX - 20, y: top + 12, class: "label" }, o && o.ok ? `pid ${o.new.pid}` : "new"));
   const pauses = {};
   if (o) for (const s of o.sessions) pauses[s.id] = s;
   sessions.forEach((s, i) => {
     const y = top + row * (2 + i);
-    svg.append(el("text", { x: 4, y: y + 13 }, `#${s.id} ${s.user}`));
+    svg.append(el("text", { x: 4, y: y + 15 }, `#${s.id} ${s.user}`));
     const still = m.still[s.id];
-    if (still !== undefined) {
+    if (still !== undefined && x) {
       const end = pauses[s.id] ? still + pauses[s.id].ns : now;
       const g = el("g", { "data-session": s.id });
-      g.append(el("rect", { class: "pause", x: x(still), y: y + 3, width: Math.max(x(end) - x(still), 2), height: row - 8 }));
+      g.append(el("rect", { class: "pause", x: x(still), y: y + 4, width: Math.max(x(end) - x(still), 2), height: row - 10 }));
       g.append(el("title", {}, `session ${s.id} paused ${ms(end - still)}`));
       svg.append(g);
-      if (pauses[s.id]) svg.append(el("text", { x: Math.min(x(end) + 4, left + width - 60), y: y + 13, class: "label pause-label" }, ms(pauses[s.id].ns)));
+      if (pauses[s.id]) svg.append(el("text", { x: left + width + 4, y: y + 15, class: "label pause-label" }, ms(pauses[s.id].ns)));
     }
     const moved = o && o.ok && pauses[s.id];
     const token = el("g", { class: "token" });
     token.style.transform = `translateX(${moved ? newX - oldX : 0}px)`;
-    token.append(el("circle", { cx: oldX, cy: y + row / 2, r: 6, fill: moved ? "#6fbf8a" : still !== undefined ? "#f0a44b" : "#8fb3d9" }));
-    token.append(el("text", { x: oldX + 10, y: y + 15, class: "label" }, `#${s.id}`));
+    token.append(el("circle", { cx: oldX, cy: y + row / 2, r: 6, fill: moved ? "#6fbf8a" : still !== undefined && !o ? "#f0a44b" : "#8fb3d9" }));
+    token.append(el("text", { x: oldX + 10, y: y + 16, class: "label" }, `#${s.id}`));
     svg.append(token);
   });
 }
@@ -309,6 +328,7 @@ async function migrate(dryRun) {
     if (res.ok && !dryRun) {
       state.drop.clear();
       drawDrops();
+      if (state.graph) drawGraph();
     }
   } catch (e) {
     output.textContent = "the request failed: " + e;
