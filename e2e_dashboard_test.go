@@ -326,6 +326,7 @@ events:
 				continue
 			}
 			if ev.name == "outcome" {
+				out = dashboard.Outcome{}
 				json.Unmarshal([]byte(ev.data), &out)
 				break events
 			}

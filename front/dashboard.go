@@ -105,10 +105,11 @@ func (e *migrationEvents) pauses(sessions []repl.Exported, end time.Time) []dash
 	return out
 }
 
-// outcome is the migration's end: committed to newPid, or err.
-func (e *migrationEvents) outcome(sessions []repl.Exported, rep migrate.Report, newVersion string, err error) {
-	now := time.Now()
-	o := dashboard.Outcome{OK: err == nil, Pause: rep.Pause, NotCarried: rep.Lost, Sessions: e.pauses(sessions, now), At: now.Sub(e.start)}
+// outcome is the migration's end: committed to a new process, or err.
+// The sessions' pause ended at end: committed or resumed, as Handoff
+// timed it.
+func (e *migrationEvents) outcome(sessions []repl.Exported, end time.Time, rep migrate.Report, newVersion string, err error) {
+	o := dashboard.Outcome{OK: err == nil, Pause: rep.Pause, NotCarried: rep.Lost, Sessions: e.pauses(sessions, end), At: time.Since(e.start)}
 	if err != nil {
 		o.Error = err.Error()
 	} else {

@@ -46,6 +46,7 @@ type service struct {
 	grace time.Duration
 	drop  []string // variables left out of every namespace
 	ev    *migrationEvents
+	since time.Time // Pause was called: the pause Handoff reports runs from here
 
 	ahead    repl.Ahead      // what the new process built ahead, read by Prepare
 	vouched  int             // namespaces found unchanged since, by Prepare
@@ -69,6 +70,7 @@ func (s *service) Prepare(ctx context.Context, hello []byte) (err error) {
 // Pause pauses and exports at once (repl.Server.PauseExport); Export
 // hands over what it made.
 func (s *service) Pause(ctx context.Context) (err error) {
+	s.since = time.Now()
 	s.sessions, err = s.m.srv.PauseExport(ctx, s.grace, s.ahead, s.drop...)
 	if err == nil {
 		s.ev.paused(s.sessions)
@@ -187,7 +189,7 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 	if len(rep.Successor) > 0 {
 		cbor.Unmarshal(rep.Successor, &succ)
 	}
-	ev.outcome(svc.sessions, rep, succ.Version, err)
+	ev.outcome(svc.sessions, svc.since.Add(rep.Pause), rep, succ.Version, err)
 	if err != nil {
 		m.log.Error("migration failed; every session resumed here", "err", err, "phases", rep.Phases)
 		return rep, err
