@@ -186,7 +186,11 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return // handed over or stopping: the browser reconnects
 			}
-			err = send(m.event, m.data)
+			b, merr := json.Marshal(m.v)
+			if merr != nil {
+				b, _ = json.Marshal(map[string]string{"error": merr.Error()})
+			}
+			err = send(m.event, b)
 			if n := s.dropped.Swap(0); n > 0 && err == nil {
 				err = send("dropped", []byte(strconv.FormatInt(n, 10)))
 			}

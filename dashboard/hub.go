@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"encoding/json"
 	"sync"
 	"sync/atomic"
 )
@@ -27,34 +26,45 @@ type stream struct {
 	dropped atomic.Int64 // events missed since the client was last told
 }
 
+// message is an event and its value, which the stream's own goroutine
+// encodes, not the publisher: a migration publishes in its pause. The
+// value is not changed once published.
 type message struct {
 	event string
-	data  []byte // JSON
+	v     any
 }
 
 // NewHub returns a Hub with no stream.
 func NewHub() *Hub { return &Hub{streams: map[*stream]struct{}{}} }
 
-// Publish sends an event of type event, v as JSON, to every stream. It
-// never blocks: a stream whose queue is full misses it (Dropped).
+// Publish sends an event of type event, v as JSON, to every stream; v
+// must not change afterwards. It never blocks: a stream whose queue is
+// full misses it (Dropped).
 func (h *Hub) Publish(event string, v any) {
 	if h == nil {
 		return
-	}
-	data, err := json.Marshal(v)
-	if err != nil {
-		data, _ = json.Marshal(map[string]string{"error": err.Error()})
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.streams {
 		select {
-		case s.c <- message{event, data}:
+		case s.c <- message{event, v}:
 		default:
 			s.dropped.Add(1)
 			h.dropped.Add(1)
 		}
 	}
+}
+
+// Listening reports whether any stream is open: a publisher may spare
+// itself making an event nobody would receive.
+func (h *Hub) Listening() bool {
+	if h == nil {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.streams) > 0
 }
 
 // Dropped reports how many events slow streams have missed.

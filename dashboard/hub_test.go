@@ -8,7 +8,13 @@ import (
 // holds the publisher; Close delivers what a stream holds, then ends it.
 func TestHubSlowStream(t *testing.T) {
 	h := NewHub()
+	if h.Listening() {
+		t.Error("a hub without streams is listening")
+	}
 	slow, leaveSlow := h.subscribe()
+	if !h.Listening() {
+		t.Error("a hub with a stream is not listening")
+	}
 	defer leaveSlow()
 	for i := range streamQueue + 10 {
 		h.Publish("phase", i) // would block forever if a full queue held it
@@ -31,8 +37,8 @@ func TestHubSlowStream(t *testing.T) {
 		t.Errorf("slow stream delivered %d events after Close, want its queue of %d", n, streamQueue)
 	}
 	m, ok := <-fresh.c
-	if !ok || m.event != "outcome" || string(m.data) != `{"ok":true}` {
-		t.Errorf("fresh stream got %q %s (open %v), want the outcome", m.event, m.data, ok)
+	if v, _ := m.v.(map[string]bool); !ok || m.event != "outcome" || !v["ok"] {
+		t.Errorf("fresh stream got %q %v (open %v), want the outcome", m.event, m.v, ok)
 	}
 	if _, ok := <-fresh.c; ok {
 		t.Error("fresh stream still open after Close")

@@ -91,6 +91,9 @@ func (e *migrationEvents) phase(p migrate.Phase) {
 
 // paused is every session at rest, as Pause exported them.
 func (e *migrationEvents) paused(sessions []repl.Exported) {
+	if !e.hub.Listening() {
+		return // it is the pause: make nothing nobody will see
+	}
 	e.hub.Publish("paused", dashboard.Paused{Sessions: e.pauses(sessions, time.Time{})})
 }
 
