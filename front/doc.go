@@ -21,6 +21,9 @@
 //     incremental and one session at a time (incremental.go), dry runs
 //     (staging.go), with the namespaces restored ahead (precopy); the
 //     successor's side is takeover.go, the protocol itself package migrate;
+//   - the status page (statuspage.go), with the admins' dashboard (package
+//     dashboard) below /dashboard/: dashboard.go is what it sees of this
+//     process, and the events a migration publishes to it as it goes;
 //   - the users file it generates when given none (users.go), the pidfile
 //     and systemd's notification (notify.go), the collector held in the
 //     pause (gc.go).

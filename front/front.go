@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"translucent/dashboard"
 	"translucent/migrate"
 	"translucent/repl"
 	"translucent/worker"
@@ -182,6 +183,11 @@ func Run(ctx context.Context, cfg Config) error {
 		srv.SetNextID(old.NextID)
 	}
 	srv.SetMigrate(m.fromSession)
+	m.events = dashboard.NewHub()
+	dash := dashSource{m: m}
+	if pred != nil {
+		dash.pred = &dashboard.Process{Pid: old.Pid, Version: old.Version}
+	}
 
 	if err := writePidfile(cfg.Pidfile); err != nil {
 		log.Error("pidfile", "err", err)
@@ -196,10 +202,10 @@ func Run(ctx context.Context, cfg Config) error {
 	errc := make(chan error, 2)
 	// The status page logs its address before the telnet one: whoever
 	// waits for "listening" finds both.
-	page := newStatusPage(cfg.Version, met, ls.http, log, errc)
+	page := newStatusPage(cfg.Version, met, dashboard.New(dash, m.events), m.events, ls.http, log, errc)
 	log.Info("listening", "addr", addr.String(), "connect", fmt.Sprintf("telnet %s %d", host, addr.Port), "control", ls.control.Path(), "version", cfg.Version)
 	go func() { errc <- srv.Serve(ls.telnet) }()
-	term := newWebTerminal(srv, ls.web, log, errc)
+	term := newWebTerminal(srv, met, dashboard.New(dash, m.events), m.events, ls.web, log, errc)
 	ctlDone := make(chan error, 1)
 	ctl := ls.control
 	go func() { ctlDone <- ctl.Serve(m.handle) }()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 
+	"translucent/dashboard"
 	"translucent/migrate"
 	"translucent/repl"
 )
@@ -35,9 +36,10 @@ type migrator struct {
 	log     *slog.Logger
 	cfg     *Config
 
-	busy      sync.Mutex    // held for the length of a migration
-	handedOff chan struct{} // closed once a successor has taken over
-	peer      peerState     // the other process of an incremental migration
+	busy      sync.Mutex     // held for the length of a migration
+	handedOff chan struct{}  // closed once a successor has taken over
+	peer      peerState      // the other process of an incremental migration
+	events    *dashboard.Hub // the dashboard's streams; nil without one
 }
 
 // service adapts the REPL server to what migrate.Handoff moves.
@@ -45,6 +47,8 @@ type service struct {
 	m     *migrator
 	grace time.Duration
 	drop  []string // variables left out of every namespace
+	ev    *migrationEvents
+	since time.Time // Pause was called: the pause Handoff reports runs from here
 
 	ahead    repl.Ahead      // what the new process built ahead, read by Prepare
 	vouched  int             // namespaces found unchanged since, by Prepare
@@ -68,7 +72,11 @@ func (s *service) Prepare(ctx context.Context, hello []byte) (err error) {
 // Pause pauses and exports at once (repl.Server.PauseExport); Export
 // hands over what it made.
 func (s *service) Pause(ctx context.Context) (err error) {
+	s.since = time.Now()
 	s.sessions, err = s.m.srv.PauseExport(ctx, s.grace, s.ahead, s.drop...)
+	if err == nil {
+		s.ev.paused(s.sessions)
+	}
 	return err
 }
 
@@ -173,7 +181,8 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 		defer os.Remove(pre)
 		args = append(slices.Clone(args), "--precopy", pre)
 	}
-	svc := &service{m: m, grace: req.grace, drop: req.drop}
+	ev := m.startEvents(req.binary, req.drop)
+	svc := &service{m: m, grace: req.grace, drop: req.drop, ev: ev}
 	rep, err := migrate.Handoff(ctx, svc, migrate.Options{
 		Binary: req.binary, Args: args, Timeout: m.timeoutFor(req.timeout), Strict: req.strict,
 		Meta: self, Stdout: os.Stdout, Stderr: os.Stderr,
@@ -182,12 +191,13 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 			b, _ := cbor.Marshal(me)
 			return b
 		},
-		BeforeCommit: m.cfg.Hooks.BeforeCommit,
+		BeforeCommit: m.cfg.Hooks.BeforeCommit, Phase: ev.phase,
 	})
 	var succ meta
 	if len(rep.Successor) > 0 {
 		cbor.Unmarshal(rep.Successor, &succ)
 	}
+	ev.outcome(svc.sessions, svc.since.Add(rep.Pause), rep, succ.Version, err)
 	if err != nil {
 		m.log.Error("migration failed; every session resumed here", "err", err, "phases", rep.Phases)
 		m.metrics.migrated("rolled_back", rep.Phases, rep.Pause, 0) // a committed one is the new process's to count

@@ -176,7 +176,7 @@ func (f *relayFront) handle(c *net.UnixConn) {
 			c.Read(make([]byte, 1))
 			cancel()
 		}()
-		ok, _ := f.srv.CheckPassword(ctx, req.Addr, req.User, req.Password)
+		ok, _ := f.srv.CheckPassword(ctx, req.Addr, "ssh", req.User, req.Password)
 		cancel()
 		if ok {
 			f.log.Info("ssh password accepted", "user", req.User, "addr", req.Addr)

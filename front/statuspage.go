@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+
+	"translucent/dashboard"
 )
 
 // statusPage is the HTTP status page of --http: the talk's "simple
@@ -37,24 +39,30 @@ func (p statusPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // leave its count: they are sessions, which the migration moves).
 type statusServer struct {
 	hs        *http.Server
+	events    *dashboard.Hub // the dashboard's streams, ended before the page stops
 	ln        net.Listener
 	conns     atomic.Int64 // open connections
 	handedOff atomic.Bool
 }
 
 // newStatusPage serves the status page on ln, if not nil, until stop or
-// handOff; a failure of its accept loop goes to errc.
-func newStatusPage(version string, metrics http.Handler, ln net.Listener, log *slog.Logger, errc chan<- error) *statusServer {
-	return newHTTPServer("http", statusPage{version, metrics}, ln, log, errc)
+// handOff, with the metrics at /metrics and the dashboard dash below
+// /dashboard/; a failure of its accept loop goes to errc.
+func newStatusPage(version string, metrics, dash http.Handler, events *dashboard.Hub, ln net.Listener, log *slog.Logger, errc chan<- error) *statusServer {
+	mux := http.NewServeMux()
+	mux.Handle("/", statusPage{version, metrics})
+	mux.Handle("/dashboard/", http.StripPrefix("/dashboard", dash))
+	return newHTTPServer("http", mux, events, ln, log, errc)
 }
 
 // newHTTPServer serves h on ln, if not nil, until stop or handOff; a
 // failure of its accept loop goes to errc. ReadHeaderTimeout bounds a
 // client that opens a connection and never finishes its request (a
-// slow-loris upgrade too).
-// It logs its address, with attrs.
-func newHTTPServer(name string, h http.Handler, ln net.Listener, log *slog.Logger, errc chan<- error, attrs ...any) *statusServer {
-	s := &statusServer{ln: ln}
+// slow-loris upgrade too). events are the dashboard's streams h serves,
+// if any, ended before the server stops or hands off. It logs its
+// address, with attrs.
+func newHTTPServer(name string, h http.Handler, events *dashboard.Hub, ln net.Listener, log *slog.Logger, errc chan<- error, attrs ...any) *statusServer {
+	s := &statusServer{ln: ln, events: events}
 	if ln == nil {
 		return s
 	}
@@ -78,6 +86,7 @@ func newHTTPServer(name string, h http.Handler, ln net.Listener, log *slog.Logge
 
 // stop shuts the page down: requests under way finish.
 func (s *statusServer) stop() {
+	s.events.Close() // a stream would hold Shutdown to its deadline
 	if s.hs == nil {
 		return
 	}
@@ -93,6 +102,7 @@ func (s *statusServer) stop() {
 // stop accepting (the successor accepts on its own copy of the socket),
 // end keep-alive, and answer every connection already accepted.
 func (s *statusServer) handOff() {
+	s.events.Close() // the browser reconnects, to the successor
 	if s.hs == nil {
 		return
 	}

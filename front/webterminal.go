@@ -3,15 +3,18 @@ package front
 import (
 	"log/slog"
 	"net"
+	"net/http"
 
+	"translucent/dashboard"
 	"translucent/repl"
 	"translucent/web"
 )
 
 // newWebTerminal serves the browser terminal (package web) on ln, if not
 // nil: its WebSockets become sessions of srv like telnet connections, and
-// a migration carries them with their framing's state.
-func newWebTerminal(srv *repl.Server, ln net.Listener, log *slog.Logger, errc chan<- error) *statusServer {
+// a migration carries them with their framing's state. The metrics and the
+// dashboard (with its streams, events) are served there too, as on --http.
+func newWebTerminal(srv *repl.Server, metrics, dash http.Handler, events *dashboard.Hub, ln net.Listener, log *slog.Logger, errc chan<- error) *statusServer {
 	var open []any
 	if ln != nil {
 		open = []any{"open", "http://" + ln.Addr().String() + "/"}
@@ -20,7 +23,11 @@ func newWebTerminal(srv *repl.Server, ln net.Listener, log *slog.Logger, errc ch
 		}
 	}
 	serve := func(c net.Conn) error { return srv.ServeConn(c) }
-	return newHTTPServer("web", web.Handler(serve, log), ln, log, errc, open...)
+	mux := http.NewServeMux()
+	mux.Handle("/", web.Handler(serve, log))
+	mux.Handle("/metrics", metrics)
+	mux.Handle("/dashboard/", http.StripPrefix("/dashboard", dash))
+	return newHTTPServer("web", mux, events, ln, log, errc, open...)
 }
 
 // withWeb adds the WebSocket's framing to the transports sessions may

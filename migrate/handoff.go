@@ -54,6 +54,11 @@ type Options struct {
 	// inject an old process's death there.
 	BeforeCommit func()
 
+	// Phase, if set, is told of each phase as it ends, from the
+	// handoff's own goroutine: it must not block (a dashboard draws them
+	// live).
+	Phase func(Phase)
+
 	// started, if set, gets the successor before the handoff's first
 	// message: the tests plant crashes in its handoff socket.
 	started func(*Successor)
@@ -75,9 +80,12 @@ type Report struct {
 	Successor []byte        // the new process's READY report
 }
 
-func (r *Report) phase(name string, since time.Time) time.Time {
+func (r *Report) phase(name string, since time.Time, tell func(Phase)) time.Time {
 	now := time.Now()
 	r.Phases = append(r.Phases, Phase{name, now.Sub(since)})
+	if tell != nil {
+		tell(r.Phases[len(r.Phases)-1])
+	}
 	return now
 }
 
@@ -130,12 +138,12 @@ func Handoff(ctx context.Context, svc Service, opts Options) (rep Report, err er
 	if err != nil {
 		return rep, fmt.Errorf("start: %w", err)
 	}
-	t = rep.phase("start", t)
+	t = rep.phase("start", t, opts.Phase)
 	if p, ok := svc.(Preparer); ok {
 		if err := p.Prepare(ctx, hello); err != nil {
 			return rep, fmt.Errorf("recheck: %w", err)
 		}
-		t = rep.phase("recheck", t)
+		t = rep.phase("recheck", t, opts.Phase)
 	}
 
 	paused := t
@@ -146,7 +154,7 @@ func Handoff(ctx context.Context, svc Service, opts Options) (rep Report, err er
 		svc.Resume()
 		rep.Pause = time.Since(paused)
 	}
-	t = rep.phase("quiesce", t)
+	t = rep.phase("quiesce", t, opts.Phase)
 
 	listeners, sessions, lost, err := svc.Export()
 	if err != nil {
@@ -176,13 +184,13 @@ func Handoff(ctx context.Context, svc Service, opts Options) (rep Report, err er
 		resume()
 		return rep, fmt.Errorf("transfer: %w", err)
 	}
-	t = rep.phase("transfer", t)
+	t = rep.phase("transfer", t, opts.Phase)
 
 	if rep.Successor, err = succ.WaitReady(ctx); err != nil {
 		resume()
 		return rep, fmt.Errorf("restore: %w", err)
 	}
-	t = rep.phase("restore", t)
+	t = rep.phase("restore", t, opts.Phase)
 
 	if opts.BeforeCommit != nil {
 		opts.BeforeCommit()
@@ -192,7 +200,7 @@ func Handoff(ctx context.Context, svc Service, opts Options) (rep Report, err er
 		return rep, fmt.Errorf("commit: %w", err)
 	}
 	committed = true
-	rep.phase("commit", t)
+	rep.phase("commit", t, opts.Phase)
 	rep.Pause = time.Since(paused)
 	return rep, nil
 }

@@ -77,6 +77,9 @@ type Exported struct {
 	State []byte   // CBOR of SessionState
 	Conn  Socket   // the session's own: to send, not to close
 	Lost  []string // what the namespace could not carry, for the report
+	// Still is when the session came to rest for the handoff: its pause,
+	// as its user sees it, runs from then until the new process resumes it.
+	Still time.Time
 }
 
 // PauseExport prepares a migration and returns every session, paused,
@@ -114,9 +117,11 @@ func (s *Server) PauseExport(ctx context.Context, grace time.Duration, ahead Ahe
 	errs := make([]error, len(sessions))
 	ready := make(chan int, len(sessions)) // never blocks onStill
 	reported := make([]atomic.Bool, len(sessions))
+	still := make([]time.Time, len(sessions)) // each written before its index is sent on ready
 	for i, sess := range sessions {
 		sess.askPause(func() {
 			reported[i].Store(true)
+			still[i] = time.Now()
 			ready <- i
 		})
 	}
@@ -146,6 +151,7 @@ func (s *Server) PauseExport(ctx context.Context, grace time.Duration, ahead Ahe
 				case i := <-ready:
 					if sessions[i].still() { // a client that left has nothing to carry
 						exported[i], errs[i] = sessions[i].export(ahead[sessions[i].id], drop...)
+						exported[i].Still = still[i]
 					}
 				case <-ctx.Done():
 					return

@@ -28,12 +28,13 @@ func LoggedIn(user, addr string) ConnOption {
 	}
 }
 
-// CheckPassword checks user's password for a client at addr the way a
-// telnet login does: through the same gate (bounded bcrypt at once, a
-// budget of wrong passwords per address), with the same log line and the
-// same delay after a wrong password. Its error is ctx's, when ctx ends
-// first (the client left).
-func (s *Server) CheckPassword(ctx context.Context, addr, user, password string) (bool, error) {
+// CheckPassword checks user's password, given another way than at a
+// session's prompts (via names the way for the log: ssh, dashboard), for
+// a client at addr the way a telnet login does: through the same gate
+// (bounded bcrypt at once, a budget of wrong passwords per address), with
+// the same log line and the same delay after a wrong password. Its error
+// is ctx's, when ctx ends first (the client left).
+func (s *Server) CheckPassword(ctx context.Context, addr, via, user, password string) (bool, error) {
 	release, err := s.gate.enter(ctx, addr)
 	if err != nil {
 		return false, err
@@ -49,7 +50,7 @@ func (s *Server) CheckPassword(ctx context.Context, addr, user, password string)
 	if s.cfg.Users.Has(user) {
 		who = user
 	}
-	s.cfg.Logger.Warn("wrong password", "addr", addr, "user", who)
+	s.cfg.Logger.Warn("wrong password", "via", via, "addr", addr, "user", who)
 	t := time.NewTimer(s.cfg.LoginDelay)
 	defer t.Stop()
 	select {

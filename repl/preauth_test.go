@@ -42,13 +42,13 @@ func TestLoggedIn(t *testing.T) {
 func TestCheckPassword(t *testing.T) {
 	var log syncBuffer
 	srv, _ := lineServer(t, Config{LoginDelay: time.Hour, Logger: slog.New(slog.NewTextHandler(&log, nil))})
-	if ok, err := srv.CheckPassword(context.Background(), "192.0.2.1:1", "alice", "secret"); !ok || err != nil {
+	if ok, err := srv.CheckPassword(context.Background(), "192.0.2.1:1", "ssh", "alice", "secret"); !ok || err != nil {
 		t.Errorf("the right password: %v, %v", ok, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		ok, err := srv.CheckPassword(ctx, "192.0.2.1:1", "alice", "hunter2")
+		ok, err := srv.CheckPassword(ctx, "192.0.2.1:1", "ssh", "alice", "hunter2")
 		if ok {
 			err = errors.New("accepted")
 		}
