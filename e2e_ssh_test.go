@@ -233,7 +233,7 @@ func TestSSHPassword(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "Permission denied") {
 		t.Errorf("a wrong password: %v\n%s", err, out)
 	}
-	if n := strings.Count(s.log.String(), `msg="wrong password" pid=`+strconv.Itoa(s.pid())+" addr=127.0.0.1:"); n != 2 {
+	if n := strings.Count(s.log.String(), `msg="wrong password" pid=`+strconv.Itoa(s.pid())+" via=ssh addr=127.0.0.1:"); n != 2 {
 		t.Errorf("%d wrong passwords logged by the front, want 2:\n%s", n, s.log.String())
 	}
 	if strings.Contains(s.log.String(), "not the password") {
