@@ -60,7 +60,7 @@ func TestDemo(t *testing.T) {
 
 	out.waitFor(t, "[press Enter]", runFor) // after the builds
 	enter()                                 // part 1: the server starts and says how to connect
-	m := out.waitMatch(t, regexp.MustCompile(`\| +telnet 127\.0\.0\.1 (\d+) +\|(?s:.*)username demo +password (\S+) +\|`))
+	m := out.waitMatch(t, regexp.MustCompile(`\| +telnet 127\.0\.0\.1 (\d+) .*\|(?s:.*)username demo +password (\S+) +\|`))
 	port, password := m[1], m[2]
 	audience, err := dial(ctx, "127.0.0.1:"+port)
 	if err != nil {
