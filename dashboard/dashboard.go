@@ -19,17 +19,33 @@ var static embed.FS
 
 // Handler serves the dashboard; see the package doc.
 type Handler struct {
-	src    Source
-	hub    *Hub
-	auth   *authCache
-	files  http.Handler
-	status time.Duration // how often a stream looks for changed sessions
+	src      Source
+	hub      *Hub
+	auth     *authCache
+	files    http.Handler
+	status   time.Duration // how often a stream looks for changed sessions
+	terminal string        // the browser terminal's path beside this dashboard; "" for none
 }
 
 // New returns the dashboard of src, whose events come from hub.
 func New(src Source, hub *Hub) *Handler {
 	sub, _ := fs.Sub(static, "static")
 	return &Handler{src: src, hub: hub, auth: newAuthCache(), files: http.FileServerFS(sub), status: time.Second}
+}
+
+// WithTerminal says that the browser terminal is served at path on the
+// same address as h, so that the page links each session to a watch of
+// it there (path?watch=ID). It returns h.
+func (h *Handler) WithTerminal(path string) *Handler {
+	h.terminal = path
+	return h
+}
+
+// statusNow is the Source's status, with what this address serves beside.
+func (h *Handler) statusNow() Status {
+	st := h.src.Status()
+	st.Terminal = h.terminal
+	return st
 }
 
 // writeTimeout bounds one write to a client: a stream whose client never
@@ -65,7 +81,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.URL.Path {
 	case "/api/status":
-		h.get(w, r, func() (any, error) { return h.src.Status(), nil })
+		h.get(w, r, func() (any, error) { return h.statusNow(), nil })
 	case "/api/graph":
 		h.get(w, r, func() (any, error) {
 			id, err := strconv.ParseUint(r.URL.Query().Get("session"), 10, 64)
@@ -167,7 +183,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprint(w, "retry: 1000\n\n")
 	var last []byte
 	status := func() error {
-		b, _ := json.Marshal(h.src.Status())
+		b, _ := json.Marshal(h.statusNow())
 		if bytes.Equal(b, last) {
 			return nil
 		}

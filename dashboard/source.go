@@ -30,6 +30,10 @@ type Status struct {
 	Version     string    `json:"version"`
 	Predecessor *Process  `json:"predecessor,omitempty"` // the process this one took over from
 	Sessions    []Session `json:"sessions"`
+	// Terminal is the path of the browser terminal on the address this
+	// dashboard is served on ("/" on --web), where a session can be
+	// watched; "" where there is none (--http). The Handler sets it.
+	Terminal string `json:"terminal,omitempty"`
 }
 
 // Process names a serving process.

@@ -205,7 +205,7 @@ func Run(ctx context.Context, cfg Config) error {
 	page := newStatusPage(cfg.Version, met, dashboard.New(dash, m.events), m.events, ls.http, log, errc)
 	log.Info("listening", "addr", addr.String(), "connect", fmt.Sprintf("telnet %s %d", host, addr.Port), "control", ls.control.Path(), "version", cfg.Version)
 	go func() { errc <- srv.Serve(ls.telnet) }()
-	term := newWebTerminal(srv, met, dashboard.New(dash, m.events), m.events, ls.web, log, errc)
+	term := newWebTerminal(srv, met, dashboard.New(dash, m.events).WithTerminal("/"), m.events, ls.web, log, errc)
 	ctlDone := make(chan error, 1)
 	ctl := ls.control
 	go func() { ctlDone <- ctl.Serve(m.handle) }()

@@ -62,11 +62,24 @@ function onStatus(st) {
       b.className = "graph";
       b.onclick = () => loadGraph(s.id);
       td.append(b);
+      // A watch of the session, read only, in the browser terminal: only
+      // where this dashboard is served beside it (--web).
+      if (st.terminal) {
+        const a = document.createElement("a");
+        a.textContent = "watch";
+        a.className = "watch";
+        a.href = st.terminal + "?watch=" + encodeURIComponent(s.id);
+        a.target = "_blank";
+        a.rel = "noopener";
+        a.title = "open the terminal, log in, and watch this session read only (:watch " + s.id + "; its user must :share it unless you are an admin)";
+        td.append(a);
+      }
     }
     tr.append(td);
     body.append(tr);
   }
   $("no-sessions").hidden = st.sessions.length > 0;
+  $("no-watch").hidden = !!st.terminal || st.sessions.length === 0;
   // The graph drawn was the old process's: draw the new one's.
   if (moved && state.graph && st.sessions.some((s) => s.id === state.graph.id)) loadGraph(state.graph.id);
 }

@@ -20,12 +20,82 @@
   const status = (window.translucent = {
     opens: 0,
     open: false,
+    watching: "", // the session id the page typed :watch for
     text() {
       const b = term.buffer.active, lines = [];
       for (let i = 0; i < b.length; i++) lines.push(b.getLine(i).translateToString(true));
       return lines.join("\n");
     },
   });
+
+  // A watch view (/?watch=ID): once the user has logged in, as always,
+  // the page types :watch ID for them. Only a session id is ever typed: a
+  // link must not be able to make its visitor run code.
+  const watchParam = new URLSearchParams(location.search).get("watch");
+  const watchID = watchParam !== null && /^[0-9]{1,19}$/.test(watchParam) ? watchParam : "";
+  const banner = document.getElementById("banner");
+  let watchStage = ""; // per connection: "username", "password" (seen its prompt), "typed"
+
+  // say shows parts (strings, and [code] for a command) in the banner
+  // above the terminal, and leaves the terminal the rest of the window.
+  function say(error, ...parts) {
+    banner.replaceChildren(...parts.map((p) => {
+      if (typeof p === "string") return p;
+      const c = document.createElement("code");
+      c.textContent = p[0];
+      return c;
+    }));
+    banner.className = error ? "error" : "";
+    banner.hidden = false;
+    document.getElementById("terminal").style.top = banner.offsetHeight + "px";
+    fit.fit();
+  }
+
+  if (watchParam !== null && !watchID) {
+    say(true, "Nothing to watch: “" + watchParam + "” is not a session id (a number, as ", [":who"], " lists them). This is a plain terminal.");
+  }
+  function watchBanner() {
+    if (!watchID) return;
+    if (watchStage !== "typed") {
+      say(false, "Log in to watch session " + watchID + ", read only: once you are logged in, this page types ", [":watch " + watchID], " for you.");
+    } else {
+      say(false, "Watching session " + watchID + ", read only: nothing you type reaches it. Enter or Ctrl-C ends the watch and gives you your own prompt.");
+    }
+  }
+  watchBanner();
+
+  // loggedIn follows the login dialogue in what the server sends (the
+  // decoded text, tail carried across messages) and types :watch ID at
+  // the first prompt after a password: an echoed user name cannot pass
+  // for it, since "username: " starts the dialogue again.
+  let tail = "";
+  let decoder = new TextDecoder();
+  function loggedIn(bytes) {
+    if (!watchID || watchStage === "typed") return;
+    let text = tail + decoder.decode(bytes, { stream: true });
+    for (;;) {
+      const want = watchStage === "password" ? ">>> " : "password: ";
+      const i = text.indexOf(want), u = text.indexOf("username: ");
+      if (u >= 0 && (i < 0 || u < i)) {
+        watchStage = "username";
+        text = text.slice(u + 10);
+        continue;
+      }
+      if (i < 0) break;
+      text = text.slice(i + want.length);
+      if (watchStage !== "password") {
+        watchStage = "password";
+        continue;
+      }
+      watchStage = "typed";
+      tail = "";
+      typeIn(":watch " + watchID + "\r");
+      watchBanner();
+      status.watching = watchID;
+      return;
+    }
+    tail = text.slice(-10); // a prompt split across two messages
+  }
 
   let ws = null;
   let naws = false; // we said WILL NAWS and the server wants it
@@ -104,7 +174,10 @@
           break;
       }
     }
-    if (out.length) term.write(new Uint8Array(out));
+    if (out.length) {
+      term.write(new Uint8Array(out));
+      loggedIn(new Uint8Array(out));
+    }
   }
 
   const encoder = new TextEncoder();
@@ -113,6 +186,12 @@
       if (s === "\r" && (!ws || ws.readyState === WebSocket.CLOSED)) connect();
       return;
     }
+    typeIn(s);
+  });
+  term.onResize(sendSize);
+
+  // typeIn sends s as keys typed, in telnet.
+  function typeIn(s) {
     const b = [];
     for (const c of encoder.encode(s)) {
       b.push(c);
@@ -121,11 +200,11 @@
     }
     // Large pastes go in pieces under the server's message limit.
     for (let i = 0; i < b.length; i += 16384) send(b.slice(i, i + 16384));
-  });
-  term.onResize(sendSize);
+  }
 
   function connect() {
     naws = false; remote = {}; refused = {}; state = "data";
+    if (watchID) { watchStage = "username"; tail = ""; decoder = new TextDecoder(); watchBanner(); }
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     ws = new WebSocket(scheme + location.host + "/ws");
     ws.binaryType = "arraybuffer";
