@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -60,6 +61,23 @@ func TestWebWatch(t *testing.T) {
 		if err := os.WriteFile(filepath.Join("docs", "watch.png"), png, 0o644); err != nil {
 			t.Error(err)
 		}
+	}
+
+	// A migration carries the page's WebSocket and the watch with it.
+	out, err := migrateTo(t, s, binaryV2)
+	if err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	pid := newPid(t, out)
+	if got := a.eval("x * 2"); got != "82" {
+		t.Fatalf("alice's x * 2 after the migration: %q", got)
+	}
+	p.waitText("x * 2\n82\n", 1)
+	if got := a.serverPid(); got != strconv.Itoa(pid) {
+		t.Errorf("alice is served by pid %s after the migration, want %d", got, pid)
+	}
+	if opens, open := p.status(); opens != 1 || !open {
+		t.Errorf("the watching page opened %d WebSockets (one open: %v), want the same one throughout", opens, open)
 	}
 
 	// bob's keys: thrown away, and Enter ends the watch.
