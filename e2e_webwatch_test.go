@@ -84,6 +84,9 @@ func TestWebWatch(t *testing.T) {
 	p.typeLine("y := 7")
 	p.waitText("[stopped watching]", 1)
 	p.waitText(">>> ", 3) // his own prompt: after the login, the watch's end
+	if b := p.banner(); !strings.Contains(b, "The watch of session 1 has ended: this is your own session") {
+		t.Errorf("the banner after the watch: %q", b)
+	}
 	if got := a.eval("y"); !strings.Contains(got, "undefined: y") {
 		t.Errorf("alice's y after bob typed y := 7 in his watch: %q", got)
 	}

@@ -34,7 +34,7 @@
   const watchParam = new URLSearchParams(location.search).get("watch");
   const watchID = watchParam !== null && /^[0-9]{1,19}$/.test(watchParam) ? watchParam : "";
   const banner = document.getElementById("banner");
-  let watchStage = ""; // per connection: "username", "password" (seen its prompt), "typed"
+  let watchStage = ""; // per connection: "username", "password" (seen its prompt), "typed", "ended"
 
   // say shows parts (strings, and [code] for a command) in the banner
   // above the terminal, and leaves the terminal the rest of the window.
@@ -56,10 +56,12 @@
   }
   function watchBanner() {
     if (!watchID) return;
-    if (watchStage !== "typed") {
+    if (watchStage !== "typed" && watchStage !== "ended") {
       say(false, "Log in to watch session " + watchID + ", read only: once you are logged in, this page types ", [":watch " + watchID], " for you.");
-    } else {
+    } else if (watchStage === "typed") {
       say(false, "Watching session " + watchID + ", read only: nothing you type reaches it. Enter or Ctrl-C ends the watch and gives you your own prompt.");
+    } else {
+      say(false, "The watch of session " + watchID + " has ended: this is your own session. Reload the page to watch it again.");
     }
   }
   watchBanner();
@@ -71,7 +73,7 @@
   let tail = "";
   let decoder = new TextDecoder();
   function loggedIn(bytes) {
-    if (!watchID || watchStage === "typed") return;
+    if (!watchID || watchStage === "typed" || watchStage === "ended") return;
     let text = tail + decoder.decode(bytes, { stream: true });
     for (;;) {
       const want = watchStage === "password" ? ">>> " : "password: ";
@@ -185,6 +187,11 @@
     if (!ws || ws.readyState !== WebSocket.OPEN) {
       if (s === "\r" && (!ws || ws.readyState === WebSocket.CLOSED)) connect();
       return;
+    }
+    // The server ends a watch at Enter, Ctrl-C or Ctrl-D (repl/watch.go).
+    if (watchStage === "typed" && /[\r\x03\x04]/.test(s)) {
+      watchStage = "ended";
+      watchBanner();
     }
     typeIn(s);
   });
