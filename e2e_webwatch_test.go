@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
@@ -18,6 +19,27 @@ import (
 // banner is the text of the page's banner, "" when it is hidden.
 func (p *page) banner() string {
 	return onPage(p, chromedp.Evaluate[string](`(() => { const b = document.getElementById("banner"); return b.hidden ? "" : b.textContent; })()`))
+}
+
+// waitBanner waits until the page's banner says want.
+func (p *page) waitBanner(want string) {
+	p.t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for b := p.banner(); !strings.Contains(b, want); b = p.banner() {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("the banner does not say %q; it says %q", want, b)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the page
+	}
+}
+
+// login logs in through the page as user.
+func (p *page) login(user string) {
+	p.t.Helper()
+	p.waitText("username: ", 1)
+	p.typeLine(user)
+	p.waitText("password: ", 1)
+	p.typeLine(testPassword)
 }
 
 // TestWebWatch: alice shares her telnet session; bob opens the page with
@@ -48,9 +70,7 @@ func TestWebWatch(t *testing.T) {
 	p.waitText("x := 41", 1) // the recap
 	a.expect(t, "[bob is watching]")
 	a.expect(t, ">>> ")
-	if b := p.banner(); !strings.Contains(b, "Watching session 1, read only") || !strings.Contains(b, "Enter or Ctrl-C ends the watch") {
-		t.Errorf("the banner while watching: %q", b)
-	}
+	p.waitBanner("Watching session 1, read only: nothing you type reaches it. Enter or Ctrl-C ends the watch")
 
 	if got := a.eval("x + 1"); got != "42" {
 		t.Fatalf("alice's x + 1 = %q", got)
@@ -100,6 +120,12 @@ func TestWebWatch(t *testing.T) {
 	if got := strings.Count(p.text(), ">>> :watch"); got != 1 {
 		t.Errorf("the page typed :watch %d times, want once:\n%s", got, p.text())
 	}
+
+	// A watch the server refuses is said so, on the banner too.
+	onPage(p, chromedp.Navigate("http://"+addr+"/?watch=99"))
+	p.login("bob")
+	p.waitText("error: no session 99 here", 1)
+	p.waitBanner("Session 99 cannot be watched: no session 99 here")
 
 	// A target that is not a session id is said so, and nothing is typed
 	// for the user: a link must not make its visitor type code.

@@ -34,7 +34,11 @@
   const watchParam = new URLSearchParams(location.search).get("watch");
   const watchID = watchParam !== null && /^[0-9]{1,19}$/.test(watchParam) ? watchParam : "";
   const banner = document.getElementById("banner");
-  let watchStage = ""; // per connection: "username", "password" (seen its prompt), "typed", "ended"
+  // Per connection: "username", "password" (its prompt seen), "asked"
+  // (:watch typed, its answer awaited), then "watching" or "refused", and
+  // "ended" once the user pressed a key that ends a watch.
+  let watchStage = "";
+  let refusal = ""; // the server's answer to a refused :watch
 
   // say shows parts (strings, and [code] for a command) in the banner
   // above the terminal, and leaves the terminal the rest of the window.
@@ -56,26 +60,45 @@
   }
   function watchBanner() {
     if (!watchID) return;
-    if (watchStage !== "typed" && watchStage !== "ended") {
-      say(false, "Log in to watch session " + watchID + ", read only: once you are logged in, this page types ", [":watch " + watchID], " for you.");
-    } else if (watchStage === "typed") {
-      say(false, "Watching session " + watchID + ", read only: nothing you type reaches it. Enter or Ctrl-C ends the watch and gives you your own prompt.");
-    } else {
-      say(false, "The watch of session " + watchID + " has ended: this is your own session. Reload the page to watch it again.");
+    switch (watchStage) {
+      case "watching":
+        say(false, "Watching session " + watchID + ", read only: nothing you type reaches it. Enter or Ctrl-C ends the watch and gives you your own prompt.");
+        break;
+      case "refused":
+        say(true, "Session " + watchID + " cannot be watched: " + refusal + " This is your own session.");
+        break;
+      case "ended":
+        say(false, "The watch of session " + watchID + " has ended: this is your own session. Reload the page to watch it again.");
+        break;
+      case "asked":
+        say(false, "Asking to watch session " + watchID + "…");
+        break;
+      default:
+        say(false, "Log in to watch session " + watchID + ", read only: once you are logged in, this page types ", [":watch " + watchID], " for you.");
     }
   }
   watchBanner();
 
   // loggedIn follows the login dialogue in what the server sends (the
-  // decoded text, tail carried across messages) and types :watch ID at
-  // the first prompt after a password: an echoed user name cannot pass
-  // for it, since "username: " starts the dialogue again.
+  // decoded text, tail carried across messages), types :watch ID at the
+  // first prompt after a password (an echoed user name cannot pass for
+  // it, since "username: " starts the dialogue again), and reads the
+  // server's answer, the first line after the command's echo: what the
+  // watched session shows comes only after it.
   let tail = "";
   let decoder = new TextDecoder();
   function loggedIn(bytes) {
-    if (!watchID || watchStage === "typed" || watchStage === "ended") return;
+    if (!watchID || !["username", "password", "asked"].includes(watchStage)) return;
     let text = tail + decoder.decode(bytes, { stream: true });
     for (;;) {
+      if (watchStage === "asked") {
+        const m = /\n(watching session |error: )([^\r\n]*)\r?\n/.exec(text);
+        if (!m) break;
+        refusal = m[1] === "error: " ? m[2] : "";
+        watchStage = refusal ? "refused" : "watching";
+        watchBanner();
+        return;
+      }
       const want = watchStage === "password" ? ">>> " : "password: ";
       const i = text.indexOf(want), u = text.indexOf("username: ");
       if (u >= 0 && (i < 0 || u < i)) {
@@ -89,14 +112,14 @@
         watchStage = "password";
         continue;
       }
-      watchStage = "typed";
-      tail = "";
+      watchStage = "asked";
       typeIn(":watch " + watchID + "\r");
       watchBanner();
       status.watching = watchID;
-      return;
     }
-    tail = text.slice(-10); // a prompt split across two messages
+    // Keep what a marker split across two messages needs; an answer is
+    // kept whole until its line ends.
+    tail = watchStage === "asked" ? text.slice(-4096) : text.slice(-10);
   }
 
   let ws = null;
@@ -189,7 +212,7 @@
       return;
     }
     // The server ends a watch at Enter, Ctrl-C or Ctrl-D (repl/watch.go).
-    if (watchStage === "typed" && /[\r\x03\x04]/.test(s)) {
+    if (watchStage === "watching" && /[\r\x03\x04]/.test(s)) {
       watchStage = "ended";
       watchBanner();
     }
