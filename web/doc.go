@@ -8,6 +8,12 @@
 // bound on a client that does not read (the telnet layer's stall
 // timeout closes the Conn, which unblocks its writer).
 //
+// The page has a watch view, /?watch=ID: after the user has logged in as
+// always, it types :watch ID for them and says on a banner that the view
+// is read only, how it ends, or why the server refused it. It types
+// nothing but a session number, so a link cannot make its visitor run
+// code.
+//
 // What is always true:
 //   - A handshake that is not version 13, or whose Origin names another
 //     host than the request's Host, is refused with an HTTP error saying
