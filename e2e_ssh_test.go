@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -151,6 +152,7 @@ func TestSSHMigrate(t *testing.T) {
 	if n := strings.Count(s.log.String(), `msg="ssh relay started"`); n != 1 {
 		t.Errorf("%d relays started, want 1", n)
 	}
+	relayScheduledWith(t, s.relay, pid)
 	if status, err := ctl(t, s.server, "status"); err != nil || !strings.Contains(status, "ssh relay pid "+strconv.Itoa(s.relay)+", ssh 127.0.0.1:"+s.sshPort) {
 		t.Errorf("status does not name the relay: %v\n%s", err, status)
 	}
@@ -348,6 +350,7 @@ func TestSSHRelayRestart(t *testing.T) {
 	tr2, _ := ptyClient(t, "ssh", s.sshArgs(s.key, "-tt")...)
 	tr2.expect(t, "pid "+strconv.Itoa(s.pid()))
 	tr2.expect(t, ">>> ")
+	relayScheduledWith(t, s.relay, s.pid())
 
 	// The host key was made by the first relay (0600) and kept by the second.
 	keys := regexp.MustCompile(`msg="ssh host key" ssh_relay=\d+ file=(\S+) created=(\w+) fingerprint=(\S+)`).FindAllStringSubmatch(s.log.String(), -1)
@@ -358,6 +361,47 @@ func TestSSHRelayRestart(t *testing.T) {
 		t.Error(err)
 	} else if fi.Mode().Perm() != 0o600 {
 		t.Errorf("host key file has mode %v, want 0600", fi.Mode())
+	}
+}
+
+// relayScheduledWith checks that the relay is scheduled as the server's
+// own processes are: in front's session, which the kernel schedules as one
+// group (autogroup), not in a session of its own, where it waited far
+// longer for a CPU than the front while a migration's new process started;
+// and at nice 0 on every thread, not at the nice 19 of the front's idle
+// work or of a front that has handed over.
+func relayScheduledWith(t *testing.T, relay, front int) {
+	t.Helper()
+	// After the command name, in parentheses: state ppid pgrp session
+	// tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime cutime
+	// cstime priority nice …
+	stat := func(pid, tid int) []string {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/stat", pid, tid))
+		if err != nil {
+			return nil // a thread that has just ended
+		}
+		return strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	}
+	r, f := stat(relay, relay), stat(front, front)
+	if r == nil || f == nil {
+		t.Fatalf("the relay %d or the front %d is gone", relay, front)
+	}
+	pgrp, session, frontSession := r[2], r[3], f[3]
+	if session != frontSession {
+		t.Errorf("the relay %d is in session %s, the front %d in %s: the kernel schedules them apart", relay, session, front, frontSession)
+	}
+	if pgrp != strconv.Itoa(relay) {
+		t.Errorf("the relay %d is in process group %s, not one of its own: a terminal's Ctrl-C would reach it", relay, pgrp)
+	}
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", relay))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		tid, _ := strconv.Atoi(task.Name())
+		if f := stat(relay, tid); f != nil && f[16] != "0" {
+			t.Errorf("the relay's thread %d is at nice %s, want 0", tid, f[16])
+		}
 	}
 }
 
