@@ -7,10 +7,11 @@ import (
 )
 
 // TestLastValueAndBlockAcrossMigration, over inetutils telnet: `_` holds the
-// last value printed, with its type, and a multi-line block comes back from
-// history as the block it was, both after the server handed itself (and
-// the session's namespace and history) to a new process; and the block is
-// whole in the history at the next login.
+// last value printed, with its type, in the process that printed it (a
+// migration does not carry it: see namespace/snapshot.go), and a
+// multi-line block comes back from history as the block it was after the
+// server handed itself (and the session's namespace and history) to a new
+// process; and the block is whole in the history at the next login.
 func TestLastValueAndBlockAcrossMigration(t *testing.T) {
 	s := startServer(t, "--home", t.TempDir())
 	tr, f := ptyClient(t, "telnet", s.host(), s.port())
@@ -30,6 +31,11 @@ func TestLastValueAndBlockAcrossMigration(t *testing.T) {
 	if out, err := migrateTo(t, s, binary); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out)
 	}
+	typeLine(t, f, "_")
+	tr.expect(t, "_ has no value yet")
+	tr.expect(t, ">>> ")
+	typeLine(t, f, "t * 2")
+	tr.expect(t, "Celsius(43)\r\n>>> ")
 	typeLine(t, f, "_ + 1")
 	tr.expect(t, "Celsius(44)\r\n>>> ")
 	typeLine(t, f, ":vars")
@@ -37,8 +43,8 @@ func TestLastValueAndBlockAcrossMigration(t *testing.T) {
 	if want := "t  Celsius"; !strings.Contains(got, want) || strings.Contains(got, "__tr_") {
 		t.Errorf(":vars shows %q: want %q and nothing of the server's own", got, want)
 	}
-	// Up: _ + 1, :vars; the third is t * 2, the fourth the loop.
-	io.WriteString(f, "\x1b[A\x1b[A\x1b[A\x1b[A")
+	// Up: :vars, _ + 1, t * 2, _, t * 2; the sixth is the loop.
+	io.WriteString(f, "\x1b[A\x1b[A\x1b[A\x1b[A\x1b[A\x1b[A")
 	tr.expect(t, "for i := 0; i < 4; i++ {")
 	io.WriteString(f, "\r")
 	tr.expect(t, "... n += i")

@@ -65,22 +65,18 @@ func TestLastValue(t *testing.T) {
 	if got, err := ns.TypeOf(context.Background(), "_"); err != nil || got != "[]Celsius" {
 		t.Errorf(":type _ = %q, %v; want []Celsius", got, err)
 	}
-	// inspect shows it as `_`.
+	// A snapshot leaves it out: it changes at nearly every line, and
+	// would make every namespace changed since a migration's precopy.
 	_, snap, _ := carry(t, ns.Namespace)
-	desc, err := snap.Describe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := false
-	for _, v := range desc.Vars {
-		found = found || v.Name == "_" && v.Type == "[]Celsius" && v.Value == "[]Celsius{21.5}"
-	}
-	if !found {
-		t.Errorf("Describe's vars %+v, want _ []Celsius", desc.Vars)
+	for _, v := range snap.Vars {
+		if v.Name == lastName || v.Name == "_" {
+			t.Errorf("the snapshot carries %s", v.Name)
+		}
 	}
 	after, _ := migrate(t, ns)
 	runSteps(t, after, []step{
-		{src: `_`, value: `[]Celsius{21.5}`},
+		{src: `_`, err: `_ has no value yet`},
+		{src: `[]Celsius{t}`, value: `[]Celsius{21.5}`},
 		{src: `append(_, 3)`, value: `[]Celsius{21.5, 3}`},
 		{src: `len(_)`, value: `2`},
 	})
