@@ -213,6 +213,22 @@ func Run(ctx context.Context, cfg Config) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	// The ways in beside telnet, stopped with the process, or let go to a
+	// successor: it accepts on its copies of their listeners, and watches
+	// the SSH relay.
+	stopWays := func() {
+		page.stop()
+		term.stop()
+		relay.stop()
+		ls.closeSSH(true)
+	}
+	handOffWays := func() {
+		page.handOff()
+		term.handOff()
+		relay.detach()
+		ls.closeSSH(false)
+	}
+
 	var emptied <-chan struct{} // set once detached
 	detached := m.peer.detached
 	for {
@@ -223,10 +239,7 @@ func Run(ctx context.Context, cfg Config) error {
 			}
 			ctl.Close()
 			srv.Close()
-			page.stop()
-			relay.stop()
-			ls.closeSSH(true)
-			term.stop()
+			stopWays()
 			return err
 		case <-hup:
 			go m.fromSignal() // ends with the migration; m.busy keeps it to one
@@ -235,10 +248,7 @@ func Run(ctx context.Context, cfg Config) error {
 			// connection. Leave them as they are: no goodbye, no shutdown.
 			ctl.Detach()
 			ctl.Close()
-			page.handOff() // the successor accepts on its copy of the socket
-			relay.detach() // the successor watches it now
-			ls.closeSSH(false)
-			term.handOff()
+			handOffWays()
 			// This process still has to exit, and the kernel frees its
 			// memory (gigabytes at 10,000 sessions) on its threads, while
 			// its successor needs every CPU for the lines typed during the
@@ -254,11 +264,8 @@ func Run(ctx context.Context, cfg Config) error {
 			srv.Detach()
 			ctl.Detach()
 			ctl.Close()
-			relay.detach()
-			ls.closeSSH(false)
 			<-ctlDone
-			page.handOff()
-			term.handOff()
+			handOffWays()
 			ctl = m.peer.ctl
 			m.ls.control = ctl
 			go func() { ctlDone <- ctl.Serve(m.handle) }()
@@ -275,10 +282,7 @@ func Run(ctx context.Context, cfg Config) error {
 			log.Info("shutting down")
 			ctl.Close()
 			srv.Close()
-			page.stop()
-			relay.stop()
-			ls.closeSSH(true)
-			term.stop()
+			stopWays()
 			<-errc
 			return nil
 		}

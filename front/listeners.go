@@ -71,61 +71,49 @@ func listen(cfg *Config) (listeners, error) {
 	return l, nil
 }
 
-// names are the names of l's listeners, in the order files gives them.
-func (l *listeners) names() []string {
-	names := []string{listenTelnet, listenControl}
+// A namedListener is one of a process's listeners as a successor gets
+// it: its name, and how to make the descriptor to send.
+type namedListener struct {
+	name string
+	file func() (*os.File, error)
+}
+
+// named lists l's listeners in the order a successor gets them. telnet
+// makes the telnet listener's copy, which the REPL server makes (it owns
+// the listener while it serves).
+func (l *listeners) named(telnet func() (*os.File, error)) []namedListener {
+	ls := []namedListener{{listenTelnet, telnet}, {listenControl, l.control.File}}
 	if l.http != nil {
-		names = append(names, listenHTTP)
+		ls = append(ls, namedListener{listenHTTP, l.http.(*net.TCPListener).File})
 	}
 	if l.ssh != nil {
-		names = append(names, listenSSH, listenRelay)
+		ls = append(ls, namedListener{listenSSH, l.ssh.File}, namedListener{listenRelay, l.relay.File})
 	}
 	if l.web != nil {
-		names = append(names, listenWeb)
+		ls = append(ls, namedListener{listenWeb, l.web.(*net.TCPListener).File})
+	}
+	return ls
+}
+
+// names are the names of l's listeners, in the order files gives them.
+func (l *listeners) names() []string {
+	var names []string
+	for _, n := range l.named(nil) {
+		names = append(names, n.name)
 	}
 	return names
 }
 
 // files duplicates l's listeners for a successor, in the order of names.
-// telnet is the telnet listener's copy, which the REPL server makes (it
-// owns the listener while it serves).
 func (l *listeners) files(telnet func() (*os.File, error)) ([]*os.File, error) {
-	tf, err := telnet()
-	if err != nil {
-		return nil, err
-	}
-	files := []*os.File{tf}
-	cf, err := l.control.File()
-	if err != nil {
-		closeFiles(files)
-		return nil, err
-	}
-	files = append(files, cf)
-	if l.http != nil {
-		hf, err := l.http.(*net.TCPListener).File()
+	var files []*os.File
+	for _, n := range l.named(telnet) {
+		f, err := n.file()
 		if err != nil {
 			closeFiles(files)
 			return nil, err
 		}
-		files = append(files, hf)
-	}
-	if l.ssh != nil {
-		for _, f := range []func() (*os.File, error){l.ssh.File, l.relay.File} {
-			ff, err := f()
-			if err != nil {
-				closeFiles(files)
-				return nil, err
-			}
-			files = append(files, ff)
-		}
-	}
-	if l.web != nil {
-		wf, err := l.web.(*net.TCPListener).File()
-		if err != nil {
-			closeFiles(files)
-			return nil, err
-		}
-		files = append(files, wf)
+		files = append(files, f)
 	}
 	return files, nil
 }
