@@ -36,6 +36,12 @@ var testKey = [4]byte{0x12, 0x34, 0x56, 0x78}
 // decodeAll feeds in to a decoder chunk bytes at a time, reading with p of
 // size bufLen, and returns the data and the control events seen.
 func decodeAll(in []byte, chunk, bufLen int) (data []byte, events []string, err error) {
+	return decodeWith(in, chunk, bufLen, nil)
+}
+
+// decodeWith is decodeAll, with waiting (if not nil) given the decoder at
+// every point where it waits for bytes, to go on with the one it returns.
+func decodeWith(in []byte, chunk, bufLen int, waiting func(*decoder) *decoder) (data []byte, events []string, err error) {
 	d := newDecoder()
 	p := make([]byte, bufLen)
 	for {
@@ -53,6 +59,9 @@ func decodeAll(in []byte, chunk, bufLen int) (data []byte, events []string, err 
 		case evClose:
 			events = append(events, "close:"+string(d.ctrl))
 		case evNeedMore:
+			if waiting != nil {
+				d = waiting(d)
+			}
 			if len(in) == 0 {
 				return data, events, nil
 			}

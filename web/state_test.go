@@ -16,38 +16,17 @@ import (
 // decoded again, as a migration does) at every point where it waits for
 // bytes.
 func decodeMigrating(t testing.TB, in []byte, chunk, bufLen int) (data []byte, events []string, err error) {
-	d := newDecoder()
-	p := make([]byte, bufLen)
-	for {
-		n, ev, err := d.next(p)
+	return decodeWith(in, chunk, bufLen, func(d *decoder) *decoder {
+		st, err := encodeState(d, nil)
 		if err != nil {
-			return data, events, err
+			t.Fatalf("encodeState: %v", err)
 		}
-		switch ev {
-		case evData:
-			data = append(data, p[:n]...)
-		case evPing:
-			events = append(events, "ping:"+string(d.ctrl))
-		case evPong:
-			events = append(events, "pong:"+string(d.ctrl))
-		case evClose:
-			events = append(events, "close:"+string(d.ctrl))
-		case evNeedMore:
-			st, err := encodeState(d, nil)
-			if err != nil {
-				t.Fatalf("encodeState: %v", err)
-			}
-			if d, _, err = decodeState(st); err != nil {
-				t.Fatalf("a state this build wrote does not decode: %v", err)
-			}
-			if len(in) == 0 {
-				return data, events, nil
-			}
-			m := copy(d.space(), in[:min(chunk, len(in))])
-			d.wrote(m)
-			in = in[m:]
+		carried, _, err := decodeState(st)
+		if err != nil {
+			t.Fatalf("a state this build wrote does not decode: %v", err)
 		}
-	}
+		return carried
+	})
 }
 
 func TestStateRoundTrip(t *testing.T) {
