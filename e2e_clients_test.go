@@ -213,14 +213,10 @@ func TestBusyboxTelnet(t *testing.T) {
 	testTerminalClient(t, s, tr, f)
 }
 
-// TestNetcat drives the server with nc over pipes, as a script would.
-func TestNetcat(t *testing.T) {
-	s := startServer(t)
-	path, err := exec.LookPath("nc")
-	if err != nil {
-		t.Skipf("nc not installed (.ci/run installs it)")
-	}
-	cmd := exec.Command(path, s.host(), s.port())
+// piped starts cmd, a client on pipes, until the test ends, and returns
+// its standard input and a transcript of its output (filtered by filter).
+func piped(t *testing.T, cmd *exec.Cmd, filter func([]byte) []byte) (io.WriteCloser, *transcript) {
+	t.Helper()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +232,18 @@ func TestNetcat(t *testing.T) {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	tr := newTranscript(stdout, stripIAC)
+	return stdin, newTranscript(stdout, filter)
+}
+
+// TestNetcat drives the server with nc over pipes, as a script would.
+func TestNetcat(t *testing.T) {
+	s := startServer(t)
+	path, err := exec.LookPath("nc")
+	if err != nil {
+		t.Skipf("nc not installed (.ci/run installs it)")
+	}
+	cmd := exec.Command(path, s.host(), s.port())
+	stdin, tr := piped(t, cmd, stripIAC)
 	tr.expect(t, "username: ")
 	io.WriteString(stdin, testUser+"\n")
 	tr.expect(t, "password: ")

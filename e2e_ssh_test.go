@@ -302,22 +302,7 @@ func TestSSHRefusals(t *testing.T) {
 func TestSSHNoTerminal(t *testing.T) {
 	s := startSSHServer(t)
 	cmd := exec.Command("ssh", s.sshArgs(s.key, "-T")...)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	tr := newTranscript(stdout, nil)
+	stdin, tr := piped(t, cmd, nil)
 	tr.expect(t, ">>> ")
 	io.WriteString(stdin, "6 * 7\n")
 	if got := tr.expect(t, ">>> "); got != "42\r\n>>> " {
