@@ -29,6 +29,11 @@ type Options struct {
 	// Nil discards. Writes from one namespace are serialised.
 	Stdout, Stderr io.Writer
 
+	// Notes receives what the server itself tells the session's user
+	// between prompts about its namespace (a worker that ended after the
+	// last line), one whole note a write. Nil: Stdout.
+	Notes io.Writer
+
 	// Version is sys.Version for evaluated code that imports "sys".
 	Version string
 

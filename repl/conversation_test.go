@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // charSession starts an adopted, logged-in session in character mode (a
@@ -102,7 +103,9 @@ func TestAttachAsksFirst(t *testing.T) {
 	srv := NewServer(Config{Users: u, Restored: liveFile(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	t.Cleanup(func() { srv.Close() })
 	_, client := charSession(t, srv, ":attach 7\rmine := 1\r:attach 7\rmine\r:attach -f 7\r:drop q\r:drop -q\r:drop -q\r:quit\r")
-	got := strings.ReplaceAll(readAll(t, client), "\r", "")
+	// Words only: the server folds its messages to the window (100
+	// columns in validState).
+	got := strings.Join(strings.Fields(readAll(t, client)), " ")
 	for _, want := range []string{
 		":attach 7\nattached to a copy of session 7's namespace (ann, pid 1, test): 4 variables\n", // an empty namespace: nothing to lose
 		":attach 7\nerror: :attach replaces this session's namespace, which holds 5 variables and 1 declaration, lost if replaced. :attach -f 7 replaces it all the same",
@@ -110,6 +113,28 @@ func TestAttachAsksFirst(t *testing.T) {
 		":attach -f 7\nattached to a copy of session 7's namespace",
 		":drop -q\nq is carried by the next migration again\n",
 		":drop -q\nerror: q was not dropped\n",
+	} {
+		if want = strings.Join(strings.Fields(want), " "); !strings.Contains(got, want) {
+			t.Errorf("the client saw\n%s\nwithout\n%s", got, want)
+		}
+	}
+}
+
+// The REPL's own text wider than the client's window (NAWS: 100 columns
+// in validState) is folded between words: :help's table goes on under
+// its second column, a message under its start.
+func TestHelpFitsTheWindow(t *testing.T) {
+	_, client := charSession(t, testServer(t), ":help\r:doc strings.Fields\r:quit\r")
+	got := strings.ReplaceAll(readAll(t, client), "\r", "")
+	for _, l := range strings.Split(got, "\n") {
+		if utf8.RuneCountInString(l) > 100 {
+			t.Errorf("a line of %d characters in a window of 100: %q", utf8.RuneCountInString(l), l)
+		}
+	}
+	for _, want := range []string{
+		"  :watch    ID: see what session ID's user sees, read only, until Enter, Ctrl-C or Ctrl-D; a\n" +
+			"            migration carries the watch\n",
+		"    Fields splits the string s around each instance of one or more consecutive white space\n    characters,",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the client saw\n%s\nwithout\n%s", got, want)

@@ -142,8 +142,10 @@ func (s *Session) editor() editor {
 	return s.ed
 }
 
+// printf writes the REPL's own text to the client, folded to its window.
 func (s *Session) printf(format string, args ...any) {
-	fmt.Fprintf(s.editor(), format, args...)
+	ed := s.editor()
+	fmt.Fprint(ed, wrapped(ed, fmt.Sprintf(format, args...)))
 }
 
 // run serves the session until the client leaves, logs out, or ctx (the
@@ -493,15 +495,15 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 				args = append(args, "line", line)
 			}
 			log.Warn("a line ended its worker; session rolled back", args...)
-			fmt.Fprintf(ed, "%v\n", err)
+			fmt.Fprintf(ed, "%s\n", wrapped(ed, err.Error()))
 		case errors.Is(err, namespace.ErrInterrupted) && s.takeEvalStopped():
 			fmt.Fprint(ed, "interrupted: the server is migrating and this evaluation ran past the grace period\n")
 		case err == namespace.ErrInterrupted:
 			fmt.Fprint(ed, "interrupted\n")
 		case errors.Is(err, namespace.ErrInterrupted):
-			fmt.Fprintf(ed, "%v\n", err) // a limit, named
+			fmt.Fprintf(ed, "%s\n", wrapped(ed, err.Error())) // a limit, named
 		case err != nil:
-			fmt.Fprintf(ed, "%v\n", err)
+			fmt.Fprintf(ed, "%s\n", wrapped(ed, err.Error()))
 		case res.HasValue:
 			fmt.Fprintf(ed, "%s\n", fitted(ed, res.Value))
 		}
@@ -530,6 +532,7 @@ func (s *Session) namespaceOptions() namespace.Options {
 	return namespace.Options{
 		Stdout:       (*sessionOutput)(s),
 		Stderr:       (*sessionOutput)(s),
+		Notes:        (*sessionNotes)(s),
 		Version:      s.srv.cfg.Version,
 		ServerPid:    os.Getpid(),
 		Unrestricted: s.srv.cfg.Unrestricted,
@@ -548,17 +551,34 @@ func (s *Session) takeEvalStopped() bool {
 // and at most four screens long (namespace.Fit), when the client told its
 // size (a character-mode telnet, NAWS); as it is otherwise.
 func fitted(ed editor, value string) string {
+	w, h := windowSize(ed)
+	if w == 0 {
+		return value
+	}
+	return namespace.Fit(value, w, 4*max(h, 1))
+}
+
+// wrapped is the REPL's own text (help, messages, errors) folded between
+// words to the client's window width when the client told it (wrapWords);
+// as it is otherwise.
+func wrapped(ed editor, text string) string {
+	w, _ := windowSize(ed)
+	return wrapWords(text, w)
+}
+
+// windowSize is the client's window, in columns and rows, or zeros when
+// the client did not say (plain line mode).
+func windowSize(ed editor) (width, height int) {
 	if t, ok := ed.(transcribed); ok {
 		ed = t.editor
 	}
 	c, ok := ed.(*charEditor)
 	if !ok {
-		return value
+		return 0, 0
 	}
 	c.mu.Lock()
-	w, h := c.width, c.height
-	c.mu.Unlock()
-	return namespace.Fit(value, w, 4*max(h, 1))
+	defer c.mu.Unlock()
+	return c.width, c.height
 }
 
 func lineLimit(ed editor) int {
@@ -582,6 +602,19 @@ func (s *Session) fixLine() {
 	if last != 0 && last != '\n' {
 		fmt.Fprint(ed, "\n")
 	}
+}
+
+// sessionNotes is where the server's own notes about the session's
+// namespace go: to the client as the code's output does, folded to its
+// window.
+type sessionNotes Session
+
+func (o *sessionNotes) Write(p []byte) (int, error) {
+	s := (*Session)(o)
+	if _, err := (*sessionOutput)(s).Write([]byte(wrapped(s.editor(), string(p)))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // sessionOutput is where evaluated code's standard output and error go:

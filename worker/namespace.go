@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -264,14 +265,23 @@ func (n *Namespace) pump() {
 				close(e.done.passed)
 				continue
 			}
-			if n.opts.Stdout != nil {
-				n.opts.Stdout.Write(e.out)
+			if w := n.out(e); w != nil {
+				w.Write(e.out)
 			}
 			if e.p != nil {
 				e.p.send(kindAck, e.sid, ackMsg{N: len(e.out)})
 			}
 		}
 	}
+}
+
+// out is where e's output goes: the front's own notes to Notes if set,
+// the worker's output to Stdout.
+func (n *Namespace) out(e event) io.Writer {
+	if e.p == nil && n.opts.Notes != nil {
+		return n.opts.Notes
+	}
+	return n.opts.Stdout
 }
 
 // errEvalTimeout is the cause of an evaluation's context at EvalTimeout.
