@@ -193,8 +193,18 @@ func (pl *Pool) Close() error {
 	}
 	pl.mu.Unlock()
 	close(pl.stop)
+	// One at a time: each dying worker's memory is freed on its own
+	// threads, and however low their priority, sixty-four of them at once
+	// weigh as much as a process of normal priority (after a migration,
+	// they took a fifth of both cores from the successor answering the
+	// lines typed during the pause). The bound keeps one that is slow to
+	// die from holding up the others.
 	for _, p := range procs {
 		p.kill("the server is closing")
+		select {
+		case <-p.done:
+		case <-time.After(time.Second):
+		}
 	}
 	pl.wg.Wait()
 	return nil
@@ -397,10 +407,11 @@ func (p *proc) kill(reason string) {
 	p.cmd.Process.Kill()
 }
 
-// Yield puts every thread of process pid at the lowest CPU priority
-// (nice 19), for a process about to end: the kernel frees a dying
-// process's memory on its own threads, and a hundred workers ended at
-// once (a migration's old ones, with a worker each) took a second of
+// Yield puts every thread of process pid in the idle scheduling class
+// (SCHED_IDLE: it runs when nothing else wants the CPU), or at nice 19
+// where that is refused, for a process about to end: the kernel frees a
+// dying process's memory on its own threads, and a hundred workers ended
+// at once (a migration's old ones, with a worker each) took a second of
 // both cores from the lines their successors were answering. The front
 // yields itself the same way once it has handed over. Best effort: a
 // process already gone has nothing left to free.
@@ -408,7 +419,10 @@ func Yield(pid int) {
 	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	for _, t := range tasks {
 		if tid, err := strconv.Atoi(t.Name()); err == nil {
-			syscall.Setpriority(syscall.PRIO_PROCESS, tid, 19)
+			attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_IDLE}
+			if unix.SchedSetAttr(tid, &attr, 0) != nil {
+				syscall.Setpriority(syscall.PRIO_PROCESS, tid, 19)
+			}
 		}
 	}
 }
