@@ -64,7 +64,7 @@ func (s *service) Prepare(ctx context.Context, hello []byte) (err error) {
 	if len(s.drop) == 0 { // a drop changes every namespace it names
 		var rounds []repl.VouchRound
 		s.vouched, rounds = s.m.srv.Vouch(s.ahead)
-		s.m.log.Info("recheck: namespaces unchanged since the new process built them", "vouched", s.vouched, "ahead", len(s.ahead), "rounds", rounds)
+		s.m.log.Info("recheck: namespaces unchanged since the new process built them", "vouched", s.vouched, "ahead", s.ahead.Sessions(), "rounds", rounds)
 	}
 	return ctx.Err()
 }

@@ -295,9 +295,9 @@ func (s *Session) cmdReset(args []string) bool {
 	s.mu.Lock()
 	old := s.ns
 	s.ns = ns
+	s.record, s.recordBytes, s.recordMark = nil, 0, listMark{}
 	s.mu.Unlock()
 	old.Close()
-	s.record, s.recordBytes = nil, 0
 	s.printf("the namespace is empty%s\n", workerNote(ns))
 	return false
 }

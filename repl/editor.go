@@ -219,6 +219,8 @@ type history struct {
 	// logging out adds to the history file (home.go). Carried by a
 	// migration.
 	typed int // guarded by mu
+
+	mark listMark // since a migration's precopy took the entries (tail.go); guarded by mu
 }
 
 func (h *history) Add(entry string) {
@@ -234,8 +236,9 @@ func (h *history) addLocked(entry string) {
 	h.entries = append(h.entries, entry)
 	h.added++
 	h.typed++
-	if len(h.entries) > historySize {
-		h.entries = append([]string(nil), h.entries[len(h.entries)-historySize:]...)
+	if n := len(h.entries) - historySize; n > 0 {
+		h.entries = append([]string(nil), h.entries[n:]...)
+		h.mark.drop(n)
 	}
 	h.typed = min(h.typed, len(h.entries))
 }
@@ -255,6 +258,7 @@ func (h *history) endInput(entry string) {
 	if h.marked {
 		n := min(h.added, len(h.entries))
 		h.entries = h.entries[:len(h.entries)-n]
+		h.mark.cut(len(h.entries))
 		h.typed = max(0, h.typed-n)
 	}
 	h.marked = false
@@ -281,6 +285,7 @@ func (h *history) load(entries []string) {
 	h.entries = boundHistory(append(entries, h.entries...))
 	h.typed = 0
 	h.marked = false
+	h.mark = listMark{}
 }
 
 // fresh returns the entries typed since login, oldest first.
@@ -294,6 +299,27 @@ func (h *history) typedCount() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.typed
+}
+
+// precopy returns the history, oldest first, and follows it from now on
+// for a pause to send as a tail.
+func (h *history) precopy() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.mark.set(len(h.entries))
+	return append([]string(nil), h.entries...)
+}
+
+// export returns the history as a pause sends it: a tail after the
+// precopy's first skip entries when tails, else whole (skip nil); and how
+// many of its newest entries were typed since login.
+func (h *history) export(tails bool) (entries []string, skip *int, typed int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n, tail, ok := h.mark.tail(h.entries); tails && ok {
+		return append([]string(nil), tail...), &n, h.typed
+	}
+	return append([]string(nil), h.entries...), nil, h.typed
 }
 
 // Entries returns the history, oldest first.

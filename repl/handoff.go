@@ -59,6 +59,14 @@ type SessionState struct {
 	HistoryTyped int      `cbor:",omitempty"`
 	Record       []string `cbor:",omitempty"`
 
+	// HistorySkip and RecordSkip, when set, say that History and Record
+	// are tails (tail.go): each list is the one the new process holds
+	// from the precopy, less its first Skip entries, then these. Only for
+	// a process that said it keeps them (Ahead's aheadTails) and built
+	// the session ahead. Nil: the list is whole.
+	HistorySkip *int `cbor:",omitempty"`
+	RecordSkip  *int `cbor:",omitempty"`
+
 	// Transport names the framing of the connection (Framed), empty for
 	// telnet straight on the socket; TransportState is its state.
 	Transport      string `cbor:",omitempty"`
@@ -150,7 +158,7 @@ func (s *Server) PauseExport(ctx context.Context, grace time.Duration, ahead Ahe
 				select {
 				case i := <-ready:
 					if sessions[i].still() { // a client that left has nothing to carry
-						exported[i], errs[i] = sessions[i].export(ahead[sessions[i].id], drop...)
+						exported[i], errs[i] = sessions[i].export(ahead[sessions[i].id], ahead[aheadTails] != nil, drop...)
 						exported[i].Still = still[i]
 					}
 				case <-ctx.Done():
@@ -335,7 +343,7 @@ func checkSessionState(st SessionState) error {
 	case len(st.History) > historySize, len(st.Chunk) > maxChunk, len(st.Lost) > 1<<16,
 		len(st.Input.Typed) > maxTyped, len(st.Input.Pending) > maxBuffered+64<<10, len(st.Input.Partial) >= utf8.UTFMax:
 		return fmt.Errorf("session %d: record over this build's limits", st.ID)
-	case st.HistoryTyped < 0 || st.HistoryTyped > len(st.History), recordSize(st.Record) > maxRecord:
+	case st.HistoryTyped < 0 || st.HistorySkip == nil && st.HistoryTyped > len(st.History), recordSize(st.Record) > maxRecord:
 		return fmt.Errorf("session %d: record over this build's limits", st.ID)
 	case len(st.Transport) > 64 || len(st.TransportState) > 1<<20 || len(st.WatchPending) > watchBuffer:
 		return fmt.Errorf("session %d: record over this build's limits", st.ID)
@@ -370,15 +378,22 @@ func (s *Server) adopt(st SessionState, nc net.Conn) error {
 
 // restore makes a session of st on nc, not registered.
 func (s *Server) restore(st SessionState, nc net.Conn) (*Session, error) {
-	sess := s.takePrebuilt(st) // nil unless Prebuild restored this namespace
+	sess, base := s.takePrebuilt(st) // nil unless Prebuild restored this namespace
 	if sess == nil && st.Ahead != nil {
 		return nil, fmt.Errorf("session %d: its namespace was to be built here ahead of the pause, and is not", st.ID)
+	}
+	hist, record, err := st.lists(base)
+	if err != nil {
+		if sess != nil {
+			sess.ns.Close()
+		}
+		return nil, err
 	}
 	if sess == nil {
 		sess = &Session{srv: s, pausing: make(chan struct{})}
 	}
-	sess.id, sess.addr, sess.nc, sess.hist = st.ID, st.Addr, nc, &history{entries: st.History, typed: st.HistoryTyped}
-	sess.record, sess.recordBytes = st.Record, recordSize(st.Record)
+	sess.id, sess.addr, sess.nc, sess.hist = st.ID, st.Addr, nc, &history{entries: hist, typed: st.HistoryTyped}
+	sess.record, sess.recordBytes = record, recordSize(record)
 	sess.user, sess.since, sess.charMode = st.User, st.Since, st.CharMode
 	sess.loginName, sess.loginTry = st.LoginName, st.LoginTry
 	sess.chunk.SetText(st.Chunk)
@@ -510,15 +525,19 @@ func (sess *Session) resume() {
 
 // export records a paused session. ahead is the digest of the snapshot the
 // other process restored this session's namespace from, or nil.
-func (sess *Session) export(ahead []byte, drop ...string) (Exported, error) {
+func (sess *Session) export(ahead []byte, tails bool, drop ...string) (Exported, error) {
 	info := sess.info()
 	st := SessionState{
 		Version: StateVersion, ID: sess.id, User: info.User, Since: info.Since, Addr: sess.addr,
 		CharMode: sess.charMode, LoginName: sess.loginName, LoginTry: sess.loginTry,
-		Telnet: sess.conn.State(), History: sess.hist.Entries(), Input: sess.in.state(), Chunk: sess.chunk.String(),
-		HistoryTyped: sess.hist.typedCount(), Record: sess.record,
+		Telnet: sess.conn.State(), Input: sess.in.state(), Chunk: sess.chunk.String(),
 	}
+	st.History, st.HistorySkip, st.HistoryTyped = sess.hist.export(tails && ahead != nil)
 	sess.mu.Lock()
+	st.Record = sess.record
+	if skip, tail, ok := sess.recordMark.tail(sess.record); tails && ahead != nil && ok {
+		st.Record, st.RecordSkip = tail, &skip
+	}
 	st.Shared = sess.shared
 	if w := sess.watching; w != nil {
 		st.Watching, st.WatchPending = w.target.id, w.pending()

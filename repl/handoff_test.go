@@ -114,7 +114,9 @@ func containsAll(s, sub string) bool { return len(s) >= len(sub) && s[len(s)-len
 func FuzzSessionState(f *testing.F) {
 	watching := validState()
 	watching.Shared, watching.Watching, watching.WatchPending = true, 3, []byte(">>> x\r\n")
-	for _, st := range []SessionState{validState(), {Version: StateVersion, ID: 1}, watching} {
+	tails, skip := validState(), 2
+	tails.HistorySkip, tails.RecordSkip, tails.Record = &skip, &skip, []string{"x := 1"}
+	for _, st := range []SessionState{validState(), {Version: StateVersion, ID: 1}, watching, tails} {
 		data, err := cbor.Marshal(st)
 		if err != nil {
 			f.Fatal(err)

@@ -228,11 +228,14 @@ func recordSize(record []string) int {
 
 // record keeps a chunk that ran, for :save, within maxRecord.
 func (s *Session) recordChunk(src string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.recordBytes += len(src)
 	s.record = append(s.record, src)
 	for s.recordBytes > maxRecord && len(s.record) > 0 {
 		s.recordBytes -= len(s.record[0])
 		s.record = s.record[1:]
+		s.recordMark.drop(1)
 	}
 }
 

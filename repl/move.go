@@ -108,7 +108,7 @@ func (s *Server) Leave(ctx context.Context, id uint64, grace time.Duration, drop
 		}
 		return Exported{}, fmt.Errorf("session %d has ended", id)
 	}
-	e, err := sess.export(nil, drop...)
+	e, err := sess.export(nil, false, drop...)
 	if err != nil {
 		sess.resume()
 		return Exported{}, err

@@ -31,6 +31,40 @@ import (
 type prebuilt struct {
 	sess   *Session
 	digest []byte
+	lists  precopied
+}
+
+// precopied is what the precopy held of a session's lists, for a record
+// that carries them as tails (tail.go).
+type precopied struct {
+	history, record []string
+}
+
+// lists makes the history and record st carries whole of their tails on
+// base, the precopy's.
+func (st SessionState) lists(base *precopied) (history, record []string, err error) {
+	history, record = st.History, st.Record
+	if st.HistorySkip == nil && st.RecordSkip == nil {
+		return history, record, nil
+	}
+	if base == nil {
+		return nil, nil, fmt.Errorf("session %d: its lists follow a precopy this process did not build", st.ID)
+	}
+	if st.HistorySkip != nil {
+		if history, err = untail(base.history, *st.HistorySkip, st.History); err != nil {
+			return nil, nil, fmt.Errorf("session %d: history: %w", st.ID, err)
+		}
+	}
+	if st.RecordSkip != nil {
+		if record, err = untail(base.record, *st.RecordSkip, st.Record); err != nil {
+			return nil, nil, fmt.Errorf("session %d: record: %w", st.ID, err)
+		}
+	}
+	switch {
+	case len(history) > historySize, recordSize(record) > maxRecord, st.HistoryTyped > len(history):
+		return nil, nil, fmt.Errorf("session %d: record over this build's limits", st.ID)
+	}
+	return history, record, nil
 }
 
 // digest is the SHA-256 of snap's encoding, nil if it has none.
@@ -54,13 +88,22 @@ type Ahead map[uint64][]byte
 // process's Export: session id → digest of the snapshot.
 func (s *Server) Ahead() []byte {
 	s.mu.Lock()
-	m := make(map[uint64][]byte, len(s.prebuilt))
+	m := make(map[uint64][]byte, len(s.prebuilt)+1)
 	for id, p := range s.prebuilt {
 		m[id] = p.digest
 	}
+	m[aheadTails] = []byte{1}
 	s.mu.Unlock()
 	b, _ := cbor.Marshal(m)
 	return b
+}
+
+// Sessions is how many sessions' namespaces a also names.
+func (a Ahead) Sessions() int {
+	if a[aheadTails] != nil {
+		return len(a) - 1
+	}
+	return len(a)
 }
 
 // DecodeAhead reads another process's Server.Ahead; empty is none.
@@ -104,7 +147,7 @@ func (s *Server) Prebuild(f *SnapshotFile) (built int, took time.Duration) {
 		if s.prebuilt == nil {
 			s.prebuilt = make(map[uint64]prebuilt)
 		}
-		s.prebuilt[st.ID] = prebuilt{sess: shell, digest: sum}
+		s.prebuilt[st.ID] = prebuilt{sess: shell, digest: sum, lists: precopied{st.History, st.Record}}
 		built++
 	})
 	return built, time.Since(start)
@@ -126,14 +169,15 @@ func forEachIdle(n int, f func(i int)) {
 
 // takePrebuilt returns the shell built ahead for st, if st's namespace (or
 // the digest in its place) is the one it was built from; otherwise nil, and
-// the shell is dropped.
-func (s *Server) takePrebuilt(st SessionState) *Session {
+// the shell is dropped. base is the precopy's lists of the session, nil if
+// it was not built ahead.
+func (s *Server) takePrebuilt(st SessionState) (sess *Session, base *precopied) {
 	s.mu.Lock()
 	p, ok := s.prebuilt[st.ID]
 	delete(s.prebuilt, st.ID)
 	s.mu.Unlock()
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	sum := st.Ahead
 	if sum == nil && st.Namespace != nil {
@@ -144,13 +188,13 @@ func (s *Server) takePrebuilt(st SessionState) *Session {
 		// (usually only values changed), or restored again from the record.
 		if st.Namespace == nil || !replace(p.sess.ns, *st.Namespace) {
 			p.sess.ns.Close()
-			return nil
+			return nil, &p.lists
 		}
 	}
 	s.mu.Lock()
 	s.reused++
 	s.mu.Unlock()
-	return p.sess
+	return p.sess, &p.lists
 }
 
 // DropPrebuilt closes the namespaces built ahead that no session took,
@@ -189,7 +233,7 @@ type vouch struct {
 // most maxRounds. It returns how many namespaces its last round left
 // vouched for, and its rounds.
 func (s *Server) Vouch(ahead Ahead) (vouched int, rounds []VouchRound) {
-	if len(ahead) == 0 {
+	if ahead.Sessions() == 0 {
 		return 0, nil
 	}
 	s.mu.Lock()

@@ -78,9 +78,11 @@ type Session struct {
 	watchID      uint64
 	watchPending []byte
 
-	// Used by the session goroutine only; record is carried by a migration.
+	// Changed by the session goroutine only, under mu: a migration's
+	// precopy reads them while the session runs. Carried by a migration.
 	record      []string // the inputs that ran, for :save
 	recordBytes int      // their length
+	recordMark  listMark // since a precopy took record (tail.go)
 	loading     []string // lines of a :load file not yet run
 	loadName    string   // the file being loaded
 	loadLine    int      // lines of it run so far
@@ -374,6 +376,7 @@ func (h *history) clear() {
 	defer h.mu.Unlock()
 	h.entries = nil
 	h.typed = 0
+	h.mark = listMark{}
 }
 
 // loop is the read-eval-print loop.

@@ -159,6 +159,13 @@ func (sess *Session) liveState(vouch bool) (SessionState, error) {
 	if st.User == "" {
 		return st, errors.New("still logging in")
 	}
+	if vouch { // a precopy: the pause then sends what these gain since (tail.go)
+		st.History = sess.hist.precopy()
+		sess.mu.Lock()
+		st.Record = slices.Clone(sess.record)
+		sess.recordMark.set(len(sess.record))
+		sess.mu.Unlock()
+	}
 	if ns == nil {
 		return st, nil // logged in, nothing evaluated yet
 	}

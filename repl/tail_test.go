@@ -1,0 +1,175 @@
+package repl
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"testing"
+	"time"
+)
+
+// What a pause sends of a history after a precopy is, put back on the
+// precopy's entries, the history as it is: for each way the history can
+// change since, or it goes whole.
+func TestHistoryTail(t *testing.T) {
+	add := func(n int) func(h *history) {
+		return func(h *history) {
+			for i := range n {
+				h.Add(fmt.Sprintf("after %d", i))
+			}
+		}
+	}
+	tests := []struct {
+		name   string
+		before int // entries before the precopy
+		change func(h *history)
+		whole  bool
+	}{
+		{"nothing since", 10, func(*history) {}, false},
+		{"added since", 10, add(5), false},
+		{"added past the size: the oldest dropped", historySize, add(30), false},
+		{"every precopied entry dropped", historySize, add(historySize + 7), false},
+		{"a multi-line input made one entry", 10, func(h *history) {
+			h.markInput()
+			h.Add("func f() {")
+			h.Add("}")
+			h.endInput("func f() {\n}")
+		}, false},
+		{"an input that took back a precopied entry", 10, func(h *history) {
+			h.markInput()
+			h.mu.Lock()
+			h.added = 3 // as if its lines began before the precopy
+			h.mu.Unlock()
+			h.endInput("joined")
+		}, true},
+		{"cleared", 10, func(h *history) { h.clear(); h.Add("x") }, true},
+		{"loaded from the user's file", 10, func(h *history) { h.load([]string{"old"}) }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &history{}
+			for i := range tt.before {
+				h.Add(fmt.Sprintf("before %d", i))
+			}
+			base := h.precopy()
+			tt.change(h)
+			entries, skip, _ := h.export(true)
+			if (skip == nil) != tt.whole {
+				t.Fatalf("sent whole: %v, want %v", skip == nil, tt.whole)
+			}
+			got := entries
+			if skip != nil {
+				var err error
+				if got, err = untail(base, *skip, entries); err != nil {
+					t.Fatal(err)
+				}
+				if len(entries) > len(h.Entries())-(len(base)-*skip) {
+					t.Errorf("a tail of %d entries, more than the %d added", len(entries), len(h.Entries())-(len(base)-*skip))
+				}
+			}
+			if want := h.Entries(); !slices.Equal(got, want) {
+				t.Errorf("the new process would have\n%q\nwant\n%q", got, want)
+			}
+			if entries, skip, _ := h.export(false); skip != nil || !slices.Equal(entries, h.Entries()) {
+				t.Error("without tails, the history is not sent whole")
+			}
+		})
+	}
+}
+
+func TestUntailRefusesWhatIsNotThere(t *testing.T) {
+	for _, skip := range []int{-1, 4} {
+		if _, err := untail([]string{"a", "b", "c"}, skip, nil); err == nil {
+			t.Errorf("skip %d of 3: no error", skip)
+		}
+	}
+}
+
+// A migration's pause sends a session's history and record as tails to a
+// process that built the session ahead from the precopy and says it keeps
+// its lists; that process has them whole. To one that does not say so (an
+// older build), they go whole.
+func TestPauseSendsListTails(t *testing.T) {
+	for _, tails := range []bool{true, false} {
+		t.Run(fmt.Sprintf("tails=%v", tails), func(t *testing.T) {
+			old := testServer(t)
+			sess, client := runningSession(t, old, "x := 1\r")
+			readUntil(t, client, ">>> ")
+			for i := range 20 {
+				fmt.Fprintf(client, "x = %d\r", i)
+				readUntil(t, client, ">>> ")
+			}
+			f, err := old.Precopy()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pre, err := ReadSnapshotFile(bytes.NewReader(encodeFile(t, f)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := testServer(t)
+			if built, _ := next.Prebuild(pre); built != 1 {
+				t.Fatalf("built %d namespaces ahead, want 1", built)
+			}
+			ahead, err := DecodeAhead(next.Ahead())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tails {
+				delete(ahead, aheadTails)
+			}
+			for _, line := range []string{"y := 2", "x + y"} {
+				fmt.Fprintf(client, "%s\r", line)
+				readUntil(t, client, ">>> ")
+			}
+			wantHist := sess.hist.Entries()
+			sess.mu.Lock()
+			wantRecord := slices.Clone(sess.record)
+			sess.mu.Unlock()
+
+			exported, err := old.PauseExport(context.Background(), time.Second, ahead)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer old.Resume()
+			st, err := decodeSessionState(exported[0].State)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sent := st.HistorySkip != nil && st.RecordSkip != nil; sent != tails {
+				t.Fatalf("sent as tails: %v, want %v", sent, tails)
+			}
+			if tails && (len(st.History) != 2 || len(st.Record) != 2) {
+				t.Errorf("tails of %d history entries and %d inputs, want the 2 typed since the precopy", len(st.History), len(st.Record))
+			}
+			server, c := net.Pipe()
+			defer c.Close()
+			got, err := next.restore(st, server)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer got.discard()
+			if h := got.hist.Entries(); !slices.Equal(h, wantHist) {
+				t.Errorf("history in the new process\n%q\nwant\n%q", h, wantHist)
+			}
+			if !slices.Equal(got.record, wantRecord) || got.recordBytes != recordSize(wantRecord) {
+				t.Errorf("record in the new process\n%q\nwant\n%q", got.record, wantRecord)
+			}
+		})
+	}
+}
+
+// A record whose lists are tails, arriving where no precopy was built,
+// fails its restore instead of arriving with lists cut short.
+func TestTailWithoutPrecopy(t *testing.T) {
+	st := validState()
+	skip := 0
+	st.HistorySkip = &skip
+	server, c := net.Pipe()
+	defer c.Close()
+	if _, err := testServer(t).restore(st, server); err == nil {
+		t.Fatal("restored a history tail with no precopy to put it on")
+	}
+}
