@@ -152,6 +152,12 @@ func (s *wsession) run(m openMsg) {
 				// Paid here, ahead of need, by a line that changes nothing
 				// (a statement: an expression's value would become `_`).
 				ns.Eval(context.Background(), "_ = 0")
+				// And the checkpoint after it: the encoder's caches are
+				// built at a process's first snapshot (a fifth of the
+				// new workers' CPU in the first moments after a pause).
+				if snap, _, err := ns.Snapshot(); err == nil {
+					cbor.Marshal(snap)
+				}
 			}
 		}
 		if m.Idle {
