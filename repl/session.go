@@ -562,11 +562,11 @@ func fitted(ed editor, value string) string {
 }
 
 // wrapped is the REPL's own text (help, messages, errors) folded between
-// words to the client's window width when the client told it (wrapWords);
-// as it is otherwise.
+// words to the client's window width when the client told it
+// (namespace.Fold); as it is otherwise.
 func wrapped(ed editor, text string) string {
 	w, _ := windowSize(ed)
-	return wrapWords(text, w)
+	return namespace.Fold(text, w)
 }
 
 // windowSize is the client's window, in columns and rows, or zeros when

@@ -1,4 +1,4 @@
-package repl
+package namespace
 
 import (
 	"strings"
@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 )
 
-func TestWrapWords(t *testing.T) {
+func TestFold(t *testing.T) {
 	tests := []struct {
 		name  string
 		text  string
@@ -15,7 +15,7 @@ func TestWrapWords(t *testing.T) {
 	}{
 		{"fits", "error: unknown command :x (try :help)", 80, "error: unknown command :x (try :help)"},
 		{"unknown width", strings.Repeat("word ", 40), 0, strings.Repeat("word ", 40)},
-		{"too narrow to fold", strings.Repeat("word ", 10), minWrap - 1, strings.Repeat("word ", 10)},
+		{"too narrow to fold", strings.Repeat("word ", 10), minFold - 1, strings.Repeat("word ", 10)},
 		{"prose folds between words", "the quick brown fox jumps over the lazy dog again", 20,
 			"the quick brown fox\njumps over the lazy\ndog again"},
 		{"a space just past the end is a fold", "aaaa bbbb cccc ddddd eeee", 20,
@@ -34,11 +34,11 @@ func TestWrapWords(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := wrapWords(tt.text, tt.width)
+			got := Fold(tt.text, tt.width)
 			if got != tt.want {
-				t.Errorf("wrapWords(%q, %d) =\n%s\nwant\n%s", tt.text, tt.width, got, tt.want)
+				t.Errorf("Fold(%q, %d) =\n%s\nwant\n%s", tt.text, tt.width, got, tt.want)
 			}
-			if tt.width >= minWrap {
+			if tt.width >= minFold {
 				for _, l := range strings.Split(got, "\n") {
 					if n := utf8.RuneCountInString(l); n > tt.width {
 						t.Errorf("line %q is %d runes, wider than %d", l, n, tt.width)
@@ -49,17 +49,17 @@ func TestWrapWords(t *testing.T) {
 	}
 }
 
-// FuzzWrapWords: any text at any width folds to lines no wider than the
+// FuzzFold: any text at any width folds to lines no wider than the
 // width, losing no word.
-func FuzzWrapWords(f *testing.F) {
+func FuzzFold(f *testing.F) {
 	f.Add("  :doc      NAME: the declaration and doc line", 20)
 	f.Add("héé\n\n  x  y", 21)
 	f.Fuzz(func(t *testing.T, text string, width int) {
 		if !utf8.ValidString(text) || width > 500 {
 			return
 		}
-		got := wrapWords(text, width)
-		if width < minWrap {
+		got := Fold(text, width)
+		if width < minFold {
 			if got != text {
 				t.Fatalf("folded at width %d", width)
 			}
