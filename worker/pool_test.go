@@ -279,6 +279,27 @@ func TestCrashInGoroutine(t *testing.T) {
 	s.mustEval("x", "1")
 }
 
+// The front's own notes between prompts go to Notes when it is set (the
+// REPL folds them to the client's window), never mixed into the code's
+// output.
+func TestNoticeGoesToNotes(t *testing.T) {
+	pl := testPool(t, Config{})
+	out, notes := &syncBuffer{}, &syncBuffer{}
+	ns, err := pl.New(namespace.Options{Stdout: out, Stderr: out, Notes: notes, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Close)
+	s := &session{t: t, ns: ns, out: out}
+	s.mustEval("m := map[int]int{}", "")
+	s.mustEval(`import "time"`, "")
+	s.mustEval("for i := 0; i < 8; i++ { go func() { time.Sleep(200 * time.Millisecond); for j := 0; ; j++ { m[j%1000] = j } }() }", "")
+	waitFor(t, "the notice", func() bool { return strings.Contains(notes.String(), "worker process ended") })
+	if got := out.String(); strings.Contains(got, "worker process ended") {
+		t.Errorf("the notice went to the code's output too: %q", got)
+	}
+}
+
 // TestInterruptWins: a line blocked where an interrupt cannot reach
 // (time.Sleep, a deadlock) is ended with its worker within StopGrace, and
 // the session goes on as before it.
