@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"golang.org/x/term"
@@ -302,10 +303,15 @@ func (h *history) typedCount() int {
 }
 
 // precopy returns the history, oldest first, and follows it from now on
-// for a pause to send as a tail.
-func (h *history) precopy() []string {
+// for a pause to send as a tail, if its bytes can be taken from budget;
+// otherwise nil, and the pause sends it whole.
+func (h *history) precopy(budget *atomic.Int64) []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.mark = listMark{}
+	if !take(budget, recordSize(h.entries)) {
+		return nil
+	}
 	h.mark.set(len(h.entries))
 	return append([]string(nil), h.entries...)
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -22,6 +23,20 @@ const (
 	SnapshotFormat      = "translucent-snapshot"
 	SnapshotFileVersion = 1
 )
+
+// maxPrecopyLists bounds the bytes of sessions' histories and records a
+// precopy carries, well within maxSnapshotFile whatever their namespaces
+// take: a session whose lists do not fit sends them whole in the pause.
+const maxPrecopyLists = 64 << 20
+
+// take takes n bytes from budget if it has them left.
+func take(budget *atomic.Int64, n int) bool {
+	if budget.Add(-int64(n)) >= 0 {
+		return true
+	}
+	budget.Add(int64(n)) // left to smaller ones
+	return false
+}
 
 // maxSnapshotFile bounds what ReadSnapshotFile reads: a file is a copy of
 // live state, and a hostile one must not exhaust memory.
@@ -138,7 +153,12 @@ func (s *Server) snapshot(ids []uint64, vouch bool) (*SnapshotFile, error) {
 	// users go on typing meanwhile.
 	states := make([]SessionState, len(sessions))
 	errs := make([]error, len(sessions))
-	forEach(len(sessions), func(i int) { states[i], errs[i] = sessions[i].liveState(vouch) })
+	var lists *atomic.Int64 // bytes of lists the precopy may still carry
+	if vouch {
+		lists = new(atomic.Int64)
+		lists.Store(maxPrecopyLists)
+	}
+	forEach(len(sessions), func(i int) { states[i], errs[i] = sessions[i].liveState(vouch, lists) })
 	for i, st := range states {
 		if errs[i] != nil {
 			f.Skipped = append(f.Skipped, fmt.Sprintf("session %d: %v", st.ID, errs[i]))
@@ -151,7 +171,9 @@ func (s *Server) snapshot(ids []uint64, vouch bool) (*SnapshotFile, error) {
 
 // liveState is the session's user and namespace, taken while it runs;
 // with vouch, the session is vouched for that namespace if it was settled.
-func (sess *Session) liveState(vouch bool) (SessionState, error) {
+// With lists, its history and record are taken too, for the pause to send
+// as tails, if they fit in the bytes lists has left.
+func (sess *Session) liveState(vouch bool, lists *atomic.Int64) (SessionState, error) {
 	sess.mu.Lock()
 	ns := sess.ns
 	st := SessionState{Version: StateVersion, ID: sess.id, User: sess.user, Since: sess.since, Addr: sess.addr}
@@ -159,11 +181,14 @@ func (sess *Session) liveState(vouch bool) (SessionState, error) {
 	if st.User == "" {
 		return st, errors.New("still logging in")
 	}
-	if vouch { // a precopy: the pause then sends what these gain since (tail.go)
-		st.History = sess.hist.precopy()
+	if lists != nil { // a precopy: the pause then sends what these gain since (tail.go)
+		st.History = sess.hist.precopy(lists)
 		sess.mu.Lock()
-		st.Record = slices.Clone(sess.record)
-		sess.recordMark.set(len(sess.record))
+		sess.recordMark = listMark{}
+		if take(lists, sess.recordBytes) {
+			st.Record = slices.Clone(sess.record)
+			sess.recordMark.set(len(sess.record))
+		}
 		sess.mu.Unlock()
 	}
 	if ns == nil {

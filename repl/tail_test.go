@@ -2,10 +2,12 @@ package repl
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"net"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -26,26 +28,28 @@ func TestHistoryTail(t *testing.T) {
 		before int // entries before the precopy
 		change func(h *history)
 		whole  bool
+		budget int64 // bytes the precopy may carry; 0: plenty
 	}{
-		{"nothing since", 10, func(*history) {}, false},
-		{"added since", 10, add(5), false},
-		{"added past the size: the oldest dropped", historySize, add(30), false},
-		{"every precopied entry dropped", historySize, add(historySize + 7), false},
+		{"nothing since", 10, func(*history) {}, false, 0},
+		{"added since", 10, add(5), false, 0},
+		{"added past the size: the oldest dropped", historySize, add(30), false, 0},
+		{"every precopied entry dropped", historySize, add(historySize + 7), false, 0},
 		{"a multi-line input made one entry", 10, func(h *history) {
 			h.markInput()
 			h.Add("func f() {")
 			h.Add("}")
 			h.endInput("func f() {\n}")
-		}, false},
+		}, false, 0},
 		{"an input that took back a precopied entry", 10, func(h *history) {
 			h.markInput()
 			h.mu.Lock()
 			h.added = 3 // as if its lines began before the precopy
 			h.mu.Unlock()
 			h.endInput("joined")
-		}, true},
-		{"cleared", 10, func(h *history) { h.clear(); h.Add("x") }, true},
-		{"loaded from the user's file", 10, func(h *history) { h.load([]string{"old"}) }, true},
+		}, true, 0},
+		{"cleared", 10, func(h *history) { h.clear(); h.Add("x") }, true, 0},
+		{"loaded from the user's file", 10, func(h *history) { h.load([]string{"old"}) }, true, 0},
+		{"over the precopy's budget", 10, add(5), true, 20},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,7 +57,12 @@ func TestHistoryTail(t *testing.T) {
 			for i := range tt.before {
 				h.Add(fmt.Sprintf("before %d", i))
 			}
-			base := h.precopy()
+			budget := new(atomic.Int64)
+			budget.Store(cmp.Or(tt.budget, maxPrecopyLists))
+			base := h.precopy(budget)
+			if tt.budget != 0 && base != nil {
+				t.Errorf("the precopy carried %d entries over its budget", len(base))
+			}
 			tt.change(h)
 			entries, skip, _ := h.export(true)
 			if (skip == nil) != tt.whole {
