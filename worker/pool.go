@@ -193,17 +193,18 @@ func (pl *Pool) Close() error {
 	}
 	pl.mu.Unlock()
 	close(pl.stop)
-	// One at a time: each dying worker's memory is freed on its own
-	// threads, and however low their priority, sixty-four of them at once
-	// weigh as much as a process of normal priority (after a migration,
-	// they took a fifth of both cores from the successor answering the
-	// lines typed during the pause). The bound keeps one that is slow to
-	// die from holding up the others.
+	// One at a time, each in the idle class (see Yield): a dying worker's
+	// memory is freed on its own threads, and 64 of them at once, even in
+	// the idle class, took a fifth of both cores from the successor of a
+	// migration in the 350 ms after its commit, when it answers the lines
+	// typed during the pause (perf: 76 samples of 350 all at once, 16 one
+	// at a time). The bound keeps one that is slow to die, on a busy
+	// machine where the idle class gets little, from holding up the rest.
 	for _, p := range procs {
 		p.kill("the server is closing")
 		select {
 		case <-p.done:
-		case <-time.After(time.Second):
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 	pl.wg.Wait()
@@ -408,11 +409,15 @@ func (p *proc) kill(reason string) {
 }
 
 // Yield puts every thread of process pid in the idle scheduling class
-// (SCHED_IDLE: it runs when nothing else wants the CPU), or at nice 19
-// where that is refused, for a process about to end: the kernel frees a
-// dying process's memory on its own threads, and a hundred workers ended
-// at once (a migration's old ones, with a worker each) took a second of
-// both cores from the lines their successors were answering. The front
+// (SCHED_IDLE), or at nice 19 where that is refused, for a process about
+// to end: the kernel frees a dying process's memory on its own threads,
+// and a hundred workers ended at once (a migration's old ones, with a
+// worker each) took a second of both cores from the lines their
+// successors were answering. Nice 19 was not enough: the scheduler weighs
+// each thread, and 64 threads at nice 19 weigh as much as one at nice 0
+// (after a migration at 1,000 sessions in a pool, the old workers' exit
+// took a fifth of both cores while the new process answered the lines
+// typed during the pause; Close also ends them one at a time). The front
 // yields itself the same way once it has handed over. Best effort: a
 // process already gone has nothing left to free.
 func Yield(pid int) {
