@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,6 +58,8 @@ func TestDryRun(t *testing.T) {
 		wantOut string
 	}{
 		{"restores", nil, nil, true, "re-encoded identically"},
+		// What a migration with --drop would carry; production keeps it.
+		{"with --drop", nil, []string{"--drop", "names"}, true, "left out of every namespace, as --drop asks: names"},
 		{"staging process crashes", []string{"TRANSLUCENT_TEST_FAIL=verify-crash"}, nil, false, "production untouched"},
 		{"staging process hangs", []string{"TRANSLUCENT_TEST_FAIL=verify-hang"}, []string{"--timeout", "2s"}, false, "did not finish within 2s"},
 	}
@@ -75,6 +78,9 @@ func TestDryRun(t *testing.T) {
 					if !strings.Contains(out, want) {
 						t.Errorf("dry run output lacks %q:\n%s", want, out)
 					}
+				}
+				if dropped := strings.Contains(out, "names ([]string): dropped by request"); dropped != slices.Contains(tt.extra, "--drop") {
+					t.Errorf("dry run output says names is dropped: %v, want %v:\n%s", dropped, !dropped, out)
 				}
 			}
 			// Production is untouched: same process, same namespace.

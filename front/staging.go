@@ -63,7 +63,7 @@ func (m *migrator) dryRun(ctx context.Context, req migration, progress io.Writer
 	if err != nil {
 		return err
 	}
-	f, err := m.srv.Snapshot(nil)
+	f, err := m.srv.Snapshot(nil, req.drop...)
 	if err != nil {
 		return err
 	}
@@ -72,6 +72,9 @@ func (m *migrator) dryRun(ctx context.Context, req migration, progress io.Writer
 		return err
 	}
 	fmt.Fprintf(progress, "dry run: pid %d (%s) -> %s, %s, no connection handed over\n", os.Getpid(), m.cfg.Version, binary, plural(len(f.Sessions), "session"))
+	if len(req.drop) > 0 {
+		fmt.Fprintf(progress, "  left out of every namespace, as --drop asks: %s\n", strings.Join(req.drop, ", "))
+	}
 	for _, s := range f.Skipped {
 		fmt.Fprintf(progress, "  skipped %s\n", s)
 	}

@@ -116,10 +116,11 @@ func decodeSnapshotFile(b []byte) (*SnapshotFile, error) {
 
 // Snapshot takes the state of the sessions with the given ids (all when
 // ids is empty) without pausing anyone: each namespace is held for the
-// time of its snapshot only. A session that is evaluating, or logging in,
-// is named in Skipped rather than waited for.
-func (s *Server) Snapshot(ids []uint64) (*SnapshotFile, error) {
-	return s.snapshot(ids, false)
+// time of its snapshot only, and leaves out the variables named in drop,
+// as a migration with --drop would. A session that is evaluating, or
+// logging in, is named in Skipped rather than waited for.
+func (s *Server) Snapshot(ids []uint64, drop ...string) (*SnapshotFile, error) {
+	return s.snapshot(ids, false, drop)
 }
 
 // Precopy is Snapshot of every session for a migration's precopy. Each
@@ -127,10 +128,10 @@ func (s *Server) Snapshot(ids []uint64) (*SnapshotFile, error) {
 // process will restore it from this very snapshot, so a session that
 // does not evaluate again before the pause costs the recheck nothing.
 func (s *Server) Precopy() (*SnapshotFile, error) {
-	return s.snapshot(nil, true)
+	return s.snapshot(nil, true, nil)
 }
 
-func (s *Server) snapshot(ids []uint64, vouch bool) (*SnapshotFile, error) {
+func (s *Server) snapshot(ids []uint64, vouch bool, drop []string) (*SnapshotFile, error) {
 	f := &SnapshotFile{Format: SnapshotFormat, Version: SnapshotFileVersion, Taken: time.Now(), Pid: os.Getpid(), ServerVersion: s.cfg.Version}
 	want := make(map[uint64]bool, len(ids))
 	for _, id := range ids {
@@ -158,7 +159,7 @@ func (s *Server) snapshot(ids []uint64, vouch bool) (*SnapshotFile, error) {
 		lists = new(atomic.Int64)
 		lists.Store(maxPrecopyLists)
 	}
-	forEach(len(sessions), func(i int) { states[i], errs[i] = sessions[i].liveState(vouch, lists) })
+	forEach(len(sessions), func(i int) { states[i], errs[i] = sessions[i].liveState(vouch, lists, drop) })
 	for i, st := range states {
 		if errs[i] != nil {
 			f.Skipped = append(f.Skipped, fmt.Sprintf("session %d: %v", st.ID, errs[i]))
@@ -172,8 +173,9 @@ func (s *Server) snapshot(ids []uint64, vouch bool) (*SnapshotFile, error) {
 // liveState is the session's user and namespace, taken while it runs;
 // with vouch, the session is vouched for that namespace if it was settled.
 // With lists, its history and record are taken too, for the pause to send
-// as tails, if they fit in the bytes lists has left.
-func (sess *Session) liveState(vouch bool, lists *atomic.Int64) (SessionState, error) {
+// as tails, if they fit in the bytes lists has left. The variables named
+// in drop are left out of the namespace.
+func (sess *Session) liveState(vouch bool, lists *atomic.Int64, drop []string) (SessionState, error) {
 	sess.mu.Lock()
 	ns := sess.ns
 	st := SessionState{Version: StateVersion, ID: sess.id, User: sess.user, Since: sess.since, Addr: sess.addr}
@@ -195,12 +197,12 @@ func (sess *Session) liveState(vouch bool, lists *atomic.Int64) (SessionState, e
 		return st, nil // logged in, nothing evaluated yet
 	}
 	rev, settled := ns.Revision()
-	snap, lost, err := ns.Snapshot()
+	snap, lost, err := ns.Snapshot(drop...)
 	if err != nil {
 		return st, err
 	}
 	st.Namespace, st.Lost = &snap, lost
-	if vouch && settled {
+	if vouch && settled && len(drop) == 0 {
 		sess.vouchFor(ns, rev, snap, lost)
 	}
 	return st, nil
@@ -238,7 +240,15 @@ func (f *SnapshotFile) Verify(cfg Config) []SessionCheck {
 			continue
 		}
 		start = time.Now()
-		again, _, err := ns.Snapshot()
+		// A variable the file does not carry (dropped, a channel) comes
+		// back at its zero value: taken again, it is left out the same way.
+		var notCarried []string
+		for _, v := range st.Namespace.Vars {
+			if v.Value == 0 {
+				notCarried = append(notCarried, v.Name)
+			}
+		}
+		again, _, err := ns.Snapshot(notCarried...)
 		ns.Close()
 		if err == nil {
 			err = sameValues(*st.Namespace, again)
