@@ -11,6 +11,20 @@ import (
 	"github.com/fxamacker/cbor/v2"
 )
 
+// restoreOnPipe restores st in srv on one end of a pipe, both ended with
+// the test.
+func restoreOnPipe(t *testing.T, srv *Server, st SessionState) *Session {
+	t.Helper()
+	server, client := net.Pipe()
+	t.Cleanup(func() { client.Close() })
+	sess, err := srv.restore(st, server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sess.discard)
+	return sess
+}
+
 // A namespace built ahead is taken by a session whose record holds the
 // same namespace, and not by one whose namespace changed since.
 func TestPrebuild(t *testing.T) {
@@ -35,14 +49,7 @@ func TestPrebuild(t *testing.T) {
 				snap.Journal = append(snap.Journal[:len(snap.Journal):len(snap.Journal)], "const extra = 1") // declared since
 				st.Namespace = &snap
 			}
-			server, client := net.Pipe()
-			defer client.Close()
-			sess, err := srv.restore(st, server)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer sess.discard()
-			checkRestored(t, srv, sess, tt.reused)
+			checkRestored(t, srv, restoreOnPipe(t, srv, st), tt.reused)
 		})
 	}
 }

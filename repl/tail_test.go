@@ -153,13 +153,7 @@ func TestPauseSendsListTails(t *testing.T) {
 			if tails && (len(st.History) != 2 || len(st.Record) != 2) {
 				t.Errorf("tails of %d history entries and %d inputs, want the 2 typed since the precopy", len(st.History), len(st.Record))
 			}
-			server, c := net.Pipe()
-			defer c.Close()
-			got, err := next.restore(st, server)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer got.discard()
+			got := restoreOnPipe(t, next, st)
 			if h := got.hist.Entries(); !slices.Equal(h, wantHist) {
 				t.Errorf("history in the new process\n%q\nwant\n%q", h, wantHist)
 			}
