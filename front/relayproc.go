@@ -24,11 +24,10 @@ import (
 // and a relay so scheduled waited up to 165 ms for a CPU while a new
 // process started beside the old one, when the fronts, in the server's
 // session, waited at most 32 ms (perf sched, on a loaded 2-core machine).
-// Its pid
-// goes to each successor in the handoff's meta. The front that holds the
-// listeners supervises it: a relay that dies is started again, at most
-// maxRelayRestarts times in relayRestartWindow; a clean stop of the server
-// stops it.
+// Its pid goes to each successor in the handoff's meta. The front that
+// holds the listeners supervises it: a relay that dies is started again,
+// at most maxRelayRestarts times in relayRestartWindow; a clean stop of
+// the server stops it.
 const (
 	maxRelayRestarts   = 5
 	relayRestartWindow = time.Minute

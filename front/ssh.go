@@ -96,30 +96,30 @@ func (l *listeners) removeRelaySocket() {
 
 // tcpListener and unixListener make listeners of inherited descriptors.
 func tcpListener(f *os.File) (*net.TCPListener, error) {
-	ln, err := net.FileListener(f)
-	if err != nil {
-		return nil, err
-	}
-	tl, ok := ln.(*net.TCPListener)
-	if !ok {
-		ln.Close()
-		return nil, fmt.Errorf("a %s listener, not TCP", ln.Addr().Network())
-	}
-	return tl, nil
+	return fileListener[*net.TCPListener](f, "TCP")
 }
 
 func unixListener(f *os.File) (*net.UnixListener, error) {
+	ul, err := fileListener[*net.UnixListener](f, "Unix")
+	if err == nil {
+		ul.SetUnlinkOnClose(false)
+	}
+	return ul, err
+}
+
+// fileListener makes a listener of f, which must be of kind L.
+func fileListener[L net.Listener](f *os.File, kind string) (L, error) {
+	var none L
 	ln, err := net.FileListener(f)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
-	ul, ok := ln.(*net.UnixListener)
+	l, ok := ln.(L)
 	if !ok {
 		ln.Close()
-		return nil, fmt.Errorf("a %s listener, not Unix", ln.Addr().Network())
+		return none, fmt.Errorf("a %s listener, not %s", ln.Addr().Network(), kind)
 	}
-	ul.SetUnlinkOnClose(false)
-	return ul, nil
+	return l, nil
 }
 
 // relayFront answers the relay on its socket.
