@@ -116,7 +116,7 @@ func (s *Session) cmdWho([]string) bool {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tUSER\tADDRESS\tSINCE\tSTATE\tWORKER\tSHARE\t")
-	for _, info := range s.srv.Sessions() {
+	for _, info := range s.host.sessionList() {
 		user, since := info.User, "-"
 		if user == "" {
 			user = "(logging in)"
@@ -159,11 +159,9 @@ func (s *Session) cmdQuit([]string) bool {
 
 func (s *Session) cmdMigrate([]string) bool {
 	user := s.info().User
-	s.srv.mu.Lock()
-	start := s.srv.migrate
-	s.srv.mu.Unlock()
+	start := s.host.migrator()
 	switch {
-	case !slices.Contains(s.srv.cfg.Admins, user):
+	case !slices.Contains(s.cfg.Admins, user):
 		s.printf("error: only admins may migrate the server (see serve --admins)\n")
 	case start == nil:
 		s.printf("error: this server cannot migrate\n")
@@ -287,7 +285,7 @@ func (s *Session) cmdReset(args []string) bool {
 			":reset -f empties it all the same (:save FILE keeps what ran)\n", held)
 		return false
 	}
-	ns, err := s.srv.cfg.Namespaces.New(s.namespaceOptions())
+	ns, err := s.cfg.Namespaces.New(s.namespaceOptions())
 	if err != nil {
 		s.printf("error: no new namespace: %v\n", err)
 		return false

@@ -390,7 +390,7 @@ func (s *Server) restore(st SessionState, nc net.Conn) (*Session, error) {
 		return nil, err
 	}
 	if sess == nil {
-		sess = &Session{srv: s, pausing: make(chan struct{})}
+		sess = &Session{host: s, cfg: &s.cfg, pausing: make(chan struct{})}
 	}
 	sess.id, sess.addr, sess.nc, sess.hist = st.ID, st.Addr, nc, &history{entries: hist, typed: st.HistoryTyped}
 	sess.record, sess.recordBytes = record, recordSize(record)

@@ -77,14 +77,14 @@ func privateDir(dir string, private bool) error {
 
 // home returns the user's directory, made if needed; errNoHome without
 // Config.Home.
-func (s *Server) home(user string) (string, error) {
-	if s.cfg.Home == "" {
+func (c *Config) home(user string) (string, error) {
+	if c.Home == "" {
 		return "", errNoHome
 	}
-	if err := privateDir(s.cfg.Home, false); err != nil {
+	if err := privateDir(c.Home, false); err != nil {
 		return "", err
 	}
-	dir := filepath.Join(s.cfg.Home, homeName(user))
+	dir := filepath.Join(c.Home, homeName(user))
 	if err := privateDir(dir, true); err != nil {
 		return "", err
 	}
@@ -95,17 +95,17 @@ func (s *Server) home(user string) (string, error) {
 // large or not what saveHistory writes is ignored, with a log line: the
 // session starts with no history rather than fail.
 func (s *Session) loadHistory(user string) {
-	if s.srv.cfg.Home == "" {
+	if s.cfg.Home == "" {
 		return
 	}
-	dir, err := s.srv.home(user)
+	dir, err := s.cfg.home(user)
 	if err != nil {
-		s.srv.cfg.Logger.Warn("no history for this user", "user", user, "err", err)
+		s.cfg.Logger.Warn("no history for this user", "user", user, "err", err)
 		return
 	}
 	entries, err := readHistory(filepath.Join(dir, historyFile))
 	if err != nil {
-		s.srv.cfg.Logger.Warn("history file ignored", "user", user, "err", err)
+		s.cfg.Logger.Warn("history file ignored", "user", user, "err", err)
 		return
 	}
 	s.hist.load(entries)
@@ -169,19 +169,19 @@ func boundHistory(entries []string) []string {
 // history file, as it is now (another session of the user may have
 // written it meanwhile), atomically: a new file renamed over the old.
 func (s *Session) saveHistory(user string) {
-	if s.srv.cfg.Home == "" {
+	if s.cfg.Home == "" {
 		return
 	}
 	fresh := s.hist.fresh()
 	if len(fresh) == 0 {
 		return
 	}
-	dir, err := s.srv.home(user)
+	dir, err := s.cfg.home(user)
 	if err == nil {
 		err = writeHistory(filepath.Join(dir, historyFile), fresh)
 	}
 	if err != nil {
-		s.srv.cfg.Logger.Warn("history not saved", "user", user, "err", err)
+		s.cfg.Logger.Warn("history not saved", "user", user, "err", err)
 	}
 }
 
@@ -206,7 +206,7 @@ func writeHistory(path string, fresh []string) error {
 
 // filesRoot opens the user's files directory for :save and :load.
 func (s *Session) filesRoot() (*os.Root, string, error) {
-	dir, err := s.srv.home(s.info().User)
+	dir, err := s.cfg.home(s.info().User)
 	if err != nil {
 		return nil, "", err
 	}

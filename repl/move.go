@@ -88,7 +88,7 @@ func (s *Server) Has(id uint64) bool {
 func (s *Server) Leave(ctx context.Context, id uint64, grace time.Duration, drop ...string) (Exported, error) {
 	s.mu.Lock()
 	sess, ok := s.sessions[id]
-	held := ok && !sess.running
+	held := ok && !s.running[id]
 	s.mu.Unlock()
 	switch {
 	case !ok:
@@ -189,7 +189,7 @@ func (s *Server) Start(id uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sess, ok := s.sessions[id]
-	if !ok || sess.running {
+	if !ok || s.running[id] {
 		return fmt.Errorf("no session %d waiting", id)
 	}
 	s.startLocked(sess)
@@ -200,7 +200,7 @@ func (s *Server) Start(id uint64) error {
 func (s *Server) Release(id uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if sess, ok := s.sessions[id]; ok && !sess.running {
+	if sess, ok := s.sessions[id]; ok && !s.running[id] {
 		delete(s.sessions, id)
 		s.uncountLoginLocked(sess)
 		sess.discard()
@@ -224,11 +224,9 @@ func (s *Server) SetUpgrade(f func(id uint64, out io.Writer)) {
 }
 
 func (s *Session) cmdUpgrade([]string) bool {
-	s.srv.mu.Lock()
-	upgrade := s.srv.upgrade
-	s.srv.mu.Unlock()
+	upgrade := s.host.upgrader()
 	if upgrade == nil {
-		s.printf("error: no newer process to move to (this one is %s)\n", s.srv.cfg.Version)
+		s.printf("error: no newer process to move to (this one is %s)\n", s.cfg.Version)
 		return false
 	}
 	s.printf("moving this session to the newer process; it carries on there\n")
@@ -267,6 +265,5 @@ func (s *Session) cmdDrop(args []string) bool {
 func (s *Server) Running(id uint64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sess, ok := s.sessions[id]
-	return ok && sess.running
+	return s.running[id] // removed with the session
 }

@@ -136,7 +136,7 @@ func (s *Server) Prebuild(f *SnapshotFile) (built int, took time.Duration) {
 		if sum == nil {
 			return
 		}
-		shell := &Session{srv: s, id: st.ID, pausing: make(chan struct{})}
+		shell := &Session{host: s, cfg: &s.cfg, id: st.ID, pausing: make(chan struct{})}
 		ns, err := restoreIdle(s.cfg.Namespaces, shell.namespaceOptions(), *st.Namespace)
 		if err != nil {
 			return // left to the handoff, which will report it

@@ -116,10 +116,12 @@ type Server struct {
 	// Sessions not logged in yet, in all and by IP address (see
 	// Session.loggingIn): a connection cap of their own, so that
 	// connections that never log in cannot take every place.
-	loggingIn     int            // guarded by mu
-	loggingInByIP map[string]int // guarded by mu
-	closed        bool           // guarded by mu
-	adopted       []*Session     // restored from another process, not yet running; guarded by mu
+	loggingIn     int               // guarded by mu
+	loggingInByIP map[string]int    // guarded by mu
+	loggingInAs   map[uint64]string // the address each session logging in counts under; guarded by mu
+	running       map[uint64]bool   // sessions whose goroutine was started (not adopted or held); guarded by mu
+	closed        bool              // guarded by mu
+	adopted       []*Session        // restored from another process, not yet running; guarded by mu
 
 	migrate  func(out io.Writer)            // starts a migration for :migrate; guarded by mu
 	upgrade  func(id uint64, out io.Writer) // moves a session for :upgrade; guarded by mu
@@ -143,7 +145,7 @@ type Server struct {
 func NewServer(cfg Config) *Server {
 	cfg.setDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, loggingInByIP: map[string]int{}, gate: newGate(cfg.LoginChecks, loginBurst, loginRefill), sessions: make(map[uint64]*Session), ctx: ctx, cancel: cancel, empty: make(chan struct{})}
+	s := &Server{cfg: cfg, loggingInByIP: map[string]int{}, loggingInAs: map[uint64]string{}, running: map[uint64]bool{}, gate: newGate(cfg.LoginChecks, loginBurst, loginRefill), sessions: make(map[uint64]*Session), ctx: ctx, cancel: cancel, empty: make(chan struct{})}
 	s.cond = sync.NewCond(&s.mu)
 	s.check = cfg.Users.Check
 	return s
@@ -241,7 +243,7 @@ func (s *Server) start(c net.Conn, opts ...ConnOption) {
 		refusal = fmt.Sprintf("too many connections logging in from %s (limit %d)", ip, s.cfg.MaxLoginsPerIP)
 	default:
 		s.nextID++
-		sess := newSession(s, s.nextID, c)
+		sess := newSession(s, &s.cfg, s.nextID, c)
 		for _, o := range opts {
 			o(sess)
 		}
@@ -270,24 +272,26 @@ func ipOf(addr string) string {
 
 // countLoginLocked counts sess as logging in, unless it has a user.
 func (s *Server) countLoginLocked(sess *Session) {
-	if sess.loggingIn != "" || sess.user != "" {
+	if s.loggingInAs[sess.id] != "" || sess.user != "" {
 		return
 	}
-	sess.loggingIn = ipOf(sess.addr)
+	ip := ipOf(sess.addr)
+	s.loggingInAs[sess.id] = ip
 	s.loggingIn++
-	s.loggingInByIP[sess.loggingIn]++
+	s.loggingInByIP[ip]++
 }
 
 // uncountLoginLocked undoes countLoginLocked: sess logged in or ended.
 func (s *Server) uncountLoginLocked(sess *Session) {
-	if sess.loggingIn == "" {
+	ip := s.loggingInAs[sess.id]
+	if ip == "" {
 		return
 	}
 	s.loggingIn--
-	if s.loggingInByIP[sess.loggingIn]--; s.loggingInByIP[sess.loggingIn] == 0 {
-		delete(s.loggingInByIP, sess.loggingIn)
+	if s.loggingInByIP[ip]--; s.loggingInByIP[ip] == 0 {
+		delete(s.loggingInByIP, ip)
 	}
-	sess.loggingIn = ""
+	delete(s.loggingInAs, sess.id)
 }
 
 // loggedIn moves sess out of the logins' cap.
@@ -299,7 +303,7 @@ func (s *Server) loggedIn(sess *Session) {
 
 // runLocked starts sess's goroutine, which unregisters it when it ends.
 func (s *Server) runLocked(sess *Session) {
-	sess.running = true
+	s.running[sess.id] = true
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -312,6 +316,7 @@ func (s *Server) remove(sess *Session) {
 	sess.endWatchers()
 	s.mu.Lock()
 	delete(s.sessions, sess.id)
+	delete(s.running, sess.id)
 	s.uncountLoginLocked(sess)
 	s.checkEmptyLocked()
 	s.mu.Unlock()

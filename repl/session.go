@@ -32,7 +32,8 @@ var errClientGone = errors.New("repl: client gone")
 // Session is one telnet connection: login, then a read-eval-print loop in a
 // namespace of its own. Its goroutine (run) owns the editor and namespace.
 type Session struct {
-	srv  *Server
+	host host    // the server that runs it
+	cfg  *Config // its server's, read only
 	id   uint64
 	addr string
 	nc   net.Conn
@@ -61,8 +62,6 @@ type Session struct {
 	restored    bool          // adopted from another process: no greeting, no negotiation
 	arrival     string        // what an adopted session tells its user first; set before run
 	lost        []string      // what the migration could not carry, told on arrival
-	running     bool          // its goroutine was started; guarded by srv.mu
-	loggingIn   string        // the IP address it counts under while logging in, "" once not; guarded by srv.mu
 	moved       bool          // another process has its connection: write nothing; guarded by mu
 	vouched     vouch         // what Server.Vouch last found; guarded by mu
 
@@ -90,8 +89,8 @@ type Session struct {
 	transcript  *transcript
 }
 
-func newSession(srv *Server, id uint64, nc net.Conn) *Session {
-	s := &Session{srv: srv, id: id, addr: nc.RemoteAddr().String(), nc: nc, hist: &history{}, pausing: make(chan struct{})}
+func newSession(h host, cfg *Config, id uint64, nc net.Conn) *Session {
+	s := &Session{host: h, cfg: cfg, id: id, addr: nc.RemoteAddr().String(), nc: nc, hist: &history{}, pausing: make(chan struct{})}
 	s.conn = telnet.NewConn(nc)
 	s.newInput()
 	return s
@@ -153,7 +152,7 @@ func (s *Session) printf(format string, args ...any) {
 // run serves the session until the client leaves, logs out, or ctx (the
 // server) ends. It closes the connection before returning.
 func (s *Session) run(ctx context.Context) {
-	log := s.srv.cfg.Logger.With("session", s.id, "addr", s.addr)
+	log := s.cfg.Logger.With("session", s.id, "addr", s.addr)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -166,7 +165,7 @@ func (s *Session) run(ctx context.Context) {
 	// Closing the connection is what ends the pump and unblocks the editor,
 	// whether the client left, the server closes or the session ends.
 	stop := context.AfterFunc(ctx, func() {
-		if s.srv.isClosed() {
+		if s.host.closing() {
 			s.nc.SetWriteDeadline(time.Now().Add(time.Second))
 			fmt.Fprint(s.conn, "\r\ntranslucent: server shutting down\r\n")
 		}
@@ -234,7 +233,7 @@ func (s *Session) run(ctx context.Context) {
 // telnet client gets server-side editing; a client that sends data first,
 // or says nothing, edits its own lines (nc).
 func (s *Session) chooseEditor() {
-	t := time.NewTimer(s.srv.cfg.NegotiationWait)
+	t := time.NewTimer(s.cfg.NegotiationWait)
 	defer t.Stop()
 	s.mu.Lock()
 	pausing := s.pausing
@@ -284,7 +283,7 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 // login asks for a name and password until they match, at most
 // maxLoginTries times, within the login timeout.
 func (s *Session) login(ctx context.Context) (string, error) {
-	cfg := &s.srv.cfg
+	cfg := s.cfg
 	timer := time.AfterFunc(cfg.LoginTimeout, func() {
 		s.nc.SetWriteDeadline(time.Now().Add(time.Second))
 		fmt.Fprintf(s.conn, "\r\nlogin timed out after %v\r\n", cfg.LoginTimeout)
@@ -329,15 +328,13 @@ func (s *Session) login(ctx context.Context) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		release, err := s.srv.gate.enter(lctx, s.addr)
+		ok, err := s.host.checkLogin(lctx, s.addr, name, password)
 		if err != nil {
 			if ctx.Err() != nil {
 				return "", ctx.Err()
 			}
 			return "", fmt.Errorf("%w: it left while its password waited to be checked", errClientGone)
 		}
-		ok := s.srv.check(name, password)
-		release(ok)
 		cfg.Observer.Login(ok)
 		if ok {
 			if !timer.Stop() {
@@ -346,7 +343,7 @@ func (s *Session) login(ctx context.Context) (string, error) {
 			s.mu.Lock()
 			s.user, s.since = name, time.Now()
 			s.mu.Unlock()
-			s.srv.loggedIn(s)
+			s.host.loggedIn(s)
 			return name, nil
 		}
 		s.loginTry++
@@ -383,7 +380,7 @@ func (h *history) clear() {
 func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 	ed := s.editor()
 	if s.ns == nil {
-		ns, err := s.srv.cfg.Namespaces.New(s.namespaceOptions())
+		ns, err := s.cfg.Namespaces.New(s.namespaceOptions())
 		if err != nil {
 			log.Error("no namespace", "err", err)
 			fmt.Fprintf(ed, "error: the server cannot evaluate Go right now (%v); try again later\n", err)
@@ -392,7 +389,7 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 		s.mu.Lock() // others read it under mu (Server.Snapshot)
 		s.ns = ns
 		s.mu.Unlock()
-		fmt.Fprintf(ed, "translucent %s, pid %d%s. Type Go, or :help.\n", s.srv.cfg.Version, os.Getpid(), workerNote(ns))
+		fmt.Fprintf(ed, "translucent %s, pid %d%s. Type Go, or :help.\n", s.cfg.Version, os.Getpid(), workerNote(ns))
 	}
 	if s.watchID != 0 {
 		s.resumeWatch()
@@ -479,7 +476,7 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 		if errors.Is(err, namespace.ErrIncomplete) {
 			continue
 		}
-		s.srv.cfg.Observer.Evaluated(outcome(err), time.Since(began))
+		s.cfg.Observer.Evaluated(outcome(err), time.Since(began))
 		if s.charMode && strings.Count(s.chunk.String(), "\n") > 1 {
 			s.hist.endInput(strings.TrimRight(s.chunk.String(), "\n")) // recalled whole: recall.go
 		}
@@ -494,7 +491,7 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 		case errors.Is(err, namespace.ErrRolledBack):
 			s.takeEvalStopped()
 			args := []any{"reason", err}
-			if s.srv.cfg.LogLines {
+			if s.cfg.LogLines {
 				args = append(args, "line", line)
 			}
 			log.Warn("a line ended its worker; session rolled back", args...)
@@ -536,9 +533,9 @@ func (s *Session) namespaceOptions() namespace.Options {
 		Stdout:       (*sessionOutput)(s),
 		Stderr:       (*sessionOutput)(s),
 		Notes:        (*sessionNotes)(s),
-		Version:      s.srv.cfg.Version,
+		Version:      s.cfg.Version,
 		ServerPid:    os.Getpid(),
-		Unrestricted: s.srv.cfg.Unrestricted,
+		Unrestricted: s.cfg.Unrestricted,
 	}
 }
 

@@ -308,7 +308,7 @@ func (s *Session) holds() string {
 }
 
 func (s *Session) cmdAttach(args []string) bool {
-	f := s.srv.cfg.Restored
+	f := s.cfg.Restored
 	if f == nil {
 		s.printf("error: this server has no snapshot to attach to (see serve --restore)\n")
 		return false
@@ -349,7 +349,7 @@ func (s *Session) cmdAttach(args []string) bool {
 	if st.Namespace != nil {
 		snap = *st.Namespace
 	}
-	ns, err := s.srv.cfg.Namespaces.Restore(s.namespaceOptions(), snap)
+	ns, err := s.cfg.Namespaces.Restore(s.namespaceOptions(), snap)
 	if err != nil {
 		s.printf("error: session %d does not restore: %v\n", id, err)
 		return false

@@ -33,7 +33,7 @@ const maxTranscript = 64 << 20
 // transcriptFor returns the transcript of a logged-in session, or nil
 // when the server keeps none.
 func (s *Session) transcriptFor(user string, since time.Time) *transcript {
-	dir := s.srv.cfg.Transcripts
+	dir := s.cfg.Transcripts
 	if dir == "" {
 		return nil
 	}

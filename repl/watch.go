@@ -149,7 +149,7 @@ func (s *Session) endWatchers() {
 	s.watchers, s.left = nil, true
 }
 
-func (s *Session) isAdmin(user string) bool { return slices.Contains(s.srv.cfg.Admins, user) }
+func (s *Session) isAdmin(user string) bool { return slices.Contains(s.cfg.Admins, user) }
 
 func (s *Session) cmdShare(args []string) bool {
 	on := true
@@ -203,9 +203,7 @@ func (s *Session) startWatch(id uint64, pending []byte) (w *watch, err error) {
 	if id == s.id {
 		return nil, fmt.Errorf("session %d is your own", id)
 	}
-	s.srv.mu.Lock()
-	target := s.srv.sessions[id]
-	s.srv.mu.Unlock()
+	target := s.host.lookup(id)
 	if target == nil {
 		return nil, fmt.Errorf("no session %d here (see :who)", id)
 	}
