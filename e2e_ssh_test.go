@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -312,6 +313,26 @@ func TestSSHNoTerminal(t *testing.T) {
 	tr.expect(t, "bye")
 	stdin.Close()
 	tr.expectClosed(t)
+}
+
+// TestSSHScript: a script piped into ssh -T runs to its end, the line
+// running when the client's input ends included, and its last line even
+// without a newline; then the session logs out and ssh exits 0.
+func TestSSHScript(t *testing.T) {
+	s := startSSHServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ssh", s.sshArgs(s.key, "-T")...)
+	cmd.Stdin = strings.NewReader("import \"time\"\ntime.Sleep(300 * time.Millisecond); x := 6\nx * 7\n\"last\" + \"line\"")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("ssh -T < script: %v\n%s", err, out)
+	}
+	for _, want := range []string{"42", `"lastline"`, "bye"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("ssh -T < script printed %q, want %s in it", out, want)
+		}
+	}
 }
 
 // TestSSHRelayRestart: a relay that dies is started again by the front,

@@ -165,6 +165,11 @@ func (e *lineEditor) readLine(prompt string) (string, error) {
 			return "", err
 		}
 		chunk := b[:n]
+		if len(line) == 0 && chunk[0] == keyCtrlD {
+			// The end of the input (IAC EOF, from the SSH relay when its
+			// client closed its side): as Ctrl-D is to charEditor.
+			return "", io.EOF
+		}
 		end := chunk[n-1] == keyEnter
 		if end {
 			chunk = chunk[:n-1]

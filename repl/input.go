@@ -21,6 +21,7 @@ var errWoken = errors.New("repl: woken")
 
 const (
 	keyCtrlC = 0x03
+	keyCtrlD = 0x04 // the end of the input on an empty line; ends a watch
 	keyEnter = '\r' // the telnet layer turns every end of line into '\r'
 
 	// maxBuffered bounds the input read from the socket but not yet

@@ -322,3 +322,23 @@ func TestLoginNameNotInHistory(t *testing.T) {
 		t.Errorf("Up-arrow after login recalled the login name: %q", got)
 	}
 }
+
+// TestEndOfInputRunsWhatCameBefore: IAC EOF (what the SSH relay sends
+// when its client closes its side, ssh -T < file) ends the session only
+// after every line before it has run and its output has been written;
+// the line running when it arrives is not interrupted, as a client that
+// leaves would have it.
+func TestEndOfInputRunsWhatCameBefore(t *testing.T) {
+	_, addr := lineServer(t, Config{NegotiationWait: 10 * time.Millisecond})
+	lc := dialLine(t, addr)
+	lc.login()
+	lc.send("import \"time\"\r\ntime.Sleep(200 * time.Millisecond); x := 6\r\nx * 7\r\n\xff\xec")
+	got := lc.expect("bye\r\n")
+	if !strings.Contains(got, "42") {
+		t.Errorf("output before the end of input: %q, want 42", got)
+	}
+	lc.c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if b, err := lc.r.ReadByte(); err != io.EOF {
+		t.Errorf("after bye: %q, %v; want the connection closed", b, err)
+	}
+}

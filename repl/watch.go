@@ -28,8 +28,6 @@ const (
 	// shown to a watcher as it starts; recapLines is how much of it.
 	recapSize  = 4 << 10
 	recapLines = 24
-	// keyCtrlD ends a watch, as it ends a session at an empty prompt.
-	keyCtrlD = 0x04
 )
 
 // A watch is one watcher's view of one watched session.

@@ -101,15 +101,30 @@ func escape(dst, src []byte) []byte {
 }
 
 // toFront copies what the SSH client types to the front until either
-// side ends, and returns why.
+// side ends, and returns why. At the end of the client's input (io.EOF:
+// ssh -T < file, or Ctrl-D at a terminal without a pty) it ends the last
+// line and tells the front with IAC EOF, which the session takes as a
+// Ctrl-D at its next prompt: the lines before it run, their output comes
+// back, then the session logs out and the front closes the connection.
 func (p *pump) toFront(in io.Reader) error {
 	buf := make([]byte, 16<<10)
 	var out []byte
+	var last byte = '\n' // the last byte sent
 	for {
 		n, err := in.Read(buf)
 		if n > 0 {
 			out = escape(out[:0], buf[:n])
 			if werr := p.writeFront(out); werr != nil {
+				return werr
+			}
+			last = buf[n-1]
+		}
+		if err == io.EOF {
+			end := []byte{telnet.IAC, telnet.EOF}
+			if last != '\r' && last != '\n' {
+				end = append([]byte("\r\n"), end...) // a last line without its newline still runs
+			}
+			if werr := p.writeFront(end); werr != nil {
 				return werr
 			}
 		}

@@ -129,9 +129,28 @@ func TestPumpToFront(t *testing.T) {
 	p := newPump(conn, true, 0, 0)
 	done := make(chan error, 1)
 	go func() { done <- p.toFront(strings.NewReader("x := \"\xff\"\r")) }()
-	front.expect(t, []byte("x := \"\xff\xff\"\r"))
+	front.expect(t, []byte("x := \"\xff\xff\"\r\xff\xec"))
 	if err := <-done; err != io.EOF {
 		t.Errorf("toFront ended with %v, want io.EOF", err)
+	}
+}
+
+// TestPumpEndOfInput: the end of the client's input ends its last line,
+// if it has no newline, then says IAC EOF.
+func TestPumpEndOfInput(t *testing.T) {
+	for _, tc := range []struct{ typed, want string }{
+		{"x := 1\n", "x := 1\n\xff\xec"},
+		{"x := 1", "x := 1\r\n\xff\xec"},
+		{"", "\xff\xec"},
+	} {
+		front, conn := newFrontEnd(t)
+		p := newPump(conn, false, 0, 0)
+		done := make(chan error, 1)
+		go func() { done <- p.toFront(strings.NewReader(tc.typed)) }()
+		front.expect(t, []byte(tc.want))
+		if err := <-done; err != io.EOF {
+			t.Errorf("%q: toFront ended with %v, want io.EOF", tc.typed, err)
+		}
 	}
 }
 

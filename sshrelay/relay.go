@@ -378,7 +378,13 @@ func (r *Relay) relay(p *pump, ch ssh.Channel, done chan<- struct{}, log *slog.L
 	typed := make(chan error, 1)
 	go func() { // ends when ch or the front connection does
 		err := p.toFront(ch)
-		p.front.Close() // the client left: its session ends (and any evaluation with it)
+		if !errors.Is(err, io.EOF) {
+			p.front.Close() // the client left: its session ends (and any evaluation with it)
+		}
+		// At the end of the client's input only, the front was told
+		// (toFront) and ends the session once the lines before it have
+		// run; fromFront relays their output until then. A client that
+		// closes the channel meanwhile ends it at once (serveChannel).
 		typed <- err
 	}()
 	shown := p.fromFront(ch)

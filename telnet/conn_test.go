@@ -165,6 +165,7 @@ func TestRead(t *testing.T) {
 		{name: "BRK is Ctrl-C", in: []string{seq(IAC, BRK)}, want: "\x03"},
 		{name: "EC is DEL", in: []string{"ab" + seq(IAC, EC)}, want: "ab\x7f"},
 		{name: "EL is Ctrl-U", in: []string{"ab" + seq(IAC, EL)}, want: "ab\x15"},
+		{name: "EOF is Ctrl-D", in: []string{"x\r" + seq(IAC, EOF)}, want: "x\r\x04"},
 		{name: "IP ends a pending CR", in: []string{"\r" + seq(IAC, IP) + "\n"}, want: "\r\x03\r"},
 		{name: "AYT is answered", in: []string{seq(IAC, AYT) + "x"}, want: "x", sent: aytReply},
 		{

@@ -117,6 +117,12 @@ func (c *Conn) commandLocked(x byte) (byte, bool) {
 		return 0x7f, true // DEL
 	case EL:
 		return 0x15, true // Ctrl-U
+	case EOF:
+		// What a terminal's Ctrl-D means: the end of the input. The SSH
+		// relay sends it when its client closes its side of the channel
+		// (ssh -T < file), so that every line before it still runs and
+		// its output still reaches the client.
+		return 0x04, true // Ctrl-D
 	case AYT:
 		// One answer covers every AYT that arrives before it is written: a
 		// peer that asks without reading must not make answers pile up.

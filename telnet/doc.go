@@ -7,7 +7,8 @@
 //     send (CR LF, CR NUL, bare CR, bare LF) arrives as one '\r', the
 //     byte a line editor takes for Enter; IAC IAC arrives as 0xFF; IAC IP
 //     and IAC BRK arrive as Ctrl-C (0x03), IAC EC as DEL (0x7f), IAC EL as
-//     Ctrl-U (0x15). Every other command is consumed.
+//     Ctrl-U (0x15), IAC EOF as Ctrl-D (0x04). Every other command is
+//     consumed.
 //   - Read is called from one goroutine at a time. Write may be called from
 //     any number of goroutines, also while Read runs; each Write and each
 //     answer Read owes (negotiation, AYT) reaches the socket whole, the

@@ -4,6 +4,7 @@ import "strconv"
 
 // Commands, each sent after IAC (RFC 854).
 const (
+	EOF  = 236 // end of file (RFC 1184)
 	SE   = 240 // end of subnegotiation
 	NOP  = 241
 	DM   = 242 // data mark
