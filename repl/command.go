@@ -116,7 +116,7 @@ func (s *Session) cmdWho([]string) bool {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tUSER\tADDRESS\tSINCE\tSTATE\tWORKER\tSHARE\t")
-	for _, info := range s.host.sessionList() {
+	for _, info := range s.host.SessionList() {
 		user, since := info.User, "-"
 		if user == "" {
 			user = "(logging in)"
@@ -158,8 +158,8 @@ func (s *Session) cmdQuit([]string) bool {
 }
 
 func (s *Session) cmdMigrate([]string) bool {
-	user := s.info().User
-	start := s.host.migrator()
+	user := s.Info().User
+	start := s.host.Migrator()
 	switch {
 	case !slices.Contains(s.cfg.Admins, user):
 		s.printf("error: only admins may migrate the server (see serve --admins)\n")

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"sync"
-	"sync/atomic"
 	"unicode/utf8"
 
 	"golang.org/x/term"
@@ -310,7 +309,7 @@ func (h *history) typedCount() int {
 // precopy returns the history, oldest first, and follows it from now on
 // for a pause to send as a tail, if its bytes can be taken from budget;
 // otherwise nil, and the pause sends it whole.
-func (h *history) precopy(budget *atomic.Int64) []string {
+func (h *history) precopy(budget *ListBudget) []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.mark = listMark{}

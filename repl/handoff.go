@@ -127,7 +127,7 @@ func (s *Server) PauseExport(ctx context.Context, grace time.Duration, ahead Ahe
 	reported := make([]atomic.Bool, len(sessions))
 	still := make([]time.Time, len(sessions)) // each written before its index is sent on ready
 	for i, sess := range sessions {
-		sess.askPause(func() {
+		sess.AskPause(func() {
 			reported[i].Store(true)
 			still[i] = time.Now()
 			ready <- i
@@ -143,7 +143,7 @@ func (s *Server) PauseExport(ctx context.Context, grace time.Duration, ahead Ahe
 		}
 		for i, sess := range sessions {
 			if !reported[i].Load() {
-				sess.interrupt()
+				sess.Interrupt()
 			}
 		}
 	})
@@ -157,8 +157,8 @@ func (s *Server) PauseExport(ctx context.Context, grace time.Duration, ahead Ahe
 			for taken.Add(1) <= int64(len(sessions)) {
 				select {
 				case i := <-ready:
-					if sessions[i].still() { // a client that left has nothing to carry
-						exported[i], errs[i] = sessions[i].export(ahead[sessions[i].id], ahead[aheadTails] != nil, drop...)
+					if sessions[i].Still() { // a client that left has nothing to carry
+						exported[i], errs[i] = sessions[i].Export(ahead[sessions[i].id], ahead[aheadTails] != nil, drop...)
 						exported[i].Still = still[i]
 					}
 				case <-ctx.Done():
@@ -254,7 +254,7 @@ func (s *Server) Resume() {
 	s.cond.Broadcast()
 	s.mu.Unlock()
 	for _, sess := range sessions {
-		sess.resume()
+		sess.Resume()
 	}
 }
 
@@ -305,20 +305,40 @@ func workers(n, count int, setup func(), f func(i int)) {
 // once Serve starts. It closes conn on failure; it fails on a record that
 // is malformed, of another version, or out of bounds.
 func (s *Server) Adopt(data []byte, conn *os.File) error {
-	defer conn.Close() // FileConn duplicates it
-	st, err := decodeSessionState(data)
+	sess, reused, err := Receive(s, &s.cfg, data, conn, s.takePrebuilt)
 	if err != nil {
 		return err
 	}
-	nc, err := s.fileConn(st, conn)
-	if err != nil {
-		return err
-	}
-	if err := s.adopt(st, nc); err != nil {
-		nc.Close()
+	s.countReused(reused)
+	if err := s.adopt(sess); err != nil {
+		sess.Discard()
 		return err
 	}
 	return nil
+}
+
+// Receive restores a session another process exported (Session.Export):
+// data is its record, conn its connection's descriptor, closed here. The
+// session is not running: its host runs it (Run) once the handoff
+// commits, or forgets it (Discard). ahead gives the namespace built for
+// the session before the pause (Prebuild), nil if none: Receive takes it,
+// and uses it if it is still the session's (reused).
+func Receive(h Host, cfg *Config, data []byte, conn *os.File, ahead func(id uint64) *Prebuilt) (sess *Session, reused bool, err error) {
+	defer conn.Close() // FileConn duplicates it
+	st, err := decodeSessionState(data)
+	if err != nil {
+		return nil, false, err
+	}
+	nc, err := fileConn(cfg, st, conn)
+	if err != nil {
+		return nil, false, err
+	}
+	sess, reused, err = restore(h, cfg, st, nc, ahead(st.ID))
+	if err != nil {
+		nc.Close()
+		return nil, false, err
+	}
+	return sess, reused, nil
 }
 
 // decodeSessionState decodes and checks a session record.
@@ -355,42 +375,40 @@ func checkSessionState(st SessionState) error {
 	return nil
 }
 
-// adopt makes a session of st on nc, to start with the others adopted.
-func (s *Server) adopt(st SessionState, nc net.Conn) error {
-	sess, err := s.restore(st, nc)
-	if err != nil {
-		return err
-	}
+// adopt registers sess, to start with the others adopted.
+func (s *Server) adopt(sess *Session) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, dup := s.sessions[st.ID]; dup {
-		if sess.ns != nil {
-			sess.ns.Close()
-		}
-		return fmt.Errorf("session %d: adopted twice", st.ID)
+	if _, dup := s.sessions[sess.ID()]; dup {
+		return fmt.Errorf("session %d: adopted twice", sess.ID())
 	}
-	s.sessions[st.ID] = sess
+	s.sessions[sess.ID()] = sess
 	s.countLoginLocked(sess) // one logging in still is, here too
 	s.adopted = append(s.adopted, sess)
-	s.nextID = max(s.nextID, st.ID)
+	s.nextID = max(s.nextID, sess.ID())
 	return nil
 }
 
-// restore makes a session of st on nc, not registered.
-func (s *Server) restore(st SessionState, nc net.Conn) (*Session, error) {
-	sess, base := s.takePrebuilt(st) // nil unless Prebuild restored this namespace
+// restore makes a session of st on nc, not running, with the namespace
+// built for it ahead (p, if not nil) when it is still the session's.
+func restore(h Host, cfg *Config, st SessionState, nc net.Conn, p *Prebuilt) (sess *Session, reused bool, err error) {
+	var base *precopied
+	if p != nil {
+		sess, base = p.take(st)
+	}
 	if sess == nil && st.Ahead != nil {
-		return nil, fmt.Errorf("session %d: its namespace was to be built here ahead of the pause, and is not", st.ID)
+		return nil, false, fmt.Errorf("session %d: its namespace was to be built here ahead of the pause, and is not", st.ID)
 	}
 	hist, record, err := st.lists(base)
 	if err != nil {
 		if sess != nil {
 			sess.ns.Close()
 		}
-		return nil, err
+		return nil, false, err
 	}
+	reused = sess != nil
 	if sess == nil {
-		sess = &Session{host: s, cfg: &s.cfg, pausing: make(chan struct{})}
+		sess = &Session{host: h, cfg: cfg, pausing: make(chan struct{})}
 	}
 	sess.id, sess.addr, sess.nc, sess.hist = st.ID, st.Addr, nc, &history{entries: hist, typed: st.HistoryTyped}
 	sess.record, sess.recordBytes = record, recordSize(record)
@@ -404,13 +422,13 @@ func (s *Server) restore(st SessionState, nc net.Conn) (*Session, error) {
 	sess.in.restore(st.Input)
 	sess.setEditor()
 	if st.Namespace != nil && sess.ns == nil {
-		ns, err := s.cfg.Namespaces.Restore(sess.namespaceOptions(), *st.Namespace)
+		ns, err := cfg.Namespaces.Restore(sess.namespaceOptions(), *st.Namespace)
 		if err != nil {
-			return nil, fmt.Errorf("session %d: namespace: %w", st.ID, err)
+			return nil, false, fmt.Errorf("session %d: namespace: %w", st.ID, err)
 		}
 		sess.ns = ns
 	}
-	return sess, nil
+	return sess, reused, nil
 }
 
 // Announce sets a line each adopted session shows when it starts: the
@@ -434,9 +452,17 @@ func (s *Server) startAdopted() {
 // startLocked runs an adopted session, telling its user what the
 // migration could not carry (and the notice, if any) first.
 func (s *Server) startLocked(sess *Session) {
+	sess.Arrive(s.notice)
+	s.runLocked(sess)
+}
+
+// Arrive makes a session that came from another process (Receive) tell
+// its user, as it starts, notice (if not empty) and what the migration
+// could not carry. Call it before Run.
+func (sess *Session) Arrive(notice string) {
 	var notes []string
-	if s.notice != "" {
-		notes = append(notes, s.notice)
+	if notice != "" {
+		notes = append(notes, notice)
 	}
 	for _, l := range sess.lost {
 		notes = append(notes, "[translucent: not carried by the migration: "+l+"]")
@@ -448,7 +474,6 @@ func (s *Server) startLocked(sess *Session) {
 		sess.in.unmute()
 		sess.arrival = "\r\n" + strings.Join(notes, "\r\n") + "\r\n"
 	}
-	s.runLocked(sess)
 }
 
 // decMode bounds what a hostile or corrupt record can make the decoder do.
@@ -461,22 +486,22 @@ var decMode, _ = cbor.DecOptions{
 	TagsMd:           cbor.TagsAllowed,
 }.DecMode()
 
-// pause stops the session at its prompt (see Server.PauseExport); past
+// Pause stops the session at its prompt (see Server.PauseExport); past
 // graceCtx, a running evaluation is interrupted.
-func (sess *Session) pause(ctx, graceCtx context.Context) {
+func (sess *Session) Pause(ctx, graceCtx context.Context) {
 	sess.holdOutput()
 	if sess.in.pause(graceCtx, sess.wake) || ctx.Err() != nil {
 		return
 	}
 	// Still evaluating after the grace period: interrupt it.
-	sess.interrupt()
+	sess.Interrupt()
 	sess.in.pause(ctx, sess.wake)
 }
 
-// askPause is pause without the wait (see Server.PauseExport): onStill
+// AskPause is Pause without the wait (see Server.PauseExport): onStill
 // is called once, and must not block, when the session is at rest or its
 // client has gone.
-func (sess *Session) askPause(onStill func()) {
+func (sess *Session) AskPause(onStill func()) {
 	sess.holdOutput()
 	sess.in.askPause(sess.wake, onStill)
 }
@@ -494,23 +519,23 @@ func (sess *Session) holdOutput() {
 // wake unblocks the input's pump from its read: a pause has begun.
 func (sess *Session) wake() { sess.nc.SetReadDeadline(time.Now()) }
 
-// interrupt stops the session's evaluation for a pause, past its grace.
-func (sess *Session) interrupt() {
+// Interrupt stops the session's evaluation for a pause, past its grace.
+func (sess *Session) Interrupt() {
 	sess.mu.Lock()
 	sess.evalStopped = true
 	sess.mu.Unlock()
 	sess.in.interruptEval()
 }
 
-// still reports whether the session is paused with its client connected.
-func (sess *Session) still() bool {
+// Still reports whether the session is paused with its client connected.
+func (sess *Session) Still() bool {
 	sess.in.mu.Lock()
 	defer sess.in.mu.Unlock()
 	return sess.in.pumpIdle && sess.in.parked && sess.in.err == nil
 }
 
-// resume undoes pause.
-func (sess *Session) resume() {
+// Resume undoes Pause and AskPause.
+func (sess *Session) Resume() {
 	sess.nc.SetReadDeadline(time.Time{})
 	sess.in.resume()
 	sess.mu.Lock()
@@ -523,10 +548,10 @@ func (sess *Session) resume() {
 	sess.mu.Unlock()
 }
 
-// export records a paused session. ahead is the digest of the snapshot the
+// Export records a paused session. ahead is the digest of the snapshot the
 // other process restored this session's namespace from, or nil.
-func (sess *Session) export(ahead []byte, tails bool, drop ...string) (Exported, error) {
-	info := sess.info()
+func (sess *Session) Export(ahead []byte, tails bool, drop ...string) (Exported, error) {
+	info := sess.Info()
 	st := SessionState{
 		Version: StateVersion, ID: sess.id, User: info.User, Since: info.Since, Addr: sess.addr,
 		CharMode: sess.charMode, LoginName: sess.loginName, LoginTry: sess.loginTry,

@@ -206,7 +206,7 @@ func writeHistory(path string, fresh []string) error {
 
 // filesRoot opens the user's files directory for :save and :load.
 func (s *Session) filesRoot() (*os.Root, string, error) {
-	dir, err := s.cfg.home(s.info().User)
+	dir, err := s.cfg.home(s.Info().User)
 	if err != nil {
 		return nil, "", err
 	}

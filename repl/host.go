@@ -5,36 +5,36 @@ import (
 	"io"
 )
 
-// host is everything a session asks of the server that runs it (Server):
-// a session knows its own conversation, its Config, and this list, and
-// nothing else of the registry, the accept loop or the handoffs. Keeping
-// it short is what keeps one session's code from reaching into the
-// others' (REVIEW.md: a session with a small interface to its host).
-type host interface {
-	// closing reports whether the server is going away, so that a
+// Host is everything a session asks of the process that runs it: a
+// session knows its own conversation, its Config, and this list, and
+// nothing else of the registry, the accept loop or the handoffs (package
+// front). Keeping it short is what keeps one session's code from
+// reaching into the others'.
+type Host interface {
+	// Closing reports whether the server is going away, so that a
 	// session ending then tells its user why.
-	closing() bool
-	// checkLogin checks a password through the server's gate (bounded
+	Closing() bool
+	// CheckLogin checks a password through the server's gate (bounded
 	// bcrypt at once, a budget of wrong guesses per address, shared by
 	// every session and way in). Its error is ctx's when ctx ends first.
-	checkLogin(ctx context.Context, addr, user, password string) (bool, error)
-	// loggedIn takes a session out of the cap on connections logging in.
-	loggedIn(*Session)
-	// sessionList lists the open sessions for :who.
-	sessionList() []SessionInfo
-	// lookup returns the open session id, or nil, for :watch.
-	lookup(id uint64) *Session
-	// migrator and upgrader return what :migrate and :upgrade call, or
+	CheckLogin(ctx context.Context, addr, user, password string) (bool, error)
+	// LoggedIn takes a session out of the cap on connections logging in.
+	LoggedIn(*Session)
+	// SessionList lists the open sessions for :who.
+	SessionList() []SessionInfo
+	// Lookup returns the open session id, or nil, for :watch.
+	Lookup(id uint64) *Session
+	// Migrator and Upgrader return what :migrate and :upgrade call, or
 	// nil when this server cannot.
-	migrator() func(out io.Writer)
-	upgrader() func(id uint64, out io.Writer)
+	Migrator() func(out io.Writer)
+	Upgrader() func(id uint64, out io.Writer)
 }
 
-// The Server's side of host.
+// The Server's side of Host.
 
-func (s *Server) closing() bool { return s.isClosed() }
+func (s *Server) Closing() bool { return s.isClosed() }
 
-func (s *Server) checkLogin(ctx context.Context, addr, user, password string) (bool, error) {
+func (s *Server) CheckLogin(ctx context.Context, addr, user, password string) (bool, error) {
 	release, err := s.gate.enter(ctx, addr)
 	if err != nil {
 		return false, err
@@ -44,21 +44,21 @@ func (s *Server) checkLogin(ctx context.Context, addr, user, password string) (b
 	return ok, nil
 }
 
-func (s *Server) sessionList() []SessionInfo { return s.Sessions() }
+func (s *Server) SessionList() []SessionInfo { return s.Sessions() }
 
-func (s *Server) lookup(id uint64) *Session {
+func (s *Server) Lookup(id uint64) *Session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.sessions[id]
 }
 
-func (s *Server) migrator() func(out io.Writer) {
+func (s *Server) Migrator() func(out io.Writer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.migrate
 }
 
-func (s *Server) upgrader() func(id uint64, out io.Writer) {
+func (s *Server) Upgrader() func(id uint64, out io.Writer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.upgrade

@@ -95,22 +95,22 @@ func (s *Server) Leave(ctx context.Context, id uint64, grace time.Duration, drop
 		return Exported{}, fmt.Errorf("no session %d here", id)
 	case held:
 		return Exported{}, fmt.Errorf("session %d is still arriving", id)
-	case sess.info().User == "":
+	case sess.Info().User == "":
 		return Exported{}, fmt.Errorf("session %d is logging in", id)
 	}
 	graceCtx, cancel := context.WithTimeout(ctx, grace)
 	defer cancel()
-	sess.pause(ctx, graceCtx)
-	if !sess.still() {
-		sess.resume()
+	sess.Pause(ctx, graceCtx)
+	if !sess.Still() {
+		sess.Resume()
 		if ctx.Err() != nil {
 			return Exported{}, fmt.Errorf("session %d did not stop in time", id)
 		}
 		return Exported{}, fmt.Errorf("session %d has ended", id)
 	}
-	e, err := sess.export(nil, false, drop...)
+	e, err := sess.Export(nil, false, drop...)
 	if err != nil {
-		sess.resume()
+		sess.Resume()
 		return Exported{}, err
 	}
 	return e, nil
@@ -122,7 +122,7 @@ func (s *Server) Stay(id uint64) {
 	sess := s.sessions[id]
 	s.mu.Unlock()
 	if sess != nil {
-		sess.resume()
+		sess.Resume()
 	}
 }
 
@@ -133,13 +133,13 @@ func (s *Server) Left(id uint64) {
 	sess := s.sessions[id]
 	s.mu.Unlock()
 	if sess != nil {
-		sess.retire()
+		sess.Retire()
 	}
 }
 
-// retire ends a paused session whose connection another process now
+// Retire ends a paused session whose connection another process now
 // owns: nothing more is read from or written to it here.
-func (sess *Session) retire() {
+func (sess *Session) Retire() {
 	sess.mu.Lock()
 	sess.moved = true
 	if sess.paused != nil {
@@ -154,34 +154,26 @@ func (sess *Session) retire() {
 // Hold restores a session another process is moving here, registered but
 // not running: Start runs it once the move commits, Release forgets it.
 func (s *Server) Hold(data []byte, conn *os.File) (uint64, error) {
-	defer conn.Close() // FileConn duplicates it
-	st, err := decodeSessionState(data)
+	sess, reused, err := Receive(s, &s.cfg, data, conn, s.takePrebuilt)
 	if err != nil {
 		return 0, err
 	}
-	nc, err := s.fileConn(st, conn)
-	if err != nil {
-		return 0, err
-	}
-	sess, err := s.restore(st, nc)
-	if err != nil {
-		nc.Close()
-		return 0, err
-	}
+	s.countReused(reused)
+	id := sess.ID()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed || s.emptied {
-		sess.discard()
+		sess.Discard()
 		return 0, errors.New("this server is not taking sessions")
 	}
-	if _, dup := s.sessions[st.ID]; dup {
-		sess.discard()
-		return 0, fmt.Errorf("session %d is already here", st.ID)
+	if _, dup := s.sessions[id]; dup {
+		sess.Discard()
+		return 0, fmt.Errorf("session %d is already here", id)
 	}
-	s.sessions[st.ID] = sess
+	s.sessions[id] = sess
 	s.countLoginLocked(sess) // one logging in still is, here too
-	s.nextID = max(s.nextID, st.ID)
-	return st.ID, nil
+	s.nextID = max(s.nextID, id)
+	return id, nil
 }
 
 // Start runs a session Hold restored.
@@ -203,12 +195,12 @@ func (s *Server) Release(id uint64) {
 	if sess, ok := s.sessions[id]; ok && !s.running[id] {
 		delete(s.sessions, id)
 		s.uncountLoginLocked(sess)
-		sess.discard()
+		sess.Discard()
 	}
 }
 
-// discard closes what restore made for a session that never ran.
-func (sess *Session) discard() {
+// Discard closes what Receive made for a session that never ran.
+func (sess *Session) Discard() {
 	if sess.ns != nil {
 		sess.ns.Close()
 	}
@@ -224,7 +216,7 @@ func (s *Server) SetUpgrade(f func(id uint64, out io.Writer)) {
 }
 
 func (s *Session) cmdUpgrade([]string) bool {
-	upgrade := s.host.upgrader()
+	upgrade := s.host.Upgrader()
 	if upgrade == nil {
 		s.printf("error: no newer process to move to (this one is %s)\n", s.cfg.Version)
 		return false

@@ -26,13 +26,40 @@ import (
 // by its digest instead (SessionState.Ahead), and the pause is spared
 // their encoding, transfer and decoding too.
 
-// prebuilt is a session shell with its namespace restored ahead of time,
-// and the digest of the snapshot it was restored from.
-type prebuilt struct {
-	sess   *Session
+// Prebuilt is a session's namespace restored ahead of a handoff
+// (Prebuild), with the digest of the snapshot it was restored from and
+// the lists the precopy carried, for Receive to take.
+type Prebuilt struct {
+	sess   *Session // a shell: its namespace, no connection
 	digest []byte
 	lists  precopied
 }
+
+// Prebuild restores st's namespace ahead of a handoff, for Receive, in a
+// session shell of h; nil if st has none, or if it fails to restore
+// (the handoff will, and say why).
+func Prebuild(h Host, cfg *Config, st SessionState) *Prebuilt {
+	if st.Namespace == nil {
+		return nil
+	}
+	sum := digest(*st.Namespace)
+	if sum == nil {
+		return nil
+	}
+	shell := &Session{host: h, cfg: cfg, id: st.ID, pausing: make(chan struct{})}
+	ns, err := restoreIdle(cfg.Namespaces, shell.namespaceOptions(), *st.Namespace)
+	if err != nil {
+		return nil
+	}
+	shell.ns = ns
+	return &Prebuilt{sess: shell, digest: sum, lists: precopied{st.History, st.Record}}
+}
+
+// Digest is the SHA-256 of the snapshot p was restored from.
+func (p *Prebuilt) Digest() []byte { return p.digest }
+
+// Close closes a namespace built ahead that no session took.
+func (p *Prebuilt) Close() { p.sess.ns.Close() }
 
 // precopied is what the precopy held of a session's lists, for a record
 // that carries them as tails (tail.go).
@@ -90,7 +117,7 @@ func (s *Server) Ahead() []byte {
 	s.mu.Lock()
 	m := make(map[uint64][]byte, len(s.prebuilt)+1)
 	for id, p := range s.prebuilt {
-		m[id] = p.digest
+		m[id] = p.Digest()
 	}
 	m[aheadTails] = []byte{1}
 	s.mu.Unlock()
@@ -129,25 +156,16 @@ func (s *Server) Prebuild(f *SnapshotFile) (built int, took time.Duration) {
 	start := time.Now()
 	forEachIdle(len(f.Sessions), func(i int) {
 		st := f.Sessions[i]
-		if st.Namespace == nil {
-			return
-		}
-		sum := digest(*st.Namespace)
-		if sum == nil {
-			return
-		}
-		shell := &Session{host: s, cfg: &s.cfg, id: st.ID, pausing: make(chan struct{})}
-		ns, err := restoreIdle(s.cfg.Namespaces, shell.namespaceOptions(), *st.Namespace)
-		if err != nil {
+		p := Prebuild(s, &s.cfg, st)
+		if p == nil {
 			return // left to the handoff, which will report it
 		}
-		shell.ns = ns
 		s.mu.Lock() // also guards built
 		defer s.mu.Unlock()
 		if s.prebuilt == nil {
-			s.prebuilt = make(map[uint64]prebuilt)
+			s.prebuilt = make(map[uint64]*Prebuilt)
 		}
-		s.prebuilt[st.ID] = prebuilt{sess: shell, digest: sum, lists: precopied{st.History, st.Record}}
+		s.prebuilt[st.ID] = p
 		built++
 	})
 	return built, time.Since(start)
@@ -167,18 +185,30 @@ func forEachIdle(n int, f func(i int)) {
 	}, f)
 }
 
-// takePrebuilt returns the shell built ahead for st, if st's namespace (or
-// the digest in its place) is the one it was built from; otherwise nil, and
-// the shell is dropped. base is the precopy's lists of the session, nil if
-// it was not built ahead.
-func (s *Server) takePrebuilt(st SessionState) (sess *Session, base *precopied) {
-	s.mu.Lock()
-	p, ok := s.prebuilt[st.ID]
-	delete(s.prebuilt, st.ID)
-	s.mu.Unlock()
-	if !ok {
-		return nil, nil
+// countReused counts a session that took the namespace built for it.
+func (s *Server) countReused(reused bool) {
+	if reused {
+		s.mu.Lock()
+		s.reused++
+		s.mu.Unlock()
 	}
+}
+
+// takePrebuilt hands the namespace built ahead for session id, if any, to
+// Receive, and forgets it.
+func (s *Server) takePrebuilt(id uint64) *Prebuilt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.prebuilt[id]
+	delete(s.prebuilt, id)
+	return p
+}
+
+// take returns the shell built ahead, if st's namespace (or the digest in
+// its place) is the one it was built from, or can be brought up to it;
+// otherwise nil, and the shell is closed. base is the precopy's lists of
+// the session either way.
+func (p *Prebuilt) take(st SessionState) (sess *Session, base *precopied) {
 	sum := st.Ahead
 	if sum == nil && st.Namespace != nil {
 		sum = digest(*st.Namespace)
@@ -191,9 +221,6 @@ func (s *Server) takePrebuilt(st SessionState) (sess *Session, base *precopied) 
 			return nil, &p.lists
 		}
 	}
-	s.mu.Lock()
-	s.reused++
-	s.mu.Unlock()
 	return p.sess, &p.lists
 }
 
@@ -206,7 +233,7 @@ func (s *Server) DropPrebuilt() (reused int) {
 	reused = s.reused
 	s.mu.Unlock()
 	for _, p := range left {
-		p.sess.ns.Close()
+		p.Close()
 	}
 	return reused
 }
@@ -253,18 +280,18 @@ func (s *Server) Vouch(ahead Ahead) (vouched int, rounds []VouchRound) {
 	n := max(1, runtime.GOMAXPROCS(0)/2)
 	for range maxRounds {
 		start := time.Now()
-		found := make([]vouchResult, len(todo))
-		workers(len(todo), n, nil, func(i int) { found[i] = todo[i].vouch(ahead[todo[i].id]) })
+		found := make([]VouchResult, len(todo))
+		workers(len(todo), n, nil, func(i int) { found[i] = todo[i].Vouch(ahead[todo[i].id]) })
 		differs := make(map[*Session]bool)
 		for i, sess := range todo {
-			if found[i] == changed {
+			if found[i] == Changed {
 				differs[sess] = true
 			}
 		}
 		live = slices.DeleteFunc(live, func(sess *Session) bool { return differs[sess] })
 		again = nil
 		for _, sess := range live {
-			if _, ok := sess.vouchedFor(ahead[sess.id]); !ok {
+			if !sess.Vouched(ahead[sess.id]) {
 				again = append(again, sess)
 			}
 		}
@@ -284,25 +311,27 @@ type VouchRound struct {
 	Took           time.Duration
 }
 
-type vouchResult int
+// A VouchResult is what Session.Vouch found.
+type VouchResult int
 
 const (
-	same    vouchResult = iota // the namespace ahead, unchanged: vouched for
-	changed                    // not the namespace ahead: the pause sends it
-	moving                     // evaluating, or not settled: maybe next round
+	Same    VouchResult = iota // the namespace ahead, unchanged: vouched for
+	Changed                    // not the namespace ahead: the pause sends it
+	Moving                     // evaluating, or not settled: maybe next round
 )
 
-// vouch snapshots the session's namespace, live, if it changed since the
-// last vouch, and records whether it is the one whose digest is want.
-func (sess *Session) vouch(want []byte) vouchResult {
+// Vouch snapshots the session's namespace, live, if it changed since the
+// last time, and records whether it is the one whose digest is want, so
+// that Export need not snapshot it in the pause (see Server.Vouch).
+func (sess *Session) Vouch(want []byte) VouchResult {
 	if _, ok := sess.vouchedFor(want); ok {
-		return same
+		return Same
 	}
 	sess.mu.Lock()
 	ns := sess.ns
 	sess.mu.Unlock()
 	if ns == nil {
-		return changed
+		return Changed
 	}
 	if c, is := ns.(checkpointed); is {
 		// Its worker's checkpoint says, without a question to the
@@ -312,29 +341,29 @@ func (sess *Session) vouch(want []byte) vouchResult {
 		_, sum, _, ok := c.Checkpoint()
 		switch {
 		case !ok:
-			return moving
+			return Moving
 		case bytes.Equal(sum, want):
-			return same
+			return Same
 		}
-		return changed
+		return Changed
 	}
 	rev, settled := ns.Revision()
 	if !settled {
-		return moving
+		return Moving
 	}
 	snap, lost, err := ns.Snapshot()
 	if errors.Is(err, namespace.ErrBusy) {
-		return moving
+		return Moving
 	}
 	if err != nil {
-		return changed // the pause will fail on it, and say why
+		return Changed // the pause will fail on it, and say why
 	}
 	if v, ok := sess.vouchFor(ns, rev, snap, lost); !ok {
-		return moving
+		return Moving
 	} else if !bytes.Equal(v.digest, want) {
-		return changed
+		return Changed
 	}
-	return same
+	return Same
 }
 
 // vouchFor records that ns, at revision rev, encodes as snap does, if
@@ -348,6 +377,13 @@ func (sess *Session) vouchFor(ns Namespace, rev uint64, snap namespace.Snapshot,
 	sess.vouched = v
 	sess.mu.Unlock()
 	return v, true
+}
+
+// Vouched reports whether the session's namespace is still, unchanged,
+// the one whose digest is want (Vouch).
+func (sess *Session) Vouched(want []byte) bool {
+	_, ok := sess.vouchedFor(want)
+	return ok
 }
 
 // vouchedFor returns what Vouch found for the session, if its namespace is

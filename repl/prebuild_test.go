@@ -21,7 +21,7 @@ func restoreOnPipe(t *testing.T, srv *Server, st SessionState) *Session {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(sess.discard)
+	t.Cleanup(sess.Discard)
 	return sess
 }
 
@@ -113,7 +113,7 @@ func TestAhead(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer sess.discard()
+			defer sess.Discard()
 			checkRestored(t, srv, sess, tt.reused)
 		})
 	}

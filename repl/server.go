@@ -63,7 +63,8 @@ type Config struct {
 	Observer Observer
 }
 
-func (c *Config) setDefaults() {
+// SetDefaults fills in the optional fields left zero with their defaults.
+func (c *Config) SetDefaults() {
 	if c.MaxSessions <= 0 {
 		c.MaxSessions = 256
 	}
@@ -130,7 +131,7 @@ type Server struct {
 	emptied  bool                           // empty is closed; guarded by mu
 	notice   string                         // shown by adopted sessions as they start; guarded by mu
 
-	prebuilt map[uint64]prebuilt // namespaces restored ahead of a handoff; guarded by mu
+	prebuilt map[uint64]*Prebuilt // namespaces restored ahead of a handoff; guarded by mu
 	reused   int                 // prebuilt namespaces adopted sessions took; guarded by mu
 
 	cond         *sync.Cond      // on mu: signals acceptPaused and acceptIdle
@@ -143,7 +144,7 @@ type Server struct {
 
 // NewServer returns a server with cfg. cfg.Users must be set.
 func NewServer(cfg Config) *Server {
-	cfg.setDefaults()
+	cfg.SetDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, loggingInByIP: map[string]int{}, loggingInAs: map[uint64]string{}, running: map[uint64]bool{}, gate: newGate(cfg.LoginChecks, loginBurst, loginRefill), sessions: make(map[uint64]*Session), ctx: ctx, cancel: cancel, empty: make(chan struct{})}
 	s.cond = sync.NewCond(&s.mu)
@@ -243,10 +244,7 @@ func (s *Server) start(c net.Conn, opts ...ConnOption) {
 		refusal = fmt.Sprintf("too many connections logging in from %s (limit %d)", ip, s.cfg.MaxLoginsPerIP)
 	default:
 		s.nextID++
-		sess := newSession(s, &s.cfg, s.nextID, c)
-		for _, o := range opts {
-			o(sess)
-		}
+		sess := NewSession(s, &s.cfg, s.nextID, c, opts...)
 		s.sessions[sess.id] = sess
 		s.countLoginLocked(sess)
 		s.runLocked(sess)
@@ -294,8 +292,8 @@ func (s *Server) uncountLoginLocked(sess *Session) {
 	delete(s.loggingInAs, sess.id)
 }
 
-// loggedIn moves sess out of the logins' cap.
-func (s *Server) loggedIn(sess *Session) {
+// LoggedIn moves sess out of the logins' cap.
+func (s *Server) LoggedIn(sess *Session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.uncountLoginLocked(sess)
@@ -308,12 +306,11 @@ func (s *Server) runLocked(sess *Session) {
 	go func() {
 		defer s.wg.Done()
 		defer s.remove(sess)
-		sess.run(s.ctx)
+		sess.Run(s.ctx)
 	}()
 }
 
 func (s *Server) remove(sess *Session) {
-	sess.endWatchers()
 	s.mu.Lock()
 	delete(s.sessions, sess.id)
 	delete(s.running, sess.id)
@@ -383,7 +380,7 @@ func (s *Server) Sessions() []SessionInfo {
 	s.mu.Lock()
 	list := make([]SessionInfo, 0, len(s.sessions))
 	for _, sess := range s.sessions {
-		list = append(list, sess.info())
+		list = append(list, sess.Info())
 	}
 	s.mu.Unlock()
 	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })

@@ -32,7 +32,7 @@ var errClientGone = errors.New("repl: client gone")
 // Session is one telnet connection: login, then a read-eval-print loop in a
 // namespace of its own. Its goroutine (run) owns the editor and namespace.
 type Session struct {
-	host host    // the server that runs it
+	host Host    // the server that runs it
 	cfg  *Config // its server's, read only
 	id   uint64
 	addr string
@@ -89,11 +89,31 @@ type Session struct {
 	transcript  *transcript
 }
 
-func newSession(h host, cfg *Config, id uint64, nc net.Conn) *Session {
+// NewSession makes session id of h on nc, as opts say (LoggedIn); Run
+// serves it. cfg is h's, with its defaults set (SetDefaults), and is not
+// changed while any of h's sessions runs.
+func NewSession(h Host, cfg *Config, id uint64, nc net.Conn, opts ...ConnOption) *Session {
 	s := &Session{host: h, cfg: cfg, id: id, addr: nc.RemoteAddr().String(), nc: nc, hist: &history{}, pausing: make(chan struct{})}
 	s.conn = telnet.NewConn(nc)
 	s.newInput()
+	for _, o := range opts {
+		o(s)
+	}
 	return s
+}
+
+// ID is the session's number, unique in the server and kept across
+// migrations.
+func (s *Session) ID() uint64 { return s.id }
+
+// Addr is the client's address.
+func (s *Session) Addr() string { return s.addr }
+
+// User is who logged in, "" while logging in.
+func (s *Session) User() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.user
 }
 
 func (s *Session) newInput() {
@@ -112,7 +132,8 @@ type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
-func (s *Session) info() SessionInfo {
+// Info describes the session for :who, status and the dashboard.
+func (s *Session) Info() SessionInfo {
 	s.mu.Lock()
 	info := SessionInfo{ID: s.id, User: s.user, Addr: s.addr, Since: s.since, State: "logging in", Shared: s.shared}
 	if s.watching != nil {
@@ -149,9 +170,11 @@ func (s *Session) printf(format string, args ...any) {
 	fmt.Fprint(ed, wrapped(ed, fmt.Sprintf(format, args...)))
 }
 
-// run serves the session until the client leaves, logs out, or ctx (the
-// server) ends. It closes the connection before returning.
-func (s *Session) run(ctx context.Context) {
+// Run serves the session until the client leaves, logs out, or ctx (the
+// server) ends. It closes the connection, and ends the watches of it,
+// before returning.
+func (s *Session) Run(ctx context.Context) {
+	defer s.endWatchers()
 	log := s.cfg.Logger.With("session", s.id, "addr", s.addr)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -165,7 +188,7 @@ func (s *Session) run(ctx context.Context) {
 	// Closing the connection is what ends the pump and unblocks the editor,
 	// whether the client left, the server closes or the session ends.
 	stop := context.AfterFunc(ctx, func() {
-		if s.host.closing() {
+		if s.host.Closing() {
 			s.nc.SetWriteDeadline(time.Now().Add(time.Second))
 			fmt.Fprint(s.conn, "\r\ntranslucent: server shutting down\r\n")
 		}
@@ -199,7 +222,7 @@ func (s *Session) run(ctx context.Context) {
 	if s.arrival != "" {
 		fmt.Fprint(s.conn, s.arrival)
 	}
-	user := s.info().User
+	user := s.Info().User
 	if user == "" {
 		var err error
 		if user, err = s.login(ctx); err != nil {
@@ -215,7 +238,7 @@ func (s *Session) run(ctx context.Context) {
 		s.loadHistory(user)
 	}
 	log = log.With("user", user)
-	if t := s.transcriptFor(user, s.info().Since); t != nil {
+	if t := s.transcriptFor(user, s.Info().Since); t != nil {
 		s.transcript = t
 		defer t.close()
 		s.mu.Lock()
@@ -328,7 +351,7 @@ func (s *Session) login(ctx context.Context) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		ok, err := s.host.checkLogin(lctx, s.addr, name, password)
+		ok, err := s.host.CheckLogin(lctx, s.addr, name, password)
 		if err != nil {
 			if ctx.Err() != nil {
 				return "", ctx.Err()
@@ -343,7 +366,7 @@ func (s *Session) login(ctx context.Context) (string, error) {
 			s.mu.Lock()
 			s.user, s.since = name, time.Now()
 			s.mu.Unlock()
-			s.host.loggedIn(s)
+			s.host.LoggedIn(s)
 			return name, nil
 		}
 		s.loginTry++

@@ -29,12 +29,23 @@ const (
 // take: a session whose lists do not fit sends them whole in the pause.
 const maxPrecopyLists = 64 << 20
 
+// A ListBudget is the bytes of sessions' histories and records a precopy
+// may still carry (LiveState), shared by every session it takes.
+type ListBudget struct{ left atomic.Int64 }
+
+// NewListBudget returns a precopy's budget.
+func NewListBudget() *ListBudget {
+	b := new(ListBudget)
+	b.left.Store(maxPrecopyLists)
+	return b
+}
+
 // take takes n bytes from budget if it has them left.
-func take(budget *atomic.Int64, n int) bool {
-	if budget.Add(-int64(n)) >= 0 {
+func take(budget *ListBudget, n int) bool {
+	if budget.left.Add(-int64(n)) >= 0 {
 		return true
 	}
-	budget.Add(int64(n)) // left to smaller ones
+	budget.left.Add(int64(n)) // left to smaller ones
 	return false
 }
 
@@ -154,12 +165,11 @@ func (s *Server) snapshot(ids []uint64, vouch bool, drop []string) (*SnapshotFil
 	// users go on typing meanwhile.
 	states := make([]SessionState, len(sessions))
 	errs := make([]error, len(sessions))
-	var lists *atomic.Int64 // bytes of lists the precopy may still carry
+	var lists *ListBudget
 	if vouch {
-		lists = new(atomic.Int64)
-		lists.Store(maxPrecopyLists)
+		lists = NewListBudget()
 	}
-	forEach(len(sessions), func(i int) { states[i], errs[i] = sessions[i].liveState(vouch, lists, drop) })
+	forEach(len(sessions), func(i int) { states[i], errs[i] = sessions[i].LiveState(vouch, lists, drop) })
 	for i, st := range states {
 		if errs[i] != nil {
 			f.Skipped = append(f.Skipped, fmt.Sprintf("session %d: %v", st.ID, errs[i]))
@@ -170,12 +180,12 @@ func (s *Server) snapshot(ids []uint64, vouch bool, drop []string) (*SnapshotFil
 	return f, nil
 }
 
-// liveState is the session's user and namespace, taken while it runs;
+// LiveState is the session's user and namespace, taken while it runs;
 // with vouch, the session is vouched for that namespace if it was settled.
 // With lists, its history and record are taken too, for the pause to send
 // as tails, if they fit in the bytes lists has left. The variables named
 // in drop are left out of the namespace.
-func (sess *Session) liveState(vouch bool, lists *atomic.Int64, drop []string) (SessionState, error) {
+func (sess *Session) LiveState(vouch bool, lists *ListBudget, drop []string) (SessionState, error) {
 	sess.mu.Lock()
 	ns := sess.ns
 	st := SessionState{Version: StateVersion, ID: sess.id, User: sess.user, Since: sess.since, Addr: sess.addr}

@@ -57,8 +57,8 @@ func TestHistoryTail(t *testing.T) {
 			for i := range tt.before {
 				h.Add(fmt.Sprintf("before %d", i))
 			}
-			budget := new(atomic.Int64)
-			budget.Store(cmp.Or(tt.budget, maxPrecopyLists))
+			budget := new(ListBudget)
+			budget.left.Store(int64(cmp.Or(tt.budget, maxPrecopyLists)))
 			base := h.precopy(budget)
 			if tt.budget != 0 && base != nil {
 				t.Errorf("the precopy carried %d entries over its budget", len(base))

@@ -49,11 +49,11 @@ func socketOf(nc net.Conn) (sock Socket, kind string, state []byte, err error) {
 
 // unframe wraps a socket received from another process as the session's
 // record says.
-func (s *Server) unframe(st SessionState, sock net.Conn) (net.Conn, error) {
+func unframe(cfg *Config, st SessionState, sock net.Conn) (net.Conn, error) {
 	if st.Transport == "" {
 		return sock, nil
 	}
-	t, ok := s.cfg.Transports[st.Transport]
+	t, ok := cfg.Transports[st.Transport]
 	if !ok {
 		return nil, fmt.Errorf("session %d: this build cannot carry a %q connection", st.ID, st.Transport)
 	}
@@ -66,12 +66,12 @@ func (s *Server) unframe(st SessionState, sock net.Conn) (net.Conn, error) {
 
 // fileConn makes the session's connection of a descriptor received from
 // another process (closed by the caller: FileConn duplicates it).
-func (s *Server) fileConn(st SessionState, f *os.File) (net.Conn, error) {
+func fileConn(cfg *Config, st SessionState, f *os.File) (net.Conn, error) {
 	sock, err := net.FileConn(f)
 	if err != nil {
 		return nil, fmt.Errorf("session %d: %w", st.ID, err)
 	}
-	nc, err := s.unframe(st, sock)
+	nc, err := unframe(cfg, st, sock)
 	if err != nil {
 		sock.Close()
 		return nil, err

@@ -201,11 +201,11 @@ func (s *Session) startWatch(id uint64, pending []byte) (w *watch, err error) {
 	if id == s.id {
 		return nil, fmt.Errorf("session %d is your own", id)
 	}
-	target := s.host.lookup(id)
+	target := s.host.Lookup(id)
 	if target == nil {
 		return nil, fmt.Errorf("no session %d here (see :who)", id)
 	}
-	me := s.info().User
+	me := s.Info().User
 	w = &watch{watcher: s, target: target, wake: make(chan struct{}, 1)}
 	target.mu.Lock()
 	switch {
@@ -243,7 +243,7 @@ func (s *Session) startWatch(id uint64, pending []byte) (w *watch, err error) {
 func (s *Session) runWatch(w *watch, fresh bool) {
 	t := w.target
 	if fresh {
-		s.printf("watching session %d (%s), read only; Enter, Ctrl-C or Ctrl-D stops\n", t.id, t.info().User)
+		s.printf("watching session %d (%s), read only; Enter, Ctrl-C or Ctrl-D stops\n", t.id, t.Info().User)
 	}
 	stop := make(chan struct{})
 	var shown sync.WaitGroup
@@ -253,7 +253,7 @@ func (s *Session) runWatch(w *watch, fresh bool) {
 		if fresh {
 			// From here, not the session's goroutine: a watched client that
 			// does not read delays this watcher's view, never its keys.
-			t.printf("[%s is watching]\n", s.info().User)
+			t.printf("[%s is watching]\n", s.Info().User)
 		}
 		s.show(w, stop)
 	}()
