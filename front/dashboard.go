@@ -65,7 +65,7 @@ func (d dashSource) CheckPassword(ctx context.Context, addr, name, password stri
 	return ok
 }
 
-func (d dashSource) IsAdmin(name string) bool { return d.m.srv.IsAdmin(name) }
+func (d dashSource) IsAdmin(name string) bool { return d.m.srv.cfg.IsAdmin(name) }
 
 // migrationEvents tells the dashboard about one migration as it goes.
 // Each method publishes without waiting (dashboard.Hub).

@@ -117,7 +117,7 @@ func Run(ctx context.Context, cfg Config) error {
 	rc := cfg.REPL
 	rc.Namespaces, rc.Restored, rc.Users, rc.Version, rc.Logger, rc.Observer = nss, restored, users, cfg.Version, log, met
 	rc.Transports = withWeb(rc.Transports)
-	srv := repl.NewServer(rc)
+	srv := newRegistry(rc)
 	met.sessions = srv.Sessions
 
 	var old meta
@@ -234,7 +234,7 @@ func Run(ctx context.Context, cfg Config) error {
 	for {
 		select {
 		case err := <-errc:
-			if errors.Is(err, repl.ErrDetached) {
+			if errors.Is(err, errDetached) {
 				continue // an incremental migration: the sessions go on
 			}
 			ctl.Close()

@@ -27,7 +27,7 @@ import (
 // migrator runs this process's migrations, one at a time, whichever way
 // they are asked for: the control socket, SIGHUP or :migrate.
 type migrator struct {
-	srv     *repl.Server
+	srv     *registry
 	metrics *metrics
 	relay   *relayProc // the SSH relay (nil without --ssh): its pid goes in the meta
 	ls      *listeners // what moves to a successor
@@ -50,7 +50,7 @@ type service struct {
 	ev    *migrationEvents
 	since time.Time // Pause was called: the pause Handoff reports runs from here
 
-	ahead    repl.Ahead      // what the new process built ahead, read by Prepare
+	ahead    Ahead           // what the new process built ahead, read by Prepare
 	vouched  int             // namespaces found unchanged since, by Prepare
 	sessions []repl.Exported // made by Pause
 }
@@ -58,18 +58,18 @@ type service struct {
 // Prepare reads what the new process built ahead, and finds, live, the
 // namespaces it holds unchanged: the pause need not snapshot those.
 func (s *service) Prepare(ctx context.Context, hello []byte) (err error) {
-	if s.ahead, err = repl.DecodeAhead(hello); err != nil {
+	if s.ahead, err = DecodeAhead(hello); err != nil {
 		return err
 	}
 	if len(s.drop) == 0 { // a drop changes every namespace it names
-		var rounds []repl.VouchRound
+		var rounds []VouchRound
 		s.vouched, rounds = s.m.srv.Vouch(s.ahead)
 		s.m.log.Info("recheck: namespaces unchanged since the new process built them", "vouched", s.vouched, "ahead", s.ahead.Sessions(), "rounds", rounds)
 	}
 	return ctx.Err()
 }
 
-// Pause pauses and exports at once (repl.Server.PauseExport); Export
+// Pause pauses and exports at once (registry.PauseExport); Export
 // hands over what it made.
 func (s *service) Pause(ctx context.Context) (err error) {
 	s.since = time.Now()

@@ -14,7 +14,7 @@ func TestTimeoutFor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := repl.NewServer(repl.Config{Users: users, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv := newRegistry(repl.Config{Users: users, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	defer srv.Close()
 	m := &migrator{srv: srv}
 	if got := m.timeoutFor(5 * time.Second); got != 5*time.Second {

@@ -124,7 +124,7 @@ func fileListener[L net.Listener](f *os.File, kind string) (L, error) {
 
 // relayFront answers the relay on its socket.
 type relayFront struct {
-	srv   *repl.Server
+	srv   *registry
 	users *repl.Users
 	log   *slog.Logger
 }
@@ -203,7 +203,7 @@ func (f *relayFront) handle(c *net.UnixConn) {
 // this server does not enforce them, so it must not accept the key
 // under them.
 func (f *relayFront) keyAuthorized(user string, key []byte) bool {
-	keys, err := f.srv.AuthorizedKeys(user)
+	keys, err := f.srv.cfg.AuthorizedKeys(user)
 	if err != nil {
 		return false
 	}
@@ -249,7 +249,7 @@ func samePeer(c *net.UnixConn) error {
 // startSSH serves the SSH way in when ls has its listeners (taken for
 // --ssh, or inherited), and returns the relay's supervisor; nil without.
 // relayPid is the predecessor's relay, which goes on if it is alive.
-func startSSH(ls *listeners, cfg *Config, relayPid int, srv *repl.Server, users *repl.Users, log *slog.Logger) (*relayProc, error) {
+func startSSH(ls *listeners, cfg *Config, relayPid int, srv *registry, users *repl.Users, log *slog.Logger) (*relayProc, error) {
 	if ls.ssh == nil && cfg.SSH != "" { // a predecessor without --ssh
 		if err := ls.listenSSH(cfg); err != nil {
 			return nil, err

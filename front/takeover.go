@@ -7,7 +7,6 @@ import (
 	"os"
 	"time"
 	"translucent/migrate"
-	"translucent/repl"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -15,7 +14,7 @@ import (
 // takeOver is a successor's side of the handoff: receive, restore, READY,
 // wait for COMMIT. On any failure before COMMIT it tells the predecessor
 // and returns, touching no connection (the predecessor still owns them).
-func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *repl.Server, cfg *Config, log *slog.Logger, met *metrics) (listeners, meta, error) {
+func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *registry, cfg *Config, log *slog.Logger, met *metrics) (listeners, meta, error) {
 	defer pred.Close()
 	call(cfg.Hooks.BeforeReceive)
 	var old meta

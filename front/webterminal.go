@@ -14,7 +14,7 @@ import (
 // nil: its WebSockets become sessions of srv like telnet connections, and
 // a migration carries them with their framing's state. The metrics and the
 // dashboard (with its streams, events) are served there too, as on --http.
-func newWebTerminal(srv *repl.Server, metrics, dash http.Handler, events *dashboard.Hub, ln net.Listener, log *slog.Logger, errc chan<- error) *statusServer {
+func newWebTerminal(srv *registry, metrics, dash http.Handler, events *dashboard.Hub, ln net.Listener, log *slog.Logger, errc chan<- error) *statusServer {
 	var open []any
 	if ln != nil {
 		open = []any{"open", "http://" + ln.Addr().String() + "/"}

@@ -3,5 +3,5 @@ package repl
 import "slices"
 
 // IsAdmin reports whether name is one of the users who may migrate the
-// server (Config.Admins).
-func (s *Server) IsAdmin(name string) bool { return slices.Contains(s.cfg.Admins, name) }
+// server (Admins).
+func (c *Config) IsAdmin(name string) bool { return slices.Contains(c.Admins, name) }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -161,7 +160,7 @@ func (s *Session) cmdMigrate([]string) bool {
 	user := s.Info().User
 	start := s.host.Migrator()
 	switch {
-	case !slices.Contains(s.cfg.Admins, user):
+	case !s.cfg.IsAdmin(user):
 		s.printf("error: only admins may migrate the server (see serve --admins)\n")
 	case start == nil:
 		s.printf("error: this server cannot migrate\n")

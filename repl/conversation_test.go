@@ -2,7 +2,6 @@ package repl
 
 import (
 	"io"
-	"log/slog"
 	"net"
 	"slices"
 	"strings"
@@ -14,20 +13,13 @@ import (
 // charSession starts an adopted, logged-in session in character mode (a
 // telnet client that negotiated) whose user typed pending, and returns
 // its client end.
-func charSession(t *testing.T, srv *Server, pending string) (*Session, net.Conn) {
+func charSession(t *testing.T, srv *testHost, pending string) (*Session, net.Conn) {
 	t.Helper()
 	server, client := tcpPair(t)
 	st := validState()
 	st.Chunk, st.History = "", nil
 	st.Input = inputState{Pending: []byte(pending)}
-	if err := srv.adopt(st, server); err != nil {
-		t.Fatal(err)
-	}
-	srv.mu.Lock()
-	sess := srv.sessions[st.ID]
-	srv.mu.Unlock()
-	srv.startAdopted()
-	return sess, client
+	return srv.adopt(t, st, server), client
 }
 
 // readAll reads c until the server closes it, or fails the test at the
@@ -96,12 +88,7 @@ func TestMultiLineRecall(t *testing.T) {
 // TestAttachAsksFirst: :attach refuses to throw away a namespace that holds
 // anything unless told -f; :drop -NAME says what it did.
 func TestAttachAsksFirst(t *testing.T) {
-	u, err := ParseUsers(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := NewServer(Config{Users: u, Restored: liveFile(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	t.Cleanup(func() { srv.Close() })
+	srv := newTestHost(t, Config{Restored: liveFile(t)})
 	_, client := charSession(t, srv, ":attach 7\rmine := 1\r:attach 7\rmine\r:attach -f 7\r:drop q\r:drop -q\r:drop -q\r:quit\r")
 	// Words only: the server folds its messages to the window (100
 	// columns in validState).

@@ -19,7 +19,10 @@
 //   - A client that answers our WILL ECHO gets server-side line editing
 //     (golang.org/x/term); one that never negotiates (nc) gets plain line
 //     mode and edits locally.
-//   - Server.Close ends every session and waits for all their goroutines.
+//   - Session.Run ends when its client leaves, logs out or its context
+//     ends, with both of its goroutines. What runs sessions, and moves them
+//     to another process, is their Host (package front's registry): a
+//     session knows of it only the short Host interface.
 //   - Nothing a user keeps on disk is on the evaluation path: the history
 //     file (Config.Home/USER/history, 0600 in a 0700 directory) is read at
 //     login and written, atomically, at logout; a migration carries the

@@ -3,12 +3,8 @@ package repl
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -19,16 +15,6 @@ import (
 	"translucent/namespace"
 	"translucent/telnet"
 )
-
-func testServer(t testing.TB) *Server {
-	u, err := ParseUsers(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := NewServer(Config{Users: u, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	t.Cleanup(func() { srv.Close() })
-	return srv
-}
 
 func validState() SessionState {
 	return SessionState{
@@ -89,10 +75,7 @@ func TestAdoptReplaysTypedLine(t *testing.T) {
 	st.Input = inputState{Typed: []byte("40 +"), Pending: []byte(" 2\r")}
 	server, client := net.Pipe()
 	defer client.Close()
-	if err := srv.adopt(st, server); err != nil {
-		t.Fatal(err)
-	}
-	srv.startAdopted()
+	srv.adopt(t, st, server)
 	client.SetDeadline(time.Now().Add(20 * time.Second))
 	var got []byte
 	b := make([]byte, 1024)
@@ -131,13 +114,15 @@ func FuzzSessionState(f *testing.F) {
 		st.Namespace = nil // fuzzed on its own in package namespace
 		srv := testServer(t)
 		server, client := net.Pipe()
-		if err := srv.adopt(st, server); err != nil {
+		sess, err := srv.restore(st, server, nil)
+		if err != nil {
 			client.Close()
 			return
 		}
-		srv.startAdopted()
+		sess.Arrive("")
+		srv.run(sess)
 		client.Close() // the session ends with its client
-		srv.Close()
+		srv.close()
 	})
 }
 
@@ -163,26 +148,19 @@ func tcpPair(t *testing.T) (server, client net.Conn) {
 
 // runningSession starts, in line mode on a loopback connection, a session
 // of validState whose user typed pending, and returns it with its client.
-func runningSession(t *testing.T, srv *Server, pending string) (*Session, net.Conn) {
+func runningSession(t *testing.T, srv *testHost, pending string) (*Session, net.Conn) {
 	t.Helper()
 	return runningSessionID(t, srv, validState().ID, pending)
 }
 
 // runningSessionID is runningSession with the session id given.
-func runningSessionID(t *testing.T, srv *Server, id uint64, pending string) (*Session, net.Conn) {
+func runningSessionID(t *testing.T, srv *testHost, id uint64, pending string) (*Session, net.Conn) {
 	t.Helper()
 	server, client := tcpPair(t)
 	st := validState()
 	st.ID, st.CharMode, st.Chunk = id, false, ""
 	st.Input = inputState{Pending: []byte(pending)}
-	if err := srv.adopt(st, server); err != nil {
-		t.Fatal(err)
-	}
-	srv.mu.Lock()
-	sess := srv.sessions[st.ID]
-	srv.mu.Unlock()
-	srv.startAdopted()
-	return sess, client
+	return srv.adopt(t, st, server), client
 }
 
 // readUntil reads c until what it read ends with want, or fails the test
@@ -200,42 +178,6 @@ func readUntil(t *testing.T, c net.Conn, want string) string {
 		got = append(got, b[:n]...)
 	}
 	return string(got)
-}
-
-// TestPauseExportFailsAndResumes: a session whose interrupted evaluation
-// is stuck in a call that cannot be interrupted cannot be snapshotted, so
-// the export fails, and every session goes on as before.
-func TestPauseExportFailsAndResumes(t *testing.T) {
-	srv := testServer(t)
-	sess, client := runningSession(t, srv, "import \"time\"\rtime.Sleep(2 * time.Second)\r")
-	deadline := time.Now().Add(20 * time.Second)
-	for evaluating := false; !evaluating; {
-		sess.in.mu.Lock()
-		evaluating = sess.in.cancelEval != nil && len(sess.in.buf) == 0 // the sleep, not the import
-		sess.in.mu.Unlock()
-		if time.Now().After(deadline) {
-			t.Fatal("the session never started its evaluation")
-		}
-		runtime.Gosched()
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	_, err := srv.PauseExport(ctx, 50*time.Millisecond, nil)
-	if err == nil || !strings.Contains(err.Error(), "busy") {
-		t.Fatalf("PauseExport: %v, want a busy namespace", err)
-	}
-	readUntil(t, client, "interrupted: the server is migrating")
-	// Resumed: once the sleep has returned, the session evaluates again.
-	for {
-		fmt.Fprint(client, "40 + 2\n")
-		if out := readUntil(t, client, ">>> "); strings.Contains(out, "42") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the session did not resume")
-		}
-	}
 }
 
 // TestPauseExportLeavesOutWhatIsAhead: a namespace the other process holds
@@ -284,9 +226,8 @@ func TestPauseExportLeavesOutWhatIsAhead(t *testing.T) {
 			if tt.other {
 				d = bytes.Repeat([]byte{7}, len(d))
 			}
-			ahead := Ahead{sess.id: d}
 			if tt.precopy {
-				if _, err := srv.Precopy(); err != nil {
+				if _, err := sess.LiveState(true, NewListBudget(), nil); err != nil {
 					t.Fatal(err)
 				}
 				if _, ok := sess.vouchedFor(d); !ok {
@@ -294,8 +235,8 @@ func TestPauseExportLeavesOutWhatIsAhead(t *testing.T) {
 				}
 			}
 			if tt.vouch >= 0 {
-				if got, _ := srv.Vouch(ahead); got != tt.vouch {
-					t.Errorf("Vouch = %d, want %d", got, tt.vouch)
+				if got := sess.Vouch(d) == Same; got != (tt.vouch == 1) {
+					t.Errorf("Vouch found the namespace ahead: %v, want %v", got, tt.vouch == 1)
 				}
 				sess.mu.Lock()
 				sess.vouched.lost = append(sess.vouched.lost, marker)
@@ -305,15 +246,18 @@ func TestPauseExportLeavesOutWhatIsAhead(t *testing.T) {
 				fmt.Fprintf(client, "%s\r", tt.then)
 				readUntil(t, client, ">>> ")
 			}
-			exported, err := srv.PauseExport(context.Background(), time.Second, ahead)
+			grace, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			sess.Pause(context.Background(), grace)
+			defer sess.Resume()
+			if !sess.Still() {
+				t.Fatal("the session did not come to rest")
+			}
+			exported, err := sess.Export(d, false)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer srv.Resume()
-			if len(exported) != 1 {
-				t.Fatalf("exported %d sessions, want 1", len(exported))
-			}
-			got, err := decodeSessionState(exported[0].State)
+			got, err := decodeSessionState(exported.State)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -327,47 +271,5 @@ func TestPauseExportLeavesOutWhatIsAhead(t *testing.T) {
 				t.Errorf("record made from Vouch's finding: %v, want %v", byVouch, tt.byVouch)
 			}
 		})
-	}
-}
-
-// TestVouch: Vouch vouches for the namespaces held ahead unchanged, leaves
-// out those held in another state, and looks again at those that cannot
-// be vouched for yet (a goroutine of theirs runs) until a round leaves few.
-func TestVouch(t *testing.T) {
-	srv := testServer(t)
-	ahead := Ahead{}
-	for id, src := range map[uint64]string{
-		1: "x := 1",                                     // held unchanged
-		2: "x := 2",                                     // held in another state
-		3: "ch := make(chan int); go func() { <-ch }()", // never settled
-		4: "x := 4",                                     // not held ahead
-	} {
-		sess, client := runningSessionID(t, srv, id, src+"\r")
-		readUntil(t, client, ">>> ")
-		snap, _, err := sess.ns.Snapshot()
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch id {
-		case 1, 3:
-			ahead[id] = digest(snap)
-		case 2:
-			ahead[id] = bytes.Repeat([]byte{7}, sha256.Size)
-		}
-	}
-	vouched, rounds := srv.Vouch(ahead)
-	if vouched != 1 {
-		t.Errorf("Vouch = %d, want 1 (session 1)", vouched)
-	}
-	if len(rounds) != 1 || rounds[0].Checked != 3 || rounds[0].Again != 1 {
-		t.Errorf("rounds = %+v, want one that checked 3 and left 1 (session 3)", rounds)
-	}
-	for id, want := range map[uint64]bool{1: true, 2: false, 3: false, 4: false} {
-		srv.mu.Lock()
-		sess := srv.sessions[id]
-		srv.mu.Unlock()
-		if _, got := sess.vouchedFor(ahead[id]); got != want {
-			t.Errorf("session %d vouched for: %v, want %v", id, got, want)
-		}
 	}
 }

@@ -29,37 +29,3 @@ type Host interface {
 	Migrator() func(out io.Writer)
 	Upgrader() func(id uint64, out io.Writer)
 }
-
-// The Server's side of Host.
-
-func (s *Server) Closing() bool { return s.isClosed() }
-
-func (s *Server) CheckLogin(ctx context.Context, addr, user, password string) (bool, error) {
-	release, err := s.gate.enter(ctx, addr)
-	if err != nil {
-		return false, err
-	}
-	ok := s.check(user, password)
-	release(ok)
-	return ok, nil
-}
-
-func (s *Server) SessionList() []SessionInfo { return s.Sessions() }
-
-func (s *Server) Lookup(id uint64) *Session {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sessions[id]
-}
-
-func (s *Server) Migrator() func(out io.Writer) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.migrate
-}
-
-func (s *Server) Upgrader() func(id uint64, out io.Writer) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.upgrade
-}

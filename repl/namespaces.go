@@ -29,7 +29,7 @@ type Namespaces interface {
 	Restore(opts namespace.Options, s namespace.Snapshot) (Namespace, error)
 }
 
-// inProcess evaluates every namespace in this process: what a Server
+// inProcess evaluates every namespace in this process: what a server
 // without Config.Namespaces does (tests, and serve --isolate none).
 type inProcess struct{}
 
@@ -92,4 +92,11 @@ func replace(ns Namespace, s namespace.Snapshot) bool {
 	}
 	state, err := cbor.Marshal(s)
 	return err == nil && r.Replace(state) == nil
+}
+
+// Local reports whether the sessions' code runs in this process, as it
+// does by default (Namespaces nil, or set to none of the workers').
+func (c *Config) Local() bool {
+	_, ok := c.Namespaces.(inProcess)
+	return c.Namespaces == nil || ok
 }

@@ -1,7 +1,6 @@
 package repl
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -28,39 +27,6 @@ func LoggedIn(user, addr string) ConnOption {
 	}
 }
 
-// CheckPassword checks user's password, given another way than at a
-// session's prompts (via names the way for the log: ssh, dashboard), for
-// a client at addr the way a telnet login does: through the same gate
-// (bounded bcrypt at once, a budget of wrong passwords per address), with
-// the same log line and the same delay after a wrong password. Its error
-// is ctx's, when ctx ends first (the client left).
-func (s *Server) CheckPassword(ctx context.Context, addr, via, user, password string) (bool, error) {
-	release, err := s.gate.enter(ctx, addr)
-	if err != nil {
-		return false, err
-	}
-	ok := s.check(user, password)
-	release(ok)
-	if ok {
-		return true, nil
-	}
-	// A name that is nobody's may be a password typed at the wrong
-	// prompt: it stays out of the log.
-	who := "(unknown)"
-	if s.cfg.Users.Has(user) {
-		who = user
-	}
-	s.cfg.Logger.Warn("wrong password", "via", via, "addr", addr, "user", who)
-	t := time.NewTimer(s.cfg.LoginDelay)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return false, nil
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
-}
-
 // maxAuthorizedKeys bounds a user's authorized_keys file.
 const maxAuthorizedKeys = 64 << 10
 
@@ -72,11 +38,11 @@ var ErrNoKeys = errors.New("repl: no authorized_keys")
 // operator writes), for the SSH relay's key logins. A user not in the
 // users file has none, whatever files there are: removing a user from
 // the users file shuts every way in.
-func (s *Server) AuthorizedKeys(user string) ([]byte, error) {
-	if s.cfg.Home == "" || !s.cfg.Users.Has(user) {
+func (c *Config) AuthorizedKeys(user string) ([]byte, error) {
+	if c.Home == "" || !c.Users.Has(user) {
 		return nil, ErrNoKeys
 	}
-	dir := filepath.Join(s.cfg.Home, homeName(user))
+	dir := filepath.Join(c.Home, homeName(user))
 	if err := privateDir(dir, true); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoKeys, err)
 	}

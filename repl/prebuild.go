@@ -5,12 +5,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"runtime"
-	"slices"
-	"time"
 
 	"github.com/fxamacker/cbor/v2"
-	"golang.org/x/sys/unix"
 
 	"translucent/namespace"
 )
@@ -104,106 +100,6 @@ func digest(snap namespace.Snapshot) []byte {
 	return sum[:]
 }
 
-// maxAhead bounds the entries of an Ahead report a process decodes.
-const maxAhead = 1 << 20
-
-// Ahead is what another process holds ahead of the pause: session id →
-// the digest of the snapshot it restored that session's namespace from.
-type Ahead map[uint64][]byte
-
-// Ahead reports the namespaces built ahead (Prebuild), for the old
-// process's Export: session id → digest of the snapshot.
-func (s *Server) Ahead() []byte {
-	s.mu.Lock()
-	m := make(map[uint64][]byte, len(s.prebuilt)+1)
-	for id, p := range s.prebuilt {
-		m[id] = p.Digest()
-	}
-	m[aheadTails] = []byte{1}
-	s.mu.Unlock()
-	b, _ := cbor.Marshal(m)
-	return b
-}
-
-// Sessions is how many sessions' namespaces a also names.
-func (a Ahead) Sessions() int {
-	if a[aheadTails] != nil {
-		return len(a) - 1
-	}
-	return len(a)
-}
-
-// DecodeAhead reads another process's Server.Ahead; empty is none.
-func DecodeAhead(b []byte) (Ahead, error) {
-	if len(b) == 0 {
-		return nil, nil
-	}
-	var m Ahead
-	if err := decMode.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("the new process's list of namespaces built ahead: %w", err)
-	}
-	if len(m) > maxAhead {
-		return nil, fmt.Errorf("the new process's list of namespaces built ahead: %d entries", len(m))
-	}
-	return m, nil
-}
-
-// Prebuild restores the namespaces of f's sessions for a handoff to come,
-// in parallel, one worker per CPU, at the lowest CPU priority (see
-// forEachIdle). A namespace that fails to restore is left to the handoff,
-// which will report it.
-func (s *Server) Prebuild(f *SnapshotFile) (built int, took time.Duration) {
-	start := time.Now()
-	forEachIdle(len(f.Sessions), func(i int) {
-		st := f.Sessions[i]
-		p := Prebuild(s, &s.cfg, st)
-		if p == nil {
-			return // left to the handoff, which will report it
-		}
-		s.mu.Lock() // also guards built
-		defer s.mu.Unlock()
-		if s.prebuilt == nil {
-			s.prebuilt = make(map[uint64]*Prebuilt)
-		}
-		s.prebuilt[st.ID] = p
-		built++
-	})
-	return built, time.Since(start)
-}
-
-// forEachIdle is forEach on threads of the lowest CPU priority (nice 19).
-// While a new process restores namespaces ahead, the old one still serves
-// every session on the same cores, and a user's line must not wait for
-// work that is only there to shorten a pause to come. Each worker keeps
-// its thread to itself and ends without giving it back, so the Go runtime
-// ends the thread rather than reuse it at that priority.
-func forEachIdle(n int, f func(i int)) {
-	workers(n, runtime.GOMAXPROCS(0), func() {
-		runtime.LockOSThread() // never unlocked: see above
-		// Best effort: without it the work is the same, only sooner.
-		unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), 19)
-	}, f)
-}
-
-// countReused counts a session that took the namespace built for it.
-func (s *Server) countReused(reused bool) {
-	if reused {
-		s.mu.Lock()
-		s.reused++
-		s.mu.Unlock()
-	}
-}
-
-// takePrebuilt hands the namespace built ahead for session id, if any, to
-// Receive, and forgets it.
-func (s *Server) takePrebuilt(id uint64) *Prebuilt {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.prebuilt[id]
-	delete(s.prebuilt, id)
-	return p
-}
-
 // take returns the shell built ahead, if st's namespace (or the digest in
 // its place) is the one it was built from, or can be brought up to it;
 // otherwise nil, and the shell is closed. base is the precopy's lists of
@@ -224,20 +120,6 @@ func (p *Prebuilt) take(st SessionState) (sess *Session, base *precopied) {
 	return p.sess, &p.lists
 }
 
-// DropPrebuilt closes the namespaces built ahead that no session took,
-// and reports how many were taken.
-func (s *Server) DropPrebuilt() (reused int) {
-	s.mu.Lock()
-	left := s.prebuilt
-	s.prebuilt = nil
-	reused = s.reused
-	s.mu.Unlock()
-	for _, p := range left {
-		p.Close()
-	}
-	return reused
-}
-
 // Snapshotting every namespace in the pause, only to find most of them
 // unchanged since the new process built them, was most of a large
 // server's pause. Vouch does that check live instead, before the pause,
@@ -253,64 +135,6 @@ type vouch struct {
 	lost   []string
 }
 
-// Vouch finds, live, which sessions' namespaces are still those ahead, so
-// that PauseExport can name them without a snapshot. Each round looks
-// again at the sessions not vouched for, or no longer (they evaluated
-// something since); rounds go on while each leaves fewer to look at, at
-// most maxRounds. It returns how many namespaces its last round left
-// vouched for, and its rounds.
-func (s *Server) Vouch(ahead Ahead) (vouched int, rounds []VouchRound) {
-	if ahead.Sessions() == 0 {
-		return 0, nil
-	}
-	s.mu.Lock()
-	var live []*Session // those with a namespace ahead, until one differs
-	for id, sess := range s.sessions {
-		if ahead[id] != nil {
-			live = append(live, sess)
-		}
-	}
-	s.mu.Unlock()
-	sortSessions(live)
-	const maxRounds, enough = 6, 16
-	todo, again := live, live
-	// On half the CPUs: the users keep the others. With every CPU, a
-	// round at 10,000 busy sessions on two cores checked fewer sessions a
-	// second, not more, and delayed the users' lines.
-	n := max(1, runtime.GOMAXPROCS(0)/2)
-	for range maxRounds {
-		start := time.Now()
-		found := make([]VouchResult, len(todo))
-		workers(len(todo), n, nil, func(i int) { found[i] = todo[i].Vouch(ahead[todo[i].id]) })
-		differs := make(map[*Session]bool)
-		for i, sess := range todo {
-			if found[i] == Changed {
-				differs[sess] = true
-			}
-		}
-		live = slices.DeleteFunc(live, func(sess *Session) bool { return differs[sess] })
-		again = nil
-		for _, sess := range live {
-			if !sess.Vouched(ahead[sess.id]) {
-				again = append(again, sess)
-			}
-		}
-		rounds = append(rounds, VouchRound{Checked: len(todo), Again: len(again), Took: time.Since(start)})
-		if len(again) <= enough || len(again) >= len(todo) {
-			break // few left, or no fewer: the pause takes them
-		}
-		todo = again
-	}
-	return len(live) - len(again), rounds
-}
-
-// A VouchRound is one round of Vouch: the sessions it looked at, and
-// those left to look at again after it (they evaluated meanwhile).
-type VouchRound struct {
-	Checked, Again int
-	Took           time.Duration
-}
-
 // A VouchResult is what Session.Vouch found.
 type VouchResult int
 
@@ -322,7 +146,7 @@ const (
 
 // Vouch snapshots the session's namespace, live, if it changed since the
 // last time, and records whether it is the one whose digest is want, so
-// that Export need not snapshot it in the pause (see Server.Vouch).
+// that Export need not snapshot it in the pause (package front's Vouch).
 func (sess *Session) Vouch(want []byte) VouchResult {
 	if _, ok := sess.vouchedFor(want); ok {
 		return Same

@@ -63,7 +63,7 @@ type Session struct {
 	arrival     string        // what an adopted session tells its user first; set before run
 	lost        []string      // what the migration could not carry, told on arrival
 	moved       bool          // another process has its connection: write nothing; guarded by mu
-	vouched     vouch         // what Server.Vouch last found; guarded by mu
+	vouched     vouch         // what Vouch last found; guarded by mu
 
 	// Watching (watch.go). shared: others may :watch this session; recap:
 	// its latest output, kept while shared; watchers: the watches of it;
@@ -409,7 +409,7 @@ func (s *Session) loop(ctx context.Context, log *slog.Logger) {
 			fmt.Fprintf(ed, "error: the server cannot evaluate Go right now (%v); try again later\n", err)
 			return
 		}
-		s.mu.Lock() // others read it under mu (Server.Snapshot)
+		s.mu.Lock() // others read it under mu (LiveState)
 		s.ns = ns
 		s.mu.Unlock()
 		fmt.Fprintf(ed, "translucent %s, pid %d%s. Type Go, or :help.\n", s.cfg.Version, os.Getpid(), workerNote(ns))

@@ -9,7 +9,6 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,7 +20,7 @@ import (
 // lineServer serves cfg on a loopback listener with the user alice
 // (password "secret") and returns its address. The server and its
 // sessions end with the test.
-func lineServer(t testing.TB, cfg Config, setup ...func(*Server)) (*Server, string) {
+func lineServer(t testing.TB, cfg Config) (*testHost, string) {
 	t.Helper()
 	if cfg.Users == nil {
 		// The cheapest cost: the tests run under the race detector.
@@ -36,18 +35,18 @@ func lineServer(t testing.TB, cfg Config, setup ...func(*Server)) (*Server, stri
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	srv := NewServer(cfg)
-	for _, f := range setup {
-		f(srv)
-	}
+	srv := newTestHost(t, cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }() // ends at Close
+	served := make(chan struct{})
+	go func() { // ends when ln closes
+		defer close(served)
+		srv.serve(ln)
+	}()
 	t.Cleanup(func() {
-		srv.Close()
+		ln.Close()
 		<-served
 	})
 	return srv, ln.Addr().String()
@@ -169,48 +168,6 @@ func TestPasteEvaluatedOnce(t *testing.T) {
 	}
 }
 
-// TestPasswordChecksBounded: however many connections send a password at
-// once, no more checks run together than Config.LoginChecks.
-func TestPasswordChecksBounded(t *testing.T) {
-	const clients = 8
-	var running, peak atomic.Int32
-	entered := make(chan struct{}, clients)
-	proceed := make(chan struct{})
-	check := func(name, password string) bool {
-		n := running.Add(1)
-		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
-		}
-		entered <- struct{}{}
-		<-proceed
-		running.Add(-1)
-		return false
-	}
-	_, addr := lineServer(t, Config{LoginChecks: 1, LoginDelay: time.Millisecond}, func(s *Server) { s.check = check })
-	var lcs []*lineClient
-	for range clients {
-		lc := dialLine(t, addr)
-		lc.send("alice\r\n")
-		lc.expect("password: ")
-		lc.send("wrong\r\n")
-		lcs = append(lcs, lc)
-	}
-	deadline := time.After(30 * time.Second)
-	for i := range clients {
-		select {
-		case <-entered:
-		case <-deadline:
-			t.Fatalf("%d of %d checks ran", i, clients)
-		}
-		proceed <- struct{}{}
-	}
-	for _, lc := range lcs {
-		lc.expect("Login incorrect")
-	}
-	if p := peak.Load(); p != 1 {
-		t.Errorf("%d password checks ran at once, want 1", p)
-	}
-}
-
 // syncBuffer is a log destination safe for the sessions' goroutines.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -250,48 +207,6 @@ func TestPasswordAtNamePromptNotLogged(t *testing.T) {
 	if !strings.Contains(log.String(), "user=alice") {
 		t.Errorf("the log does not name the known user alice:\n%s", log.String())
 	}
-}
-
-// TestLoginsCapped: connections that do not log in have a cap of their
-// own, from one address too, and one that closes frees its place at once,
-// so a flood of connect-and-close cannot keep a user from logging in.
-func TestLoginsCapped(t *testing.T) {
-	srv, addr := lineServer(t, Config{MaxSessions: 100, MaxLogins: 4, MaxLoginsPerIP: 3, NegotiationWait: time.Minute})
-	var idle []*lineClient
-	for range 3 {
-		lc := dialLine(t, addr) // connects, says nothing: waits out the negotiation
-		idle = append(idle, lc)
-	}
-	waitFor(t, "3 connections logging in", func() bool { return len(srv.Sessions()) == 3 })
-	lc := dialLine(t, addr)
-	if got := lc.expect("try again later\r\n"); !strings.Contains(got, "from 127.0.0.1 (limit 3)") {
-		t.Errorf("a 4th connection from one address was told %q", got)
-	}
-
-	// Closed, a connection frees its place at once, not when the
-	// negotiation's wait (a minute here) is over.
-	for _, lc := range idle {
-		lc.c.Close()
-	}
-	waitFor(t, "closed connections to free their places", func() bool { return len(srv.Sessions()) == 0 })
-	for range 20 { // connect and close, again and again
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Close()
-	}
-	waitFor(t, "connect-and-close to free its places", func() bool { return len(srv.Sessions()) == 0 })
-	lc = dialLine(t, addr)
-	lc.send("alice\r\n") // data first: line mode at once
-	lc.expect("password: ")
-	lc.send("secret\r\n")
-	lc.expect(">>> ")
-	waitFor(t, "the logged-in session to leave the logins' count", func() bool {
-		srv.mu.Lock()
-		defer srv.mu.Unlock()
-		return srv.loggingIn == 0
-	})
 }
 
 // waitFor polls cond until it holds, failing the test after a deadline.

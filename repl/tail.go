@@ -12,12 +12,6 @@ import "fmt"
 // carries them whole, before the pause, and the pause only a tail: what
 // was added since, and how many of the precopy's entries to drop.
 
-// aheadTails is the key of a process's Ahead report that says it keeps the
-// lists of the precopy's sessions, so that a record may carry them as
-// tails (SessionState.HistorySkip, RecordSkip). Session ids start at 1:
-// an older build reads it as a session that is never there.
-const aheadTails uint64 = 0
-
 // listMark follows a list from the moment a precopy took it whole: of the
 // n entries taken, how many have been dropped from its front since. It is
 // off until a precopy sets it, and again once the list changed in any

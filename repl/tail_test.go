@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"slices"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -110,24 +109,20 @@ func TestPauseSendsListTails(t *testing.T) {
 				fmt.Fprintf(client, "x = %d\r", i)
 				readUntil(t, client, ">>> ")
 			}
-			f, err := old.Precopy()
+			// The precopy, through a file as between processes.
+			live, err := sess.LiveState(true, NewListBudget(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
+			f := &SnapshotFile{Format: SnapshotFormat, Version: SnapshotFileVersion, Sessions: []SessionState{live}}
 			pre, err := ReadSnapshotFile(bytes.NewReader(encodeFile(t, f)))
 			if err != nil {
 				t.Fatal(err)
 			}
 			next := testServer(t)
-			if built, _ := next.Prebuild(pre); built != 1 {
-				t.Fatalf("built %d namespaces ahead, want 1", built)
-			}
-			ahead, err := DecodeAhead(next.Ahead())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !tails {
-				delete(ahead, aheadTails)
+			p := Prebuild(next, &next.cfg, pre.Sessions[0])
+			if p == nil {
+				t.Fatal("nothing built ahead")
 			}
 			for _, line := range []string{"y := 2", "x + y"} {
 				fmt.Fprintf(client, "%s\r", line)
@@ -138,12 +133,15 @@ func TestPauseSendsListTails(t *testing.T) {
 			wantRecord := slices.Clone(sess.record)
 			sess.mu.Unlock()
 
-			exported, err := old.PauseExport(context.Background(), time.Second, ahead)
+			grace, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			sess.Pause(context.Background(), grace)
+			defer sess.Resume()
+			exported, err := sess.Export(p.Digest(), tails)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer old.Resume()
-			st, err := decodeSessionState(exported[0].State)
+			st, err := decodeSessionState(exported.State)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,7 +151,7 @@ func TestPauseSendsListTails(t *testing.T) {
 			if tails && (len(st.History) != 2 || len(st.Record) != 2) {
 				t.Errorf("tails of %d history entries and %d inputs, want the 2 typed since the precopy", len(st.History), len(st.Record))
 			}
-			got := restoreOnPipe(t, next, st)
+			got, _ := restoreOnPipe(t, next, st, p)
 			if h := got.hist.Entries(); !slices.Equal(h, wantHist) {
 				t.Errorf("history in the new process\n%q\nwant\n%q", h, wantHist)
 			}
@@ -172,7 +170,7 @@ func TestTailWithoutPrecopy(t *testing.T) {
 	st.HistorySkip = &skip
 	server, c := net.Pipe()
 	defer c.Close()
-	if _, err := testServer(t).restore(st, server); err == nil {
+	if _, err := testServer(t).restore(st, server, nil); err == nil {
 		t.Fatal("restored a history tail with no precopy to put it on")
 	}
 }

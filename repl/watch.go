@@ -147,7 +147,7 @@ func (s *Session) endWatchers() {
 	s.watchers, s.left = nil, true
 }
 
-func (s *Session) isAdmin(user string) bool { return slices.Contains(s.cfg.Admins, user) }
+func (s *Session) isAdmin(user string) bool { return s.cfg.IsAdmin(user) }
 
 func (s *Session) cmdShare(args []string) bool {
 	on := true

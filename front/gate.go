@@ -1,4 +1,4 @@
-package repl
+package front
 
 import (
 	"context"
@@ -123,3 +123,12 @@ func (g *gate) forgetLocked(now time.Time) {
 		}
 	}
 }
+
+// An address may get loginBurst wrong passwords checked at once, then one
+// every loginRefill (see gate): a user who mistypes a few times never
+// waits; a script guessing gets one guess a second, and the CPU that goes
+// with it, from each address.
+const (
+	loginBurst  = 8
+	loginRefill = time.Second
+)

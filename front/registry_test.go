@@ -1,0 +1,420 @@
+package front
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+	"translucent/repl"
+
+	"github.com/fxamacker/cbor/v2"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// lineServer serves cfg on a loopback listener with the user alice
+// (password "secret") and returns it and its address; setup may change
+// the registry before it serves. It and its sessions end with the test.
+func lineServer(t testing.TB, cfg repl.Config, setup ...func(*registry)) (*registry, string) {
+	t.Helper()
+	if cfg.Users == nil {
+		// The cheapest cost: the tests run under the race detector.
+		hash, err := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Users, err = repl.ParseUsers([]byte("alice:" + string(hash) + "\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	r := newRegistry(cfg)
+	for _, f := range setup {
+		f(r)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- r.Serve(ln) }() // ends at Close
+	t.Cleanup(func() {
+		r.Close()
+		<-served
+	})
+	return r, ln.Addr().String()
+}
+
+// testServer is a serving registry for sessions that start logged in.
+func testServer(t testing.TB) *registry {
+	r, _ := lineServer(t, repl.Config{NegotiationWait: 10 * time.Millisecond})
+	return r
+}
+
+// runningSession starts a session of alice, logged in, on a loopback
+// connection (what a migration hands over), whose user typed pending in
+// line mode, and returns it and its client.
+func runningSession(t *testing.T, r *registry, pending string) (*repl.Session, net.Conn) {
+	t.Helper()
+	server, client := tcpPair(t)
+	fmt.Fprint(client, pending) // data first: line mode at once
+	if err := r.ServeConn(server, repl.LoggedIn("alice", "")); err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sessions[r.nextID], client
+}
+
+// tcpPair returns the two ends of a loopback TCP connection: a session's
+// Export hands over a *net.TCPConn.
+func tcpPair(t *testing.T) (server, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if server, err = ln.Accept(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close(); server.Close() })
+	return server, client
+}
+
+// readUntil reads c until what it read holds want, or fails the test at
+// the deadline.
+func readUntil(t *testing.T, c net.Conn, want string) string {
+	t.Helper()
+	return readCount(t, c, want, 1)
+}
+
+// readCount reads c until what it read holds want n times, or fails the
+// test at the deadline.
+func readCount(t *testing.T, c net.Conn, want string, n int) string {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	var got []byte
+	b := make([]byte, 1024)
+	for strings.Count(string(got), want) < n {
+		n, err := c.Read(b)
+		if err != nil {
+			t.Fatalf("read: %v; got %q, want %q", err, got, want)
+		}
+		got = append(got, b[:n]...)
+	}
+	return string(got)
+}
+
+// lineClient is a client in plain line mode (it answers no telnet
+// option, like nc), reading with a deadline.
+type lineClient struct {
+	t testing.TB
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dialLine(t testing.TB, addr string) *lineClient {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &lineClient{t: t, c: c, r: bufio.NewReader(c)}
+}
+
+// expect reads until s has been read, and returns what was read.
+func (lc *lineClient) expect(s string) string {
+	lc.t.Helper()
+	lc.c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	var got []byte
+	for !strings.HasSuffix(string(got), s) {
+		b, err := lc.r.ReadByte()
+		if err != nil {
+			lc.t.Fatalf("waiting for %q: %v; got %q", s, err, got)
+		}
+		if b == 0xff { // IAC: skip the command and its option
+			cmd, _ := lc.r.ReadByte()
+			if cmd >= 251 && cmd <= 254 {
+				lc.r.ReadByte()
+			}
+			continue
+		}
+		got = append(got, b)
+	}
+	return string(got)
+}
+
+func (lc *lineClient) send(s string) {
+	lc.t.Helper()
+	lc.c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.WriteString(lc.c, s); err != nil {
+		lc.t.Fatal(err)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after a deadline.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestPasswordChecksBounded: however many connections send a password at
+// once, no more checks run together than Config.LoginChecks.
+func TestPasswordChecksBounded(t *testing.T) {
+	const clients = 8
+	var running, peak atomic.Int32
+	entered := make(chan struct{}, clients)
+	proceed := make(chan struct{})
+	check := func(name, password string) bool {
+		n := running.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		entered <- struct{}{}
+		<-proceed
+		running.Add(-1)
+		return false
+	}
+	_, addr := lineServer(t, repl.Config{LoginChecks: 1, LoginDelay: time.Millisecond}, func(r *registry) { r.check = check })
+	var lcs []*lineClient
+	for range clients {
+		lc := dialLine(t, addr)
+		lc.send("alice\r\n")
+		lc.expect("password: ")
+		lc.send("wrong\r\n")
+		lcs = append(lcs, lc)
+	}
+	deadline := time.After(30 * time.Second)
+	for i := range clients {
+		select {
+		case <-entered:
+		case <-deadline:
+			t.Fatalf("%d of %d checks ran", i, clients)
+		}
+		proceed <- struct{}{}
+	}
+	for _, lc := range lcs {
+		lc.expect("Login incorrect")
+	}
+	if p := peak.Load(); p != 1 {
+		t.Errorf("%d password checks ran at once, want 1", p)
+	}
+}
+
+// TestLoginsCapped: connections that do not log in have a cap of their
+// own, from one address too, and one that closes frees its place at once,
+// so a flood of connect-and-close cannot keep a user from logging in.
+func TestLoginsCapped(t *testing.T) {
+	srv, addr := lineServer(t, repl.Config{MaxSessions: 100, MaxLogins: 4, MaxLoginsPerIP: 3, NegotiationWait: time.Minute})
+	var idle []*lineClient
+	for range 3 {
+		lc := dialLine(t, addr) // connects, says nothing: waits out the negotiation
+		idle = append(idle, lc)
+	}
+	waitFor(t, "3 connections logging in", func() bool { return len(srv.Sessions()) == 3 })
+	lc := dialLine(t, addr)
+	if got := lc.expect("try again later\r\n"); !strings.Contains(got, "from 127.0.0.1 (limit 3)") {
+		t.Errorf("a 4th connection from one address was told %q", got)
+	}
+
+	// Closed, a connection frees its place at once, not when the
+	// negotiation's wait (a minute here) is over.
+	for _, lc := range idle {
+		lc.c.Close()
+	}
+	waitFor(t, "closed connections to free their places", func() bool { return len(srv.Sessions()) == 0 })
+	for range 20 { // connect and close, again and again
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	waitFor(t, "connect-and-close to free its places", func() bool { return len(srv.Sessions()) == 0 })
+	lc = dialLine(t, addr)
+	lc.send("alice\r\n") // data first: line mode at once
+	lc.expect("password: ")
+	lc.send("secret\r\n")
+	lc.expect(">>> ")
+	waitFor(t, "the logged-in session to leave the logins' count", func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return srv.loggingIn == 0
+	})
+}
+
+// TestLoggedIn: a session started LoggedIn (the SSH relay's) asks for no
+// name or password, greets, and counts as its user's from the address
+// the way in gave.
+func TestLoggedIn(t *testing.T) {
+	srv, _ := lineServer(t, repl.Config{NegotiationWait: 10 * time.Millisecond})
+	a, b := net.Pipe()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	if err := srv.ServeConn(b, repl.LoggedIn("alice", "192.0.2.1:2222")); err != nil {
+		t.Fatal(err)
+	}
+	lc := &lineClient{t: t, c: a, r: bufio.NewReader(a)}
+	if got := lc.expect(">>> "); strings.Contains(got, "username") || !strings.Contains(got, "Type Go") {
+		t.Errorf("a session logged in by its way in began with %q", got)
+	}
+	lc.send(":who\r\n")
+	if got := lc.expect(">>> "); !strings.Contains(got, "alice") || !strings.Contains(got, "192.0.2.1:2222") {
+		t.Errorf(":who = %q", got)
+	}
+	if info := srv.Sessions(); len(info) != 1 || info[0].User != "alice" || info[0].State == "logging in" {
+		t.Errorf("sessions: %+v", info)
+	}
+}
+
+// TestCheckPassword: the relay's password check is a login's: right, or
+// wrong with the log line (no password in it) and the delay, which ends
+// when the asker leaves.
+func TestCheckPassword(t *testing.T) {
+	var log syncBuffer
+	srv, _ := lineServer(t, repl.Config{LoginDelay: time.Hour, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if ok, err := srv.CheckPassword(context.Background(), "192.0.2.1:1", "ssh", "alice", "secret"); !ok || err != nil {
+		t.Errorf("the right password: %v, %v", ok, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		ok, err := srv.CheckPassword(ctx, "192.0.2.1:1", "ssh", "alice", "hunter2")
+		if ok {
+			err = errors.New("accepted")
+		}
+		done <- err
+	}()
+	waitFor(t, "the wrong password logged", func() bool { return strings.Contains(log.String(), "wrong password") })
+	select {
+	case err := <-done:
+		t.Fatalf("a wrong password answered before the delay: %v", err)
+	default:
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("a wrong password, asker gone: %v", err)
+	}
+	if strings.Contains(log.String(), "hunter2") || !strings.Contains(log.String(), "user=alice") {
+		t.Errorf("log:\n%s", log.String())
+	}
+}
+
+// TestPauseExportFailsAndResumes: a session whose interrupted evaluation
+// is stuck in a call that cannot be interrupted cannot be snapshotted, so
+// the export fails, and every session goes on as before.
+func TestPauseExportFailsAndResumes(t *testing.T) {
+	srv := testServer(t)
+	sess, client := runningSession(t, srv, "import \"time\"\r")
+	readCount(t, client, ">>> ", 2) // the greeting's, the import's
+	fmt.Fprint(client, "time.Sleep(2 * time.Second)\r")
+	waitFor(t, "the session's evaluation", func() bool { return sess.Info().State == "evaluating" })
+	deadline := time.Now().Add(20 * time.Second)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := srv.PauseExport(ctx, 50*time.Millisecond, nil)
+	if err == nil || !strings.Contains(err.Error(), "busy") {
+		t.Fatalf("PauseExport: %v, want a busy namespace", err)
+	}
+	readUntil(t, client, "interrupted: the server is migrating")
+	// Resumed: once the sleep has returned, the session evaluates again.
+	for {
+		fmt.Fprint(client, "40 + 2\n")
+		if out := readUntil(t, client, ">>> "); strings.Contains(out, "42") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the session did not resume")
+		}
+	}
+}
+
+// TestVouch: Vouch vouches for the namespaces a new process built ahead
+// (from the precopy) and that have not changed, leaves out those it holds
+// in another state, and looks again at those that cannot be vouched for
+// yet (a goroutine of theirs runs) until a round leaves few.
+func TestVouch(t *testing.T) {
+	old := testServer(t)
+	for _, src := range []string{
+		"x := 1", // 1: held unchanged
+		"x := 2", // 2: held in another state
+		"ch := make(chan int); go func() { <-ch }()", // 3: never settled
+		"x := 4", // 4: not held ahead
+	} {
+		_, client := runningSession(t, old, src+"\r")
+		readCount(t, client, ">>> ", 2) // the greeting's, the line's
+	}
+	f, err := old.Precopy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := testServer(t)
+	next.Prebuild(f)
+	ahead, err := DecodeAhead(next.Ahead())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ahead.Sessions() != 4 {
+		t.Fatalf("built ahead: %d sessions, want 4 (skipped: %q)", ahead.Sessions(), f.Skipped)
+	}
+	ahead[2] = bytes.Repeat([]byte{7}, sha256.Size)
+	delete(ahead, 4)
+	vouched, rounds := old.Vouch(ahead)
+	if vouched != 1 {
+		t.Errorf("Vouch = %d, want 1 (session 1)", vouched)
+	}
+	if len(rounds) != 1 || rounds[0].Checked != 3 || rounds[0].Again != 1 {
+		t.Errorf("rounds = %+v, want one that checked 3 and left 1 (session 3)", rounds)
+	}
+	for id, want := range map[uint64]bool{1: true, 2: false, 3: false, 4: false} {
+		if got := old.Lookup(id).Vouched(ahead[id]); got != want {
+			t.Errorf("session %d vouched for: %v, want %v", id, got, want)
+		}
+	}
+}
+
+// FuzzAhead: the new process's list of namespaces built ahead, as the old
+// one decodes it, never panics, and a list that decodes names digests
+// that Export can compare.
+func FuzzAhead(f *testing.F) {
+	for _, m := range []map[uint64][]byte{nil, {7: make([]byte, sha256.Size)}, {1: nil, 2: []byte("x")}} {
+		b, err := cbor.Marshal(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := DecodeAhead(b)
+		if err != nil {
+			return
+		}
+		if len(m) > maxAhead {
+			t.Fatalf("%d entries past the bound", len(m))
+		}
+		for _, d := range m {
+			bytes.Equal(d, make([]byte, sha256.Size)) // what export does with it
+		}
+	})
+}
