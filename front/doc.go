@@ -4,6 +4,13 @@
 // It owns, in one place, what a serving process does besides a session's
 // conversation (package repl):
 //
+//   - the registry of sessions (registry.go): the accept loop, each
+//     session (package repl) run on its own goroutine, the caps on
+//     sessions and on connections logging in, the password gate
+//     (gate.go); it is every session's repl.Host, and does a handoff's
+//     work on all the sessions at once: pause and export, adopt
+//     (handoff.go), one at a time (moves.go), the namespaces built ahead
+//     and vouched for (prebuild.go), live snapshots (snapshot.go);
 //   - its listeners, by name (listeners.go): telnet, the control socket
 //     and the optional HTTP status page, taken afresh by a server's first
 //     process and inherited by each successor;

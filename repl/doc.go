@@ -1,9 +1,12 @@
-// Package repl runs the sessions of a translucent server: each telnet
+// Package repl is one session of a translucent server: a telnet
 // connection logs in and then reads, evaluates and prints Go in a namespace
-// of its own.
+// of its own. Its record (SessionState) is what a migration carries, and
+// the session's side of a handoff is here (Pause, Export, Receive,
+// Prebuild, Vouch); the registry that runs sessions and hands them all
+// over is package front's, which a session knows only as a Host.
 //
 // What always holds:
-//   - Every connection is served by one goroutine (Session.run) that owns
+//   - Every connection is served by one goroutine (Session.Run) that owns
 //     its editor and namespace; evaluations in a session are therefore
 //     serialised. A second goroutine per connection (input.pump) only reads
 //     the socket, so that Ctrl-C reaches a running evaluation and typed-ahead
