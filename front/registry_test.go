@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -417,4 +418,83 @@ func FuzzAhead(f *testing.F) {
 			bytes.Equal(d, make([]byte, sha256.Size)) // what export does with it
 		}
 	})
+}
+
+// TestHandoffBetweenRegistries: a whole migration's work on the sessions,
+// between two registries in one process. The new one builds the old
+// one's namespaces ahead from its precopy and says so (Ahead); the old
+// one's pause then sends each record with its namespace named, not
+// carried, and its lists as tails; the new one adopts the session, with
+// the namespace it built, and the client goes on typing on the same
+// connection.
+func TestHandoffBetweenRegistries(t *testing.T) {
+	old := testServer(t)
+	sess, client := runningSession(t, old, "x := 41\r")
+	readCount(t, client, ">>> ", 2)
+	f, err := old.Precopy()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	next := newRegistry(repl.Config{Users: old.cfg.Users, Logger: old.cfg.Logger})
+	if built, _ := next.Prebuild(f); built != 1 {
+		t.Fatalf("built %d namespaces ahead, want 1", built)
+	}
+	ahead, err := DecodeAhead(next.Ahead())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ahead.Sessions() != 1 || ahead[sess.ID()] == nil || ahead[aheadTails] == nil {
+		t.Fatalf("Ahead = %x, want session %d's digest, and that lists may come as tails", ahead, sess.ID())
+	}
+
+	fmt.Fprint(client, "x + 1\r") // typed after the precopy: the lists' tails
+	readUntil(t, client, ">>> ")
+	exported, err := old.PauseExport(context.Background(), time.Second, ahead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(exported) != 1 {
+		t.Fatalf("exported %d sessions, want 1", len(exported))
+	}
+	var st repl.SessionState
+	if err := cbor.Unmarshal(exported[0].State, &st); err != nil {
+		t.Fatal(err)
+	}
+	// The namespace has not changed since (x + 1 sets only _, which is
+	// not carried): the record names it.
+	if st.Namespace != nil || !bytes.Equal(st.Ahead, ahead[sess.ID()]) {
+		t.Errorf("record carries namespace %v, digest %x; want the digest only", st.Namespace != nil, st.Ahead)
+	}
+	if st.HistorySkip == nil || st.RecordSkip == nil {
+		t.Errorf("lists sent whole (history skip %v, record skip %v), want tails", st.HistorySkip, st.RecordSkip)
+	}
+	conn, err := exported[0].Conn.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := next.AdoptAll([][]byte{exported[0].State}, []*os.File{conn}); err != nil {
+		t.Fatal(err)
+	}
+	old.Left(sess.ID()) // committed: the connection is the new process's
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- next.Serve(ln) }() // ends at Close
+	t.Cleanup(func() {
+		next.Close()
+		<-served
+	})
+	if reused := next.DropPrebuilt(); reused != 1 {
+		t.Errorf("the adopted session took %d namespaces built ahead, want 1", reused)
+	}
+	fmt.Fprint(client, "x + 1\r")
+	if got := readUntil(t, client, "42"); strings.Contains(got, "error") {
+		t.Errorf("after the handoff: %q", got)
+	}
+	if list := next.Sessions(); len(list) != 1 || list[0].User != "alice" {
+		t.Errorf("the new registry's sessions: %+v", list)
+	}
 }
