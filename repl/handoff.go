@@ -320,7 +320,7 @@ func (sess *Session) Export(ahead []byte, tails bool, drop ...string) (Exported,
 			return Exported{}, err
 		}
 		st.Lost, lost = notes, notes
-		if ahead != nil && bytes.Equal(digest(snap), ahead) {
+		if ahead != nil && bytes.Equal(snap.Digest(), ahead) {
 			st.Ahead = ahead
 		} else {
 			st.Namespace = &snap

@@ -222,7 +222,7 @@ func TestPauseExportLeavesOutWhatIsAhead(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := digest(snap)
+			d := snap.Digest()
 			if tt.other {
 				d = bytes.Repeat([]byte{7}, len(d))
 			}

@@ -2,11 +2,8 @@ package repl
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-
-	"github.com/fxamacker/cbor/v2"
 
 	"translucent/namespace"
 )
@@ -38,7 +35,7 @@ func Prebuild(h Host, cfg *Config, st SessionState) *Prebuilt {
 	if st.Namespace == nil {
 		return nil
 	}
-	sum := digest(*st.Namespace)
+	sum := st.Namespace.Digest()
 	if sum == nil {
 		return nil
 	}
@@ -90,16 +87,6 @@ func (st SessionState) lists(base *precopied) (history, record []string, err err
 	return history, record, nil
 }
 
-// digest is the SHA-256 of snap's encoding, nil if it has none.
-func digest(snap namespace.Snapshot) []byte {
-	key, err := cbor.Marshal(snap)
-	if err != nil {
-		return nil
-	}
-	sum := sha256.Sum256(key)
-	return sum[:]
-}
-
 // take returns the shell built ahead, if st's namespace (or the digest in
 // its place) is the one it was built from, or can be brought up to it;
 // otherwise nil, and the shell is closed. base is the precopy's lists of
@@ -107,7 +94,7 @@ func digest(snap namespace.Snapshot) []byte {
 func (p *Prebuilt) take(st SessionState) (sess *Session, base *precopied) {
 	sum := st.Ahead
 	if sum == nil && st.Namespace != nil {
-		sum = digest(*st.Namespace)
+		sum = st.Namespace.Digest()
 	}
 	if sum == nil || !bytes.Equal(sum, p.digest) {
 		// Changed since: brought up to date if its namespace can be
@@ -196,7 +183,7 @@ func (sess *Session) vouchFor(ns Namespace, rev uint64, snap namespace.Snapshot,
 	if r, settled := ns.Revision(); !settled || r != rev {
 		return vouch{}, false
 	}
-	v := vouch{rev: rev, digest: digest(snap), lost: lost}
+	v := vouch{rev: rev, digest: snap.Digest(), lost: lost}
 	sess.mu.Lock()
 	sess.vouched = v
 	sess.mu.Unlock()

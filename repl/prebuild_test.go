@@ -62,7 +62,7 @@ func TestPrebuild(t *testing.T) {
 // does not hold fails its restore instead of arriving empty.
 func TestAhead(t *testing.T) {
 	live := liveFile(t) // session 7
-	liveDigest := digest(*live.Sessions[0].Namespace)
+	liveDigest := live.Sessions[0].Namespace.Digest()
 	// What the new process reads went through the file: its encoding must
 	// be the live one's, or no digest would ever match.
 	f, err := ReadSnapshotFile(bytes.NewReader(encodeFile(t, live)))
