@@ -472,3 +472,31 @@ func (c *chunk) checkAssignments() error {
 	})
 	return err
 }
+
+// splitDecls splits a chunk that begins with file-level declarations and
+// goes on with statements (import "fmt"; fmt.Println(1), or type C
+// float64; t := C(1)), which Go parses as neither, into the
+// declarations and the rest: what the user would have typed on two
+// lines. ok is false for any other chunk.
+func splitDecls(src string) (decls, rest string, ok bool) {
+	fset := token.NewFileSet()
+	_, err := parser.ParseFile(fset, "", declPrefix+src, parser.DeclarationErrors)
+	var list scanner.ErrorList
+	if !errors.As(err, &list) || len(list) == 0 || !strings.HasPrefix(list[0].Msg, "expected declaration") {
+		return "", "", false
+	}
+	at := list[0].Pos.Offset - len(declPrefix)
+	if at <= 0 || at >= len(src) {
+		return "", "", false
+	}
+	decls = strings.TrimRight(src[:at], "; \t\r\n")
+	if decls == "" {
+		return "", "", false
+	}
+	// The declarations must stand alone: a chunk whose first part is not
+	// a whole declaration is left to the parser's own error.
+	if _, err := parser.ParseFile(token.NewFileSet(), "", declPrefix+decls, parser.DeclarationErrors); err != nil {
+		return "", "", false
+	}
+	return decls, src[at:], true
+}

@@ -169,8 +169,25 @@ func New(opts Options) *Namespace {
 // ErrBusy, ErrClosed (also when Close ran before the evaluation ended), or
 // describes a syntax or compile error or a panic ("panic: ..."). Eval must
 // not be called concurrently on one Namespace.
+//
+// A chunk that begins with declarations and goes on with statements
+// (import "fmt"; fmt.Println(1)) is evaluated as the two chunks it would
+// have been on two lines; if the declarations fail, the rest does not
+// run.
 func (ns *Namespace) Eval(ctx context.Context, src string) (Result, error) {
-	return ns.eval(ctx, src, nil)
+	c, err := parseChunk(src)
+	if err != nil && err != ErrIncomplete {
+		if decls, rest, ok := splitDecls(src); ok {
+			if _, err := ns.eval(ctx, decls, nil); err != nil {
+				return Result{}, err
+			}
+			return ns.Eval(ctx, rest)
+		}
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	return ns.evalChunk(ctx, c, nil)
 }
 
 // extraDecls are declarations of the namespace's own that Restore compiles
@@ -189,6 +206,11 @@ func (ns *Namespace) eval(ctx context.Context, src string, extra *extraDecls) (R
 	if err != nil {
 		return Result{}, err
 	}
+	return ns.evalChunk(ctx, c, extra)
+}
+
+// evalChunk evaluates a parsed chunk (see Eval).
+func (ns *Namespace) evalChunk(ctx context.Context, c *chunk, extra *extraDecls) (Result, error) {
 	if extra != nil && !c.decl {
 		return Result{}, errors.New("declarations added to statements")
 	}

@@ -1,0 +1,57 @@
+package namespace
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestSplitDecls(t *testing.T) {
+	tests := []struct {
+		src, decls, rest string
+		ok               bool
+	}{
+		{`import "fmt"; fmt.Println(1)`, `import "fmt"`, `fmt.Println(1)`, true},
+		{"type C float64; t := C(1)", "type C float64", "t := C(1)", true},
+		{"type A int; type B int; x := A(1) + A(B(2))", "type A int; type B int", "x := A(1) + A(B(2))", true},
+		{"func f() int { return 3 }; z := f()", "func f() int { return 3 }", "z := f()", true},
+		{"const k = 2\nk * 3", "const k = 2", "k * 3", true},
+		{`import "fmt"`, "", "", false},            // declarations only
+		{"x := 1; type T int", "", "", false},      // statements first
+		{"type T struct {; x := 1", "", "", false}, // broken, not mixed
+		{"1 +", "", "", false},
+	}
+	for _, tt := range tests {
+		decls, rest, ok := splitDecls(tt.src)
+		if ok != tt.ok || decls != tt.decls || rest != tt.rest {
+			t.Errorf("splitDecls(%q) = %q, %q, %v; want %q, %q, %v", tt.src, decls, rest, ok, tt.decls, tt.rest, tt.ok)
+		}
+	}
+}
+
+// TestEvalDeclarationsThenStatements: a line that declares and then runs
+// works as the two lines it stands for; if its declarations fail, nothing
+// after them runs.
+func TestEvalDeclarationsThenStatements(t *testing.T) {
+	ns := New(Options{})
+	defer ns.Close()
+	ctx := context.Background()
+	for _, tc := range []struct{ src, want string }{
+		{`import "strings"; strings.ToUpper("go")`, `"GO"`},
+		{"type Celsius float64; t := Celsius(21.5)", ""},
+		{"t * 2", "Celsius(43)"},
+		{"func twice(c Celsius) Celsius { return 2 * c }; twice(t)", "Celsius(43)"},
+	} {
+		res, err := ns.Eval(ctx, tc.src)
+		if err != nil || res.Value != tc.want {
+			t.Errorf("%s = %q, %v; want %s", tc.src, res.Value, err, tc.want)
+		}
+	}
+	_, err := ns.Eval(ctx, "type Bad undefined; bad := 1")
+	if err == nil || !strings.Contains(err.Error(), "undefined") {
+		t.Errorf("a failed declaration: %v", err)
+	}
+	if _, err := ns.Eval(ctx, "bad"); err == nil {
+		t.Error("the statements after a failed declaration ran")
+	}
+}
