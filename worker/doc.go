@@ -30,7 +30,9 @@
 //   - An interrupt always wins. Eval interrupts a line whose context ends
 //     (Ctrl-C, a client gone, a migration, Config.EvalTimeout); a line that
 //     has not stopped within Config.StopGrace (time.Sleep, a deadlock) has
-//     its worker ended, and is rolled back.
+//     its worker ended, and is rolled back. A session never waits for the
+//     death of a worker the front ended: the worker dies in the idle class
+//     (Yield), which on a busy machine can take any time.
 //   - One session never waits on another: each Namespace's output is
 //     written to its client by its own goroutine (pump), within a window
 //     of outputWindow bytes per session that the worker may send ahead of

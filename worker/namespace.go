@@ -125,7 +125,7 @@ func (pl *Pool) open(n *Namespace, state []byte, idle bool) (*proc, uint64, erro
 				return p, sid, nil
 			}
 			err2 = &restoreError{m.Err}
-		case <-p.done:
+		case <-p.gone:
 			err2 = fmt.Errorf("worker %d ended: %s", p.pid, p.reason())
 		case <-t.C:
 			p.kill(fmt.Sprintf("it did not open a session within %v", openTimeout))
@@ -697,7 +697,7 @@ func (n *Namespace) Replace(state []byte) error {
 			if m.Err != "" {
 				err = &restoreError{m.Err}
 			}
-		case <-p.done:
+		case <-p.gone:
 			err = fmt.Errorf("worker %d ended: %s", p.pid, p.reason())
 		case <-t.C:
 			p.kill(fmt.Sprintf("it did not replace a namespace within %v", openTimeout))

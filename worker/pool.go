@@ -114,6 +114,10 @@ type Pool struct {
 	stop    chan struct{}     // closed by Close: ends watch and the spawners
 
 	ended atomic.Int64 // workers that ended holding sessions, the pool open (Ended)
+
+	// killProcess sends a worker SIGKILL: (*os.Process).Kill, but in a
+	// test that holds a worker's death back, as a busy machine does.
+	killProcess func(*os.Process) error
 }
 
 // Ended is how many workers have ended while holding sessions, other than
@@ -134,7 +138,7 @@ type spawned struct {
 // them.
 func NewPool(cfg Config) *Pool {
 	cfg.setDefaults()
-	pl := &Pool{cfg: cfg, stop: make(chan struct{}), spawns: make(chan chan spawned)}
+	pl := &Pool{cfg: cfg, stop: make(chan struct{}), spawns: make(chan chan spawned), killProcess: (*os.Process).Kill}
 	pl.wg.Add(1 + spawners)
 	go func() { // ends at Close
 		defer pl.wg.Done()
@@ -219,16 +223,22 @@ type proc struct {
 	conn *net.UnixConn
 	w    *frameWriter
 	why  reasonWriter  // the worker's standard error: the runtime's last words
-	done chan struct{} // closed when the worker has ended and been reaped
+	gone chan struct{} // closed when the front has let go of the worker: its sessions are being restored elsewhere
+	done chan struct{} // closed when, besides, the worker has been reaped
 
 	sessions map[uint64]*Namespace // guarded by pl.mu
 	reserved int                   // places promised to opens under way; guarded by pl.mu
 	nextSID  uint64                // guarded by pl.mu
 	dead     bool                  // guarded by pl.mu
 
-	rss    atomic.Int64
-	killed atomic.Pointer[string] // why the front ended it, if it did
+	rss atomic.Int64
+	// killed is why the front ended the worker, if it did before the
+	// worker ended on its own (then &endedItself): the first says why.
+	killed atomic.Pointer[string]
 }
+
+// endedItself marks a worker that ended before the front ended it.
+var endedItself string
 
 // place returns a worker with room for one more session, starting one if
 // none has.
@@ -315,7 +325,7 @@ func (pl *Pool) spawn() (*proc, error) {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
 	conn := fc.(*net.UnixConn)
-	p := &proc{pl: pl, conn: conn, w: newFrameWriter(conn), done: make(chan struct{}), sessions: map[uint64]*Namespace{}}
+	p := &proc{pl: pl, conn: conn, w: newFrameWriter(conn), gone: make(chan struct{}), done: make(chan struct{}), sessions: map[uint64]*Namespace{}}
 	p.cmd = exec.Command(pl.cfg.Path, pl.cfg.Args...)
 	p.cmd.ExtraFiles = []*os.File{theirs} // descriptor 3
 	p.cmd.Env = append(os.Environ(), EnvFD+"=3")
@@ -397,15 +407,26 @@ func (p *proc) send(kind byte, session uint64, msg any) error {
 	return err
 }
 
-// kill ends the worker, for reason (said to the sessions it held).
+// kill ends the worker, for reason (said to the sessions it held). Its
+// sessions are restored at once, without waiting for it to die: in the
+// idle class (Yield), a killed worker took up to 13 s to die under a load
+// of 10 on two cores, and the scheduler bounds the idle class's wait by
+// nothing but the load.
 func (p *proc) kill(reason string) {
-	p.killed.CompareAndSwap(nil, &reason)
-	select {
-	case <-p.done: // reaped: its pid may be another process's now
-	default:
-		Yield(p.pid)
+	if p.killed.CompareAndSwap(nil, &reason) {
+		// Only the first: once the worker ended on its own, end reaps
+		// it, and waits for its death, which the idle class would slow.
+		select {
+		case <-p.done: // reaped: its pid may be another process's now
+		default:
+			Yield(p.pid)
+		}
 	}
-	p.cmd.Process.Kill()
+	p.pl.killProcess(p.cmd.Process)
+	// The front needs nothing more from it: what it sent before is read
+	// (a checkpoint, a line's outcome), then its end, while its process
+	// may have yet to die (its socket would close only then).
+	p.conn.CloseRead()
 }
 
 // Yield puts every thread of process pid in the idle scheduling class
@@ -432,13 +453,20 @@ func Yield(pid int) {
 	}
 }
 
-// end reaps the worker and restores each session it held in another.
+// end restores each session the worker held in another, and reaps it.
 func (p *proc) end(readErr error) {
 	if errors.Is(readErr, ErrProtocol) {
 		p.kill("it broke the wire protocol: " + readErr.Error())
 	}
-	p.cmd.Process.Kill() // its socket closed: it is dying, or hostile
-	p.cmd.Wait()
+	itself := p.killed.CompareAndSwap(nil, &endedItself)
+	p.pl.killProcess(p.cmd.Process) // its socket closed: it is dying, or hostile
+	if itself {
+		// Its exit status and last words say why it ended. It is not in
+		// the idle class (kill yields only a worker the front ends), and
+		// a dying process closes its socket after its memory is freed:
+		// little is left to wait for.
+		p.cmd.Wait()
+	}
 	p.conn.Close()
 	reason := p.reason()
 
@@ -458,7 +486,7 @@ func (p *proc) end(readErr error) {
 		held = append(held, n)
 	}
 	pl.mu.Unlock()
-	close(p.done)
+	close(p.gone)
 	if len(held) > 0 && !closing {
 		pl.ended.Add(1)
 		pl.cfg.Logger.Warn("worker ended", "worker", p.pid, "reason", reason, "sessions", len(held))
@@ -482,11 +510,17 @@ func (p *proc) end(readErr error) {
 		}()
 	}
 	wg.Wait()
+	if !itself {
+		// The front ended it, and said why: its sessions did not wait
+		// for its death, however long that takes.
+		p.cmd.Wait()
+	}
+	close(p.done)
 }
 
 // reason says why the worker ended, in words for its users.
 func (p *proc) reason() string {
-	if k := p.killed.Load(); k != nil {
+	if k := p.killed.Load(); k != nil && k != &endedItself {
 		return *k
 	}
 	if why := p.why.reason(); why != "" {
