@@ -3,6 +3,7 @@ package serverproc_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"translucent/serverproc"
@@ -28,10 +29,16 @@ func Example() {
 	}
 	fmt.Println("telnet to", l.Addr)
 
-	// `translucent migrate --control /tmp/example.sock` starts a successor,
-	// which logs that it listens, on the same address, and takes over.
-	next, err := c.WaitListening(ctx, 0)
-	if err == nil && next.Pid != c.First() {
-		c.Follow(next.Pid)
+	// `translucent migrate --control /tmp/example.sock`, run meanwhile,
+	// starts a successor on the same address, which says so when it serves.
+	next, err := c.Wait(ctx, func(l serverproc.Line) bool {
+		return l.Get("msg") == "listening" && l.Get("pid") != strconv.Itoa(c.First())
+	})
+	if err != nil {
+		fmt.Println("no migration:", err)
+		return
 	}
+	pid, _ := strconv.Atoi(next.Get("pid"))
+	c.Follow(pid)
+	fmt.Println("now served by pid", c.Pid())
 }
