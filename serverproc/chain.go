@@ -60,7 +60,7 @@ type Chain struct {
 	logEnd  chan struct{} // closed when the pipe has no writer left; nil with LogFile
 
 	mu      sync.Mutex
-	lines   []Line        // the log so far, append-only; guarded by mu
+	lines   []string      // the log so far, append-only, parsed when asked for; guarded by mu
 	grew    chan struct{} // closed, and replaced, at every new line and at the pipe's end; guarded by mu
 	ended   bool          // the pipe has no writer left; guarded by mu
 	file    *os.File      // LogFile, opened to read as it grows; guarded by mu
@@ -142,9 +142,8 @@ func (c *Chain) read(pr *os.File) {
 			if c.cfg.Log != nil {
 				fmt.Fprintln(c.cfg.Log, text)
 			}
-			l, _ := ParseLine(text)
 			c.mu.Lock()
-			c.addLocked(l)
+			c.addLocked(text)
 			c.mu.Unlock()
 		}
 		if err != nil {
@@ -159,11 +158,14 @@ func (c *Chain) read(pr *os.File) {
 }
 
 // addLocked records a line, and a process that says it listens as one of
-// the chain's.
-func (c *Chain) addLocked(l Line) {
-	c.lines = append(c.lines, l)
-	if ln, ok := listening(l); ok {
-		c.trackLocked(ln.Pid)
+// the chain's. Only that line is parsed here: a bench's server logs
+// hundreds of thousands, which nobody may ask for.
+func (c *Chain) addLocked(text string) {
+	c.lines = append(c.lines, text)
+	if strings.Contains(text, "msg=listening ") {
+		if ln, ok := listening(parse(text)); ok {
+			c.trackLocked(ln.Pid)
+		}
 	}
 	close(c.grew)
 	c.grew = make(chan struct{})
@@ -184,8 +186,7 @@ func (c *Chain) syncLocked() {
 		if i < 0 {
 			break
 		}
-		l, _ := ParseLine(string(b[:i]))
-		c.addLocked(l)
+		c.addLocked(string(b[:i]))
 		b = b[i+1:]
 	}
 	c.partial = slices.Clone(b)
@@ -238,19 +239,29 @@ func (c *Chain) Follow(pid int) {
 	c.serving = pid
 }
 
-// Lines returns the log so far.
-func (c *Chain) Lines() []Line {
+// texts returns the log's lines so far, unparsed.
+func (c *Chain) texts() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.syncLocked()
 	return c.lines[:len(c.lines):len(c.lines)] // append-only: the caller may keep it
 }
 
+// Lines returns the log so far.
+func (c *Chain) Lines() []Line {
+	texts := c.texts()
+	lines := make([]Line, len(texts))
+	for i, t := range texts {
+		lines[i] = parse(t)
+	}
+	return lines
+}
+
 // Log returns the log so far as text, each line ended by a newline.
 func (c *Chain) Log() string {
 	var b strings.Builder
-	for _, l := range c.Lines() {
-		b.WriteString(l.Text)
+	for _, t := range c.texts() {
+		b.WriteString(t)
 		b.WriteByte('\n')
 	}
 	return b.String()
@@ -258,13 +269,8 @@ func (c *Chain) Log() string {
 
 // Tail returns the log's last n lines, for an error message.
 func (c *Chain) Tail(n int) string {
-	lines := c.Lines()
-	lines = lines[max(0, len(lines)-n):]
-	texts := make([]string, len(lines))
-	for i, l := range lines {
-		texts[i] = l.Text
-	}
-	return strings.Join(texts, "\n")
+	texts := c.texts()
+	return strings.Join(texts[max(0, len(texts)-n):], "\n")
 }
 
 // Wait calls cond on each line of the log, from the first, in order, as
@@ -288,9 +294,9 @@ func (c *Chain) Wait(ctx context.Context, cond func(Line) bool) (Line, error) {
 		c.syncLocked()
 		lines, grew := c.lines[next:], c.grew
 		c.mu.Unlock()
-		for _, l := range lines {
+		for _, t := range lines {
 			next++
-			if cond(l) {
+			if l := parse(t); cond(l) {
 				return l, nil
 			}
 		}

@@ -9,8 +9,8 @@
 //   - The chain has one log, the standard output and error of the process
 //     Start started, which every successor inherits: a pipe the Chain
 //     reads (the default), or a file (Config.LogFile). Every line is kept,
-//     in the order written, as a Line, parsed where it is log/slog's text
-//     format.
+//     in the order written; Lines and Wait give them as Lines, parsed where
+//     they are log/slog's text format.
 //   - A process is one of the chain's when Start started it, when it logged
 //     `msg=listening` in the chain's log, or when the caller said so with
 //     Follow. The Chain holds a pidfd for each, so a signal it sends never

@@ -85,6 +85,12 @@ func (l Line) has(key string) bool {
 	return false
 }
 
+// parse is ParseLine for a line that may not be slog's.
+func parse(text string) Line {
+	l, _ := ParseLine(text)
+	return l
+}
+
 // quotedEnd returns the index just past the Go-quoted string s starts
 // with, or -1.
 func quotedEnd(s string) int {
