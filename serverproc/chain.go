@@ -51,7 +51,8 @@ type Config struct {
 
 // Chain is a translucent server started by Start: its first process and
 // every successor, one log for all. Its methods may be called from any
-// goroutine.
+// goroutine, but Stop and Release, which close the pidfds, not while
+// WaitExit or another Stop runs.
 type Chain struct {
 	cfg     Config
 	first   int
@@ -69,9 +70,9 @@ type Chain struct {
 	serving int           // guarded by mu
 }
 
-// Start starts `cfg.Binary serve cfg.Args...`. It does not wait for the
-// server to listen: WaitListening does. The caller must call Stop, or
-// Release to leave the chain running.
+// Start starts `cfg.Binary serve cfg.Args...`, and fails only if it
+// cannot. It does not wait for the server to listen: WaitListening does.
+// The caller must call Stop, or Release to leave the chain running.
 func Start(cfg Config) (*Chain, error) {
 	cmd := exec.Command(cfg.Binary, append([]string{"serve"}, cfg.Args...)...)
 	if len(cfg.Env) > 0 {
@@ -369,8 +370,7 @@ func (c *Chain) WaitListening(ctx context.Context, pid int) (Listening, error) {
 }
 
 // WaitExit waits until process pid has exited, reaped or not, and fails
-// after timeout. A process already gone has exited. It must not run
-// concurrently with Stop or Release.
+// after timeout. A process already gone has exited.
 func (c *Chain) WaitExit(pid int, timeout time.Duration) error {
 	c.mu.Lock()
 	fd, ok := c.procs[pid]
