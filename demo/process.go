@@ -23,7 +23,7 @@ import (
 // interrupts the demo, which then ends the servers itself, and one
 // kill(-pgid) reaches the successor too, which inherits the group.
 func startServer(bin string, args []string, logPath string) (*serverproc.Chain, error) {
-	return serverproc.Start(serverproc.Config{Binary: bin, Args: args[1:], LogFile: logPath, ProcessGroup: true})
+	return serverproc.Start(serverproc.Config{Binary: bin, Args: args, LogFile: logPath, ProcessGroup: true})
 }
 
 // logTail is the end of the servers' log, for an error message.
