@@ -389,10 +389,11 @@ func (c *Chain) WaitExit(pid int, timeout time.Duration) error {
 }
 
 // Stop ends the chain: SIGTERM to each of its processes that is alive (to
-// the process group, with Config.ProcessGroup), SIGKILL to any still alive
-// after timeout. It reaps the first process, waits up to timeout more for
-// the log to end, and releases the chain. Its error says what had to be
-// killed, or survived even that. Stop after Stop or Release does nothing.
+// the process group, with Config.ProcessGroup, which must then be empty),
+// SIGKILL to any still alive after timeout. It reaps the first process,
+// waits up to timeout more for the log to end, and releases the chain. Its
+// error says what had to be killed, or survived even that. Stop after
+// Stop or Release does nothing.
 func (c *Chain) Stop(timeout time.Duration) error {
 	c.mu.Lock()
 	released := c.procs == nil
