@@ -25,7 +25,7 @@ func TestWrongPasswords(t *testing.T) {
 	c = dial(t, s, false)
 	c.login("mallory", testPassword)
 	c.expect(t, "Login incorrect")
-	if strings.Contains(s.log.String(), "not the password") {
+	if strings.Contains(s.log(), "not the password") {
 		t.Errorf("a password appears in the server log")
 	}
 }

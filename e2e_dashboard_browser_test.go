@@ -95,14 +95,14 @@ func TestDashboardBrowser(t *testing.T) {
 		chromedp.WaitVisible(css(`#drop-list .drop`)),
 	)
 	if err != nil {
-		t.Fatalf("the page before the migration: %v\n%s", err, d.log.String())
+		t.Fatalf("the page before the migration: %v\n%s", err, d.log())
 	}
 	rowText, err := chromedp.Run(ctx, chromedp.Text(css(row)))
 	if err != nil || !strings.Contains(rowText, testUser) || !strings.Contains(rowText, c.conn.LocalAddr().String()) || !strings.Contains(rowText, "idle") {
 		t.Errorf("the session's row: %q (%v)", rowText, err)
 	}
 	if err := chromedp.Do(ctx, chromedp.Click(css("#migrate")), chromedp.WaitVisible(css("#outcome.ok"))); err != nil {
-		t.Fatalf("migrating from the page: %v\n%s", err, d.log.String())
+		t.Fatalf("migrating from the page: %v\n%s", err, d.log())
 	}
 	outcome, err := chromedp.Run(ctx, chromedp.Text(css("#outcome")))
 	m := regexp.MustCompile(`new pid (\d+)`).FindStringSubmatch(outcome)

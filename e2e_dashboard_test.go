@@ -44,17 +44,7 @@ func startDashServer(t *testing.T, args ...string) *dashServer {
 		}
 	}
 	s := launchServer(t, nil, append([]string{"--users", users, "--admins", testUser, "--http", "127.0.0.1:0"}, args...)...)
-	re := regexp.MustCompile(`msg="http listening" .*addr=(\S+)`)
-	deadline := time.Now().Add(waitFor)
-	for {
-		if m := re.FindStringSubmatch(s.log.String()); m != nil {
-			return &dashServer{server: s, http: m[1]}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no status page address in the log:\n%s", s.log.String())
-		}
-		time.Sleep(10 * time.Millisecond) // the log is written by the server's process
-	}
+	return &dashServer{server: s, http: waitLog(t, s, `msg="http listening" .*addr=(\S+)`)[1]}
 }
 
 func (d *dashServer) url(path string) string { return "http://" + d.http + "/dashboard/" + path }
@@ -133,8 +123,8 @@ func TestDashboardAuth(t *testing.T) {
 		}
 	}
 	// A wrong password is logged as a session login's is.
-	if !regexp.MustCompile(`msg="wrong password" .*via=dashboard`).MatchString(d.log.String()) {
-		t.Errorf("no wrong password in the log:\n%s", d.log.String())
+	if !regexp.MustCompile(`msg="wrong password" .*via=dashboard`).MatchString(d.log()) {
+		t.Errorf("no wrong password in the log:\n%s", d.log())
 	}
 }
 

@@ -72,7 +72,7 @@ func TestIsolation(t *testing.T) {
 			if got := innocent.serverPid(); got != strconv.Itoa(s.pid()) {
 				t.Errorf("the server's pid changed to %s", got)
 			}
-			if log := s.log.String(); !strings.Contains(log, "a line ended its worker") || strings.Contains(log, "names") {
+			if log := s.log(); !strings.Contains(log, "a line ended its worker") || strings.Contains(log, "names") {
 				t.Errorf("the log should name each crash, without the lines' text (no --log-lines):\n%s", log)
 			}
 		})

@@ -16,9 +16,9 @@ import (
 // httpAddr is the address of s's --http listener, from its log.
 func httpAddr(t *testing.T, s *server) string {
 	t.Helper()
-	m := regexp.MustCompile(`msg="http listening" .*addr=(\S+)`).FindStringSubmatch(s.log.String())
+	m := regexp.MustCompile(`msg="http listening" .*addr=(\S+)`).FindStringSubmatch(s.log())
 	if m == nil {
-		t.Fatalf("no http address in the log:\n%s", s.log.String())
+		t.Fatalf("no http address in the log:\n%s", s.log())
 	}
 	return m[1]
 }

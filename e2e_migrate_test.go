@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"translucent/serverproc"
 )
 
 // migrateTo runs `translucent migrate` against s and returns its output
@@ -42,7 +44,7 @@ func stopPid(t *testing.T, pid int) {
 // deadline.
 func waitGone(pid int) bool {
 	deadline := time.Now().Add(waitFor)
-	for syscall.Kill(pid, 0) == nil {
+	for serverproc.Alive(pid) {
 		if time.Now().After(deadline) {
 			return false
 		}
@@ -435,7 +437,7 @@ func TestMigrateOldDiesAfterReady(t *testing.T) {
 	if got := c.eval("add(2, 3)"); got != "5" {
 		t.Errorf("add(2, 3) = %q", got)
 	}
-	if !strings.Contains(s.log.String(), "namespaces restored ahead of the handoff") {
+	if !strings.Contains(s.log(), "namespaces restored ahead of the handoff") {
 		t.Errorf("no precopy was restored: nothing to check")
 	}
 	if left, _ := filepath.Glob(filepath.Join(runtime, "translucent", "*precopy*")); len(left) > 0 {
@@ -600,8 +602,9 @@ func TestGeneratedAdminAcrossMigrations(t *testing.T) {
 
 	// Clean stops: SIGTERM to the last successor of a, and to b.
 	stopPid(t, pid)
-	b.cmd.Process.Signal(syscall.SIGTERM)
-	<-b.exited
+	if err := b.chain.Stop(waitFor); err != nil {
+		t.Error(err)
+	}
 	for _, s := range []*server{a, b} {
 		left, _ := filepath.Glob(filepath.Join(filepath.Dir(s.control), "*"))
 		if len(left) > 0 {

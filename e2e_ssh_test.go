@@ -19,6 +19,8 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/crypto/ssh"
+
+	"translucent/serverproc"
 )
 
 // The SSH way in, driven with the real OpenSSH client: serve --ssh starts
@@ -66,9 +68,9 @@ func startSSHServer(t testing.TB, args ...string) *sshServer {
 		}
 	})
 	s.server = startServerEnv(t, env, append([]string{"--ssh", "127.0.0.1:0", "--home", home}, args...)...)
-	m := regexp.MustCompile(`msg="ssh listening" .*addr=127\.0\.0\.1:(\d+) .*relay=(\d+)`).FindStringSubmatch(s.log.String())
+	m := regexp.MustCompile(`msg="ssh listening" .*addr=127\.0\.0\.1:(\d+) .*relay=(\d+)`).FindStringSubmatch(s.log())
 	if m == nil {
-		t.Fatalf("no ssh address in the log:\n%s", s.log.String())
+		t.Fatalf("no ssh address in the log:\n%s", s.log())
 	}
 	s.sshPort = m[1]
 	s.relay, _ = strconv.Atoi(m[2])
@@ -147,10 +149,10 @@ func TestSSHMigrate(t *testing.T) {
 	typeLine(t, f, "sys.Version")
 	tr.expect(t, testVersionV2)
 	tr.expect(t, ">>> ")
-	if !strings.Contains(s.log.String(), `msg="ssh relay: the predecessor's goes on" pid=`+strconv.Itoa(pid)+" relay="+strconv.Itoa(s.relay)) {
-		t.Errorf("the successor did not take the relay over:\n%s", s.log.String())
+	if !strings.Contains(s.log(), `msg="ssh relay: the predecessor's goes on" pid=`+strconv.Itoa(pid)+" relay="+strconv.Itoa(s.relay)) {
+		t.Errorf("the successor did not take the relay over:\n%s", s.log())
 	}
-	if n := strings.Count(s.log.String(), `msg="ssh relay started"`); n != 1 {
+	if n := strings.Count(s.log(), `msg="ssh relay started"`); n != 1 {
 		t.Errorf("%d relays started, want 1", n)
 	}
 	relayScheduledWith(t, s.relay, pid)
@@ -222,7 +224,7 @@ func TestSSHIncremental(t *testing.T) {
 	// New SSH logins reach the new process, through the same relay.
 	tr2, _ := ptyClient(t, "ssh", s.sshArgs(s.key, "-tt")...)
 	tr2.expect(t, "pid "+strconv.Itoa(pid))
-	if n := strings.Count(s.log.String(), `msg="ssh relay started"`); n != 1 {
+	if n := strings.Count(s.log(), `msg="ssh relay started"`); n != 1 {
 		t.Errorf("%d relays started, want 1", n)
 	}
 }
@@ -236,10 +238,10 @@ func TestSSHPassword(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "Permission denied") {
 		t.Errorf("a wrong password: %v\n%s", err, out)
 	}
-	if n := strings.Count(s.log.String(), `msg="wrong password" pid=`+strconv.Itoa(s.pid())+" via=ssh addr=127.0.0.1:"); n != 2 {
-		t.Errorf("%d wrong passwords logged by the front, want 2:\n%s", n, s.log.String())
+	if n := strings.Count(s.log(), `msg="wrong password" pid=`+strconv.Itoa(s.pid())+" via=ssh addr=127.0.0.1:"); n != 2 {
+		t.Errorf("%d wrong passwords logged by the front, want 2:\n%s", n, s.log())
 	}
-	if strings.Contains(s.log.String(), "not the password") {
+	if strings.Contains(s.log(), "not the password") {
 		t.Errorf("a password appears in the log")
 	}
 
@@ -344,22 +346,26 @@ func TestSSHRelayRestart(t *testing.T) {
 	syscall.Kill(s.relay, syscall.SIGKILL)
 	tr.expectClosed(t)
 	re := regexp.MustCompile(`msg="ssh relay started" pid=\d+ relay=(\d+)`)
-	deadline := time.Now().Add(waitFor)
-	for len(re.FindAllString(s.log.String(), -1)) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the relay was not started again:\n%s", s.log.String())
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	started := 0
+	again, err := s.chain.Wait(ctx, func(l serverproc.Line) bool {
+		if re.MatchString(l.Text) {
+			started++
 		}
-		time.Sleep(20 * time.Millisecond) // polling the log
+		return started == 2
+	})
+	if err != nil {
+		t.Fatalf("the relay was not started again: %v", err)
 	}
-	all := re.FindAllStringSubmatch(s.log.String(), -1)
-	s.relay, _ = strconv.Atoi(all[len(all)-1][1])
+	s.relay, _ = strconv.Atoi(re.FindStringSubmatch(again.Text)[1])
 	tr2, _ := ptyClient(t, "ssh", s.sshArgs(s.key, "-tt")...)
 	tr2.expect(t, "pid "+strconv.Itoa(s.pid()))
 	tr2.expect(t, ">>> ")
 	relayScheduledWith(t, s.relay, s.pid())
 
 	// The host key was made by the first relay (0600) and kept by the second.
-	keys := regexp.MustCompile(`msg="ssh host key" ssh_relay=\d+ file=(\S+) created=(\w+) fingerprint=(\S+)`).FindAllStringSubmatch(s.log.String(), -1)
+	keys := regexp.MustCompile(`msg="ssh host key" ssh_relay=\d+ file=(\S+) created=(\w+) fingerprint=(\S+)`).FindAllStringSubmatch(s.log(), -1)
 	if len(keys) != 2 || keys[0][2] != "true" || keys[1][2] != "false" || keys[0][3] != keys[1][3] {
 		t.Fatalf("host keys logged: %q", keys)
 	}

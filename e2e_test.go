@@ -1,8 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -13,10 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"translucent/serverproc"
 	"translucent/telnet"
 )
 
@@ -63,13 +63,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// server is a running `translucent serve`.
+// server is a running `translucent serve`, and the successors its
+// migrations start, as the tests see it.
 type server struct {
-	cmd     *exec.Cmd
+	chain   *serverproc.Chain
 	addr    string
-	control string // the control socket
-	log     *syncBuffer
-	exited  chan struct{} // closed when the first process has exited
+	control string          // the control socket
+	exited  <-chan struct{} // closed when the first process has exited
 }
 
 // startServer writes a users file with testUser, starts the binary on a free
@@ -94,97 +94,66 @@ func startServerEnv(t testing.TB, env []string, args ...string) *server {
 
 // launchServer starts `translucent serve` on a free loopback port and a
 // control socket of its own, with args and no users file of its own, and
-// waits until it logs its address. It is stopped when the test ends.
+// waits until it logs its address. It is stopped when the test ends, with
+// every successor still running; the test fails if the log reports a data
+// race, and shows the log if it failed.
 func launchServer(t testing.TB, env []string, args ...string) *server {
 	t.Helper()
 	control := filepath.Join(t.TempDir(), "control.sock")
-	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--login-delay", "10ms", "--control", control, "--home", t.TempDir()}, args...)
-	cmd := exec.Command(binary, args...)
-	// Race-enabled children sleep a second at exit by default.
-	cmd.Env = append(append(os.Environ(), "GORACE=atexit_sleep_ms=0"), env...)
-	s := &server{cmd: cmd, log: &syncBuffer{}, control: control}
-	// A real pipe, not an io.Writer: successors inherit it, and Wait must
-	// not wait for them.
-	pr, pw, err := os.Pipe()
+	c, err := serverproc.Start(serverproc.Config{
+		Binary: binary,
+		Args:   append([]string{"--listen", "127.0.0.1:0", "--login-delay", "10ms", "--control", control, "--home", t.TempDir()}, args...),
+		// Race-enabled children sleep a second at exit by default.
+		Env: append([]string{"GORACE=atexit_sleep_ms=0"}, env...),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = pw
-	err = cmd.Start()
-	pw.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	s.exited = exited
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
+	s := &server{chain: c, control: control, exited: c.Exited()}
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(waitFor):
-			cmd.Process.Kill()
-			<-exited
-			t.Errorf("server did not stop on SIGTERM")
+		if err := c.Stop(waitFor); err != nil {
+			t.Errorf("stopping the server: %v", err)
 		}
 		// A race-enabled server reports races on stderr and goes on.
-		if strings.Contains(s.log.String(), "WARNING: DATA RACE") {
+		if strings.Contains(s.log(), "WARNING: DATA RACE") {
 			t.Errorf("the server reported a data race")
 		}
 		if t.Failed() {
-			t.Logf("server log:\n%s", s.log.String())
+			t.Logf("server log:\n%s", s.log())
 		}
 	})
-
-	addrc := make(chan string, 1)
-	go func() { // ends when the server's stderr closes
-		sc := bufio.NewScanner(pr)
-		re := regexp.MustCompile(`msg=listening .*addr=(\S+)`)
-		for sc.Scan() {
-			s.log.Write([]byte(sc.Text() + "\n"))
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				addrc <- m[1]
-			}
-		}
-		io.Copy(io.Discard, pr)
-		pr.Close()
-	}()
-	select {
-	case s.addr = <-addrc:
-	case <-exited:
-		t.Fatalf("server exited before listening:\n%s", s.log.String())
-	case <-time.After(waitFor):
-		t.Fatalf("server did not log its address:\n%s", s.log.String())
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	l, err := c.WaitListening(ctx, c.First())
+	if err != nil {
+		t.Fatal(err) // the cleanup shows the log
 	}
+	s.addr = l.Addr
 	return s
 }
 
-func (s *server) pid() int { return s.cmd.Process.Pid }
+// pid is the first process's, the one the test started.
+func (s *server) pid() int { return s.chain.First() }
 
 func (s *server) host() string { h, _, _ := net.SplitHostPort(s.addr); return h }
 
 func (s *server) port() string { _, p, _ := net.SplitHostPort(s.addr); return p }
 
-// syncBuffer is a bytes.Buffer safe for a writer and readers in different
-// goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// log is the servers' log so far.
+func (s *server) log() string { return s.chain.Log() }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+// waitLog waits until s's log has a line that matches re, and returns the
+// line's submatches.
+func waitLog(t testing.TB, s *server, re string) []string {
+	t.Helper()
+	r := regexp.MustCompile(re)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	l, err := s.chain.Wait(ctx, func(l serverproc.Line) bool { return r.MatchString(l.Text) })
+	if err != nil {
+		t.Fatalf("the server did not log %s: %v", re, err)
+	}
+	return r.FindStringSubmatch(l.Text)
 }
 
 // transcript collects what a client receives, so a test can wait for text
@@ -565,7 +534,7 @@ func TestSession(t *testing.T) {
 	if rest := c.expectClosed(t); rest != "" {
 		t.Errorf("after bye, the client got %q", rest)
 	}
-	if strings.Contains(s.log.String(), testPassword) {
+	if strings.Contains(s.log(), testPassword) {
 		t.Errorf("the password appears in the server log")
 	}
 }

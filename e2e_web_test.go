@@ -34,21 +34,7 @@ import (
 func webAddr(t testing.TB, s *server) string {
 	t.Helper()
 	re := `msg="web listening" .*open=http://(\S+)/`
-	waitLog(t, s, re)
-	return regexp.MustCompile(re).FindStringSubmatch(s.log.String())[1]
-}
-
-// waitLog waits until s's log has a line that matches re.
-func waitLog(t testing.TB, s *server, re string) {
-	t.Helper()
-	r := regexp.MustCompile(re)
-	deadline := time.Now().Add(waitFor)
-	for !r.MatchString(s.log.String()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the server did not log %s", re)
-		}
-		time.Sleep(10 * time.Millisecond) // the log is written by another process
-	}
+	return waitLog(t, s, re)[1]
 }
 
 // wsConn is a client's WebSocket as a net.Conn: Write sends a masked
@@ -302,7 +288,7 @@ func TestWebBadInput(t *testing.T) {
 			t.Errorf("a request that never ends: %v (read %q), want the server to close it", err, got)
 		}
 	})
-	if strings.Contains(s.log.String(), "panic") {
+	if strings.Contains(s.log(), "panic") {
 		t.Errorf("the server log has a panic")
 	}
 }

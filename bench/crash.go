@@ -80,7 +80,7 @@ func (r *runner) crash(ctx context.Context, n int, mode string) (cr CrashResult)
 		if srv == nil {
 			return
 		}
-		if err := srv.stop(); err != nil && !cr.ServerEnded {
+		if err := srv.Stop(time.Minute); err != nil && !cr.ServerEnded {
 			cr.Notes = append(cr.Notes, "stopping the server: "+err.Error())
 		}
 	}()
@@ -113,7 +113,7 @@ func (r *runner) crash(ctx context.Context, n int, mode string) (cr CrashResult)
 		if err != nil {
 			// With no worker, the line takes the server down: there is
 			// nothing left to recover, for anyone.
-			cr.ServerEnded = srv.waitExit(srv.Pid(), 5*time.Second) == nil
+			cr.ServerEnded = srv.WaitExit(srv.Pid(), 5*time.Second) == nil
 			if i == 0 {
 				cr.Answer = fmt.Sprintf("the connection ended (%v)", err)
 			}

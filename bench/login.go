@@ -60,7 +60,7 @@ func (r *runner) paste(ctx context.Context, bin string, n int) (pr PasteResult) 
 		pr.Error = "starting the server: " + err.Error()
 		return pr
 	}
-	defer srv.stop()
+	defer srv.Stop(time.Minute)
 	c := newClient(0)
 	defer c.close()
 	deadline := time.Now().Add(r.opts.Timeout)
@@ -110,7 +110,7 @@ func (r *runner) flood(ctx context.Context, bin string, conns, samples int) (fr 
 		fr.Error = "starting the server: " + err.Error()
 		return fr
 	}
-	defer srv.stop()
+	defer srv.Stop(time.Minute)
 	user := newClient(0)
 	defer user.close()
 	deadline := time.Now().Add(r.opts.Timeout)

@@ -62,7 +62,7 @@ func (r *runner) long(ctx context.Context, n int, mode string) (lr LongResult) {
 			c.close()
 		}
 		if srv != nil {
-			if err := srv.stop(); err != nil && lr.Error == "" {
+			if err := srv.Stop(time.Minute); err != nil && lr.Error == "" {
 				lr.Error = "stopping the server: " + err.Error()
 			}
 		}

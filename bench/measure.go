@@ -47,7 +47,7 @@ func (r *runner) measure(ctx context.Context, n int, mode string) (run Measureme
 		return fail("starting the server: %v", err)
 	}
 	defer func() { // whichever server serves at the end
-		if err := srv.stop(); err != nil {
+		if err := srv.Stop(time.Minute); err != nil {
 			run.Notes = append(run.Notes, "stopping the server: "+err.Error())
 		}
 	}()
@@ -327,7 +327,7 @@ func (r *runner) typeAndMigrate(ctx context.Context, srv *server, clients []*cli
 			r.logf("%s: migration failed after %v: %v", lbl, run.Migration.Total.Round(time.Millisecond), err)
 		} else {
 			run.Migration.OK = true
-			srv.setPid(run.Migration.Report.NewPid)
+			srv.Follow(run.Migration.Report.NewPid)
 			r.logf("%s: migrated in %v: %v", lbl, run.Migration.Total.Round(time.Millisecond), run.Migration.Report.Phases)
 		}
 	}
@@ -492,7 +492,7 @@ func (r *runner) restart(ctx context.Context, srv *server, clients []*client, lo
 		defer wg.Done()
 		// A server that ignores SIGTERM is killed by stop: the restart
 		// goes on, and the note says so.
-		if err := srv.stop(); err != nil {
+		if err := srv.Stop(time.Minute); err != nil {
 			stopNote = err.Error()
 		}
 		newSrv, restartErr = startServer(ctx, r.bin2, r.control("r", n, mode), logFile, r.serveArgs(srv.addr, n, mode)...)
@@ -567,7 +567,7 @@ func (r *runner) listenerOnly(ctx context.Context, srv *server, clients []*clien
 	rep, start, end, err := srv.migrate(ctx, r.bin2, r.bin1, 10*time.Minute)
 	cmp.Handoff = end.Sub(start)
 	if err == nil {
-		srv.setPid(rep.NewPid)
+		srv.Follow(rep.NewPid)
 	}
 	if err != nil {
 		cmp.Error = "listener handoff: " + err.Error()

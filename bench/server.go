@@ -1,62 +1,36 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"translucent/migrate"
+	"translucent/serverproc"
 )
 
 // server is a chain of `translucent serve` processes on one address: the
-// process the bench started and each successor a migration made. Only the
-// goroutine running the benchmark calls its methods.
+// process the bench started and each successor a migration made. Follow
+// tells it which one serves after a migration.
 type server struct {
+	*serverproc.Chain
 	addr    string // host:port, the same for the whole chain
 	control string
-
-	cmd    *exec.Cmd     // the first process, our child
-	exited chan struct{} // closed once cmd is reaped
-
-	mu    sync.Mutex
-	procs map[int]int // pid → pidfd of every process of the chain seen alive; guarded by mu
-	pid   int         // the serving process; guarded by mu
-
-	listening chan listenLine // every "msg=listening" line of the chain
-	logDone   chan struct{}   // closed when every process of the chain has closed the log pipe
 }
 
-type listenLine struct {
-	pid  int
-	addr string
-}
-
-var reListening = regexp.MustCompile(`msg=listening pid=(\d+) addr=(\S+)`)
-
-// startServer starts `bin serve` with args (plus the control socket), its
-// standard error appended to logFile, and waits until it logs that it
-// listens. The caller must call stop.
+// startServer starts `bin serve` with args (plus the control socket), a
+// copy of its log written to logFile, and waits until it logs that it
+// listens. The caller must call Stop.
 func startServer(ctx context.Context, bin, control string, logFile *os.File, args ...string) (*server, error) {
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	args = append([]string{"serve", "--control", control}, args...)
+	args = append([]string{"--control", control}, args...)
 	if knowsFlag(bin, "home") {
 		// The users' history files in the run's own directory: not in
 		// this user's private directory, where every earlier run's
@@ -64,193 +38,22 @@ func startServer(ctx context.Context, bin, control string, logFile *os.File, arg
 		// each new session to load and carry through each migration.
 		args = append(args, "--home", filepath.Join(filepath.Dir(control), "home"))
 	}
-	cmd := exec.Command(bin, args...)
-	// A real pipe rather than an io.Writer: successors inherit it, and
-	// cmd.Wait must not wait for them.
-	cmd.Stdout, cmd.Stderr = pw, pw
-	err = cmd.Start()
-	pw.Close()
-	if err != nil {
-		pr.Close()
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	cfg := serverproc.Config{Binary: bin, Args: args}
+	if logFile != nil { // not a nil *os.File in an io.Writer
+		cfg.Log = logFile
 	}
-	s := &server{
-		control:   control,
-		cmd:       cmd,
-		exited:    make(chan struct{}),
-		procs:     make(map[int]int),
-		listening: make(chan listenLine, 16),
-		logDone:   make(chan struct{}),
-	}
-	s.track(cmd.Process.Pid)
-	go func() { // ends when the first process exits
-		cmd.Wait()
-		close(s.exited)
-	}()
-	go s.readLog(pr, logFile) // ends when every process of the chain has exited
-	l, err := s.waitListening(ctx, cmd.Process.Pid, 2*time.Minute)
+	c, err := serverproc.Start(cfg)
 	if err != nil {
-		s.kill()
 		return nil, err
 	}
-	s.addr = l.addr
-	s.setPid(l.pid)
-	return s, nil
-}
-
-// readLog copies the chain's log to logFile and picks out the lines that
-// say a process listens.
-func (s *server) readLog(pr *os.File, logFile *os.File) {
-	defer close(s.logDone)
-	defer pr.Close()
-	sc := bufio.NewScanner(pr)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if logFile != nil {
-			fmt.Fprintln(logFile, line)
-		}
-		if m := reListening.FindStringSubmatch(line); m != nil {
-			pid, _ := strconv.Atoi(m[1])
-			s.track(pid)
-			select {
-			case s.listening <- listenLine{pid, m[2]}:
-			default: // nobody is waiting for this many; the pid is tracked anyway
-			}
-		}
-	}
-	io.Copy(io.Discard, pr)
-}
-
-// waitListening waits for process pid (0: any) to log that it listens.
-func (s *server) waitListening(ctx context.Context, pid int, timeout time.Duration) (listenLine, error) {
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	for {
-		select {
-		case l := <-s.listening:
-			if pid == 0 || l.pid == pid {
-				return l, nil
-			}
-		case <-s.logDone:
-			return listenLine{}, errors.New("the server exited before listening (see its log)")
-		case <-ctx.Done():
-			return listenLine{}, ctx.Err()
-		case <-t.C:
-			return listenLine{}, fmt.Errorf("no process logged that it listens within %v", timeout)
-		}
-	}
-}
-
-// track keeps a pidfd for pid, so that signals reach that process and no
-// other that might reuse its number later.
-func (s *server) track(pid int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.procs[pid]; ok {
-		return
-	}
-	fd, err := unix.PidfdOpen(pid, 0)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	l, err := c.WaitListening(ctx, c.First())
 	if err != nil {
-		return // already gone
+		c.Stop(time.Minute)
+		return nil, fmt.Errorf("%w (see its log)", err)
 	}
-	s.procs[pid] = fd
-}
-
-func (s *server) setPid(pid int) {
-	s.track(pid)
-	s.mu.Lock()
-	s.pid = pid
-	s.mu.Unlock()
-}
-
-// Pid is the serving process.
-func (s *server) Pid() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.pid
-}
-
-// signal sends sig to pid through its pidfd.
-func (s *server) signal(pid int, sig syscall.Signal) error {
-	s.mu.Lock()
-	fd, ok := s.procs[pid]
-	s.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("process %d is not one of the server's", pid)
-	}
-	return unix.PidfdSendSignal(fd, sig, nil, 0)
-}
-
-// waitExit waits until pid has exited (reaped or not), or timeout.
-func (s *server) waitExit(pid int, timeout time.Duration) error {
-	s.mu.Lock()
-	fd, ok := s.procs[pid]
-	s.mu.Unlock()
-	if !ok {
-		return nil
-	}
-	if err := pollExit(fd, timeout); err != nil {
-		return fmt.Errorf("process %d: %w", pid, err)
-	}
-	return nil
-}
-
-// pollExit waits until the process of pidfd fd has exited, or timeout.
-func pollExit(fd int, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ms := int(time.Until(deadline).Milliseconds())
-		if ms <= 0 {
-			return fmt.Errorf("still running after %v", timeout)
-		}
-		// A pidfd polls readable once its process has exited.
-		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, ms)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("waiting for exit: %w", err)
-		}
-		if n > 0 {
-			return nil
-		}
-	}
-}
-
-// stop ends the serving process with SIGTERM (SIGKILL after a minute),
-// then every other process of the chain still alive, and waits for the
-// log to close.
-func (s *server) stop() error {
-	var errs []error
-	pid := s.Pid()
-	if err := s.signal(pid, syscall.SIGTERM); err == nil {
-		if err := s.waitExit(pid, time.Minute); err != nil {
-			errs = append(errs, fmt.Errorf("SIGTERM did not stop it: %w", err))
-		}
-	}
-	s.kill()
-	return errors.Join(errs...)
-}
-
-// kill ends, with SIGKILL, every process of the chain that is still alive,
-// waits for them, releases the pidfds and waits for the log to close.
-func (s *server) kill() {
-	s.mu.Lock()
-	procs := s.procs
-	s.procs = make(map[int]int)
-	s.mu.Unlock()
-	for _, fd := range procs {
-		if unix.PidfdSendSignal(fd, syscall.SIGKILL, nil, 0) == nil {
-			pollExit(fd, time.Minute)
-		}
-		unix.Close(fd)
-	}
-	<-s.exited
-	select {
-	case <-s.logDone:
-	case <-time.After(time.Minute): // a process we never heard of holds the pipe
-	}
+	return &server{Chain: c, addr: l.Addr, control: control}, nil
 }
 
 // migrate runs `bin migrate --json` to newBin, allowing the server

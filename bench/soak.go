@@ -99,7 +99,7 @@ func (r *runner) soak(ctx context.Context, mode string) (sr SoakResult) {
 			c.close()
 		}
 		if srv != nil {
-			if err := srv.stop(); err != nil {
+			if err := srv.Stop(time.Minute); err != nil {
 				sr.Notes = append(sr.Notes, "stopping the server: "+err.Error())
 			}
 		}
@@ -155,7 +155,7 @@ func (r *runner) soak(ctx context.Context, mode string) (sr SoakResult) {
 			}
 			sr.Committed++
 			mu.Unlock()
-			srv.setPid(sum.NewPid)
+			srv.Follow(sum.NewPid)
 			from, to = to, from
 			r.logf("%s: migration %d to %s committed in %v (pause %v)", lbl, i+1, filepath.Base(from), e.Sub(s).Round(time.Millisecond), sum.Pause)
 		}

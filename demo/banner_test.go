@@ -3,6 +3,8 @@ package demo
 import (
 	"strings"
 	"testing"
+
+	"translucent/serverproc"
 )
 
 func TestJoinBanner(t *testing.T) {
@@ -87,18 +89,18 @@ func TestFitsProjector(t *testing.T) {
 		`time=2026-12-06T00:00:00Z level=INFO msg="migration committed" pid=1 new_pid=2 new_version="v2 (go1.26.8)" sessions=1000 pause=1.273163ms not_carried=[]`,
 		`time=2026-12-06T00:00:00Z level=WARN msg="listening beyond loopback: telnet is cleartext, so passwords and code cross the network unencrypted" pid=2567`,
 	} {
-		l, ok := parseLogLine(text)
+		l, ok := serverproc.ParseLine(text)
 		if !ok {
 			t.Fatal("not parsed:", text)
 		}
-		f := l.folded(foldAt, "time")
+		f := folded(l, foldAt, "time")
 		for _, fl := range strings.Split(f, "\n") {
 			if len(fl) > foldAt {
 				t.Errorf("folded line %q longer than %d", fl, foldAt)
 			}
 		}
-		if strings.Contains(f, "time=") || strings.Join(strings.Fields(f), " ") != l.without("time") {
-			t.Errorf("folded:\n%s\nwant the line without time:\n%s", f, l.without("time"))
+		if strings.Contains(f, "time=") || strings.Join(strings.Fields(f), " ") != without(l, "time") {
+			t.Errorf("folded:\n%s\nwant the line without time:\n%s", f, without(l, "time"))
 		}
 	}
 }

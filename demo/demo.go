@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"translucent/serverproc"
 )
 
 // Options says how to run the walk-through.
@@ -136,7 +138,8 @@ type demo struct {
 	usersFile      string
 	control        string
 
-	srv        *server
+	srv        *serverproc.Chain
+	logPath    string // the servers' log
 	connect    string // "telnet 127.0.0.1 PORT", as the server logged it
 	telnetAddr string
 	httpURL    string
@@ -360,42 +363,43 @@ func (d *demo) part1(ctx context.Context) error {
 		args = append(args, "--ssh", d.opts.SSH)
 	}
 	d.show(args)
-	srv, err := startServer(args[0], args[1:], filepath.Join(d.dir, "server.log"))
+	d.logPath = filepath.Join(d.dir, "server.log")
+	srv, err := startServer(args[0], args[2:], d.logPath) // args[1] is "serve"
 	if err != nil {
 		return fmt.Errorf("demo: starting the server: %w", err)
 	}
-	d.srv, d.oldPid = srv, srv.pid()
-	ln, err := srv.waitLog(ctx, d.oldPid, "listening", d.opts.Timeout)
+	d.srv, d.oldPid = srv, srv.First()
+	ln, err := d.waitLog(ctx, d.oldPid, "listening", d.opts.Timeout)
 	if err != nil {
 		return err
 	}
-	hl, err := srv.waitLog(ctx, d.oldPid, "http listening", d.opts.Timeout)
+	hl, err := d.waitLog(ctx, d.oldPid, "http listening", d.opts.Timeout)
 	if err != nil {
 		return err
 	}
-	d.output(ln.folded(foldAt, "time") + "\n" + hl.folded(foldAt, "time"))
-	d.connect, d.telnetAddr = ln.get("connect"), dialable(ln.get("addr"))
-	d.httpURL = "http://" + hl.get("addr") + "/"
+	d.output(folded(ln, foldAt, "time") + "\n" + folded(hl, foldAt, "time"))
+	d.connect, d.telnetAddr = ln.Get("connect"), dialable(ln.Get("addr"))
+	d.httpURL = "http://" + hl.Get("addr") + "/"
 
 	c := newHTTPClient()
 	_, body, _, err := getStatus(ctx, c, d.httpURL)
 	c.CloseIdleConnections()
 	if err != nil {
-		return fmt.Errorf("demo: the status page: %w\n%s", err, srv.logTail())
+		return fmt.Errorf("demo: the status page: %w\n%s", err, d.logTail())
 	}
 	d.say("\nIts status page answers with the pid and version of the process serving it:")
 	d.output("GET " + d.httpURL + "  ->  " + strings.TrimSpace(body))
 	if d.opts.Pause {
-		ways := []way{{"telnet", ln.get("addr")}}
+		ways := []way{{"telnet", ln.Get("addr")}}
 		for _, w := range []struct{ kind, flag, msg string }{{"ssh", d.opts.SSH, "ssh listening"}, {"web", d.opts.Web, "web listening"}} {
 			if w.flag == "" {
 				continue
 			}
-			l, err := srv.waitLog(ctx, d.oldPid, w.msg, d.opts.Timeout)
+			l, err := d.waitLog(ctx, d.oldPid, w.msg, d.opts.Timeout)
 			if err != nil {
 				return err
 			}
-			ways = append(ways, way{w.kind, l.get("addr")})
+			ways = append(ways, way{w.kind, l.Get("addr")})
 		}
 		d.say("%s", joinBanner(ways, hostAddrs(), d.password))
 	}
@@ -484,13 +488,14 @@ func (d *demo) part3(ctx context.Context) error {
 	defer cancel()
 	out, err := d.run(mctx, "", d.newBin, "migrate", "--control", d.control, "--binary", d.newBin)
 	if err != nil {
-		return fmt.Errorf("%w\n%s", err, d.srv.logTail())
+		return fmt.Errorf("%w\n%s", err, d.logTail())
 	}
 	d.quietBytes = d.cl.received() - quiet
 	if d.rep, err = ParseMigrateReport(out); err != nil {
 		return err
 	}
 	d.newPid = d.rep.NewPid
+	d.srv.Follow(d.newPid)
 
 	// Requests on the new side too, then the loop has done its part.
 	err = poll(ctx, d.opts.Timeout, func() (bool, error) {
@@ -575,13 +580,13 @@ func (d *demo) part5(ctx context.Context) error {
 		return err
 	}
 	select {
-	case <-d.srv.exited:
+	case <-d.srv.Exited():
 	case <-time.After(d.opts.Timeout):
-		return fmt.Errorf("demo: the old server, pid %d, still runs %v after the migration\n%s", d.oldPid, d.opts.Timeout, d.srv.logTail())
+		return fmt.Errorf("demo: the old server, pid %d, still runs %v after the migration\n%s", d.oldPid, d.opts.Timeout, d.logTail())
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	d.oldExit = d.srv.waitErr
+	d.oldExit = d.srv.ExitErr()
 	status := "exit status 0"
 	if d.oldExit != nil {
 		status = d.oldExit.Error()
@@ -593,13 +598,13 @@ func (d *demo) part5(ctx context.Context) error {
 	var oldLines, newLines []string
 	started := false
 	old, nu := strconv.Itoa(d.oldPid), strconv.Itoa(d.newPid)
-	for _, l := range d.srv.logLines() {
-		started = started || l.get("msg") == "migration starting"
+	for _, l := range d.srv.Lines() {
+		started = started || l.Get("msg") == "migration starting"
 		switch {
-		case started && l.get("pid") == old:
-			oldLines = append(oldLines, l.folded(foldAt, "time", "phases"))
-		case l.get("pid") == nu:
-			newLines = append(newLines, l.folded(foldAt, "time", "phases"))
+		case started && l.Get("pid") == old:
+			oldLines = append(oldLines, folded(l, foldAt, "time", "phases"))
+		case l.Get("pid") == nu:
+			newLines = append(newLines, folded(l, foldAt, "time", "phases"))
 		}
 	}
 	d.say("  The old process, pid %d:", d.oldPid)
@@ -731,7 +736,8 @@ func (d *demo) finish(reachedEnd bool) error {
 	if d.srv == nil {
 		return os.RemoveAll(d.dir)
 	}
-	if d.opts.Keep && reachedEnd && d.newPid != 0 && alive(d.newPid) {
+	if d.opts.Keep && reachedEnd && d.newPid != 0 && serverproc.Alive(d.newPid) {
+		d.srv.Release()
 		port := d.telnetAddr[strings.LastIndex(d.telnetAddr, ":")+1:]
 		fmt.Fprintf(d.out, "\nThe new server keeps running (--keep), pid %d. Go on playing:\n\n"+
 			"    telnet 127.0.0.1 %s        username %s, password %s\n"+
@@ -740,10 +746,10 @@ func (d *demo) finish(reachedEnd bool) error {
 			"    %s migrate --control %s --binary %s     (and back)\n\n"+
 			"Its log is %s. To stop it:\n\n    kill %d; rm -r %s\n",
 			d.newPid, port, demoUser, d.password, d.httpURL, d.newBin, d.control,
-			d.newBin, d.control, d.oldBin, d.srv.logPath, d.newPid, d.dir)
+			d.newBin, d.control, d.oldBin, d.logPath, d.newPid, d.dir)
 		return nil
 	}
-	err := d.srv.stop(d.newPid, 10*time.Second)
+	err := d.srv.Stop(10 * time.Second)
 	if d.newPid != 0 && err == nil {
 		fmt.Fprintf(d.out, "\nStopped the new server, pid %d.\n", d.newPid)
 	}
@@ -755,7 +761,7 @@ func (d *demo) expectPrint(ctx context.Context, want string) error {
 	got, err := d.cl.expect(ctx, want, d.opts.Timeout)
 	d.printer.WriteString(got)
 	if err != nil {
-		return fmt.Errorf("%w\n%s", err, d.srv.logTail())
+		return fmt.Errorf("%w\n%s", err, d.logTail())
 	}
 	return nil
 }
@@ -800,7 +806,7 @@ func (d *demo) evalLines(ctx context.Context, lines ...string) (string, error) {
 		got, err = d.cl.expect(ctx, prompt, d.opts.Timeout)
 		d.printer.WriteString(got)
 		if err != nil {
-			return "", fmt.Errorf("%w\n%s", err, d.srv.logTail())
+			return "", fmt.Errorf("%w\n%s", err, d.logTail())
 		}
 	}
 	return strings.TrimSpace(strings.TrimSuffix(got, ">>> ")), nil

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"translucent/serverproc"
 )
 
 // waitFor bounds every wait in these tests: a failure, not a pace.
@@ -156,7 +158,7 @@ func TestRunFailsClearly(t *testing.T) {
 // stopKept ends the server --keep left running, and removes its files.
 func stopKept(t *testing.T, pid int, text string) {
 	syscall.Kill(pid, syscall.SIGTERM)
-	if err := poll(context.Background(), waitFor, func() (bool, error) { return !alive(pid), nil }); err != nil {
+	if err := poll(context.Background(), waitFor, func() (bool, error) { return !serverproc.Alive(pid), nil }); err != nil {
 		syscall.Kill(pid, syscall.SIGKILL)
 		t.Errorf("the kept server %d did not stop on SIGTERM", pid)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"translucent/migrate"
+	"translucent/serverproc"
 )
 
 // MigrateReport is what `translucent migrate` printed on success, parsed.
@@ -190,48 +191,36 @@ func pidVersion(s string) (int, string, error) {
 	return pid, rest[2 : len(rest)-1], nil
 }
 
-// logLine is one line of the server's log (log/slog's text format):
-// key=value pairs, a value quoted as Go quotes it when it holds a space,
-// a quote or an equals sign.
-type logLine struct {
-	text  string // as written
-	attrs map[string]string
-	raw   []string // each key=value as written, in order
-}
-
-func (l logLine) get(key string) string { return l.attrs[key] }
-
-// without is the line without the named attributes (a time stamp, the
+// without is a log line without the named attributes (a time stamp, the
 // phases already shown), for people to read.
-func (l logLine) without(keys ...string) string {
-	if len(l.raw) == 0 {
-		return l.text
+func without(l serverproc.Line, keys ...string) string {
+	if len(l.Attrs) == 0 {
+		return l.Text
 	}
 	var kept []string
-	for _, kv := range l.raw {
-		k, _, _ := strings.Cut(kv, "=")
-		if !slices.Contains(keys, k) {
-			kept = append(kept, kv)
+	for _, a := range l.Attrs {
+		if !slices.Contains(keys, a.Key) {
+			kept = append(kept, a.Raw)
 		}
 	}
 	return strings.Join(kept, " ")
 }
 
-// folded is the line without the named attributes, folded between its
+// folded is a log line without the named attributes, folded between its
 // attributes to lines of at most width columns (a projector's), the lines
 // after the first indented: a wrapped log line stays readable, and a
 // value is never cut.
-func (l logLine) folded(width int, keys ...string) string {
-	if len(l.raw) == 0 {
-		return l.text
+func folded(l serverproc.Line, width int, keys ...string) string {
+	if len(l.Attrs) == 0 {
+		return l.Text
 	}
 	var b strings.Builder
 	col := 0
-	for _, kv := range l.raw {
-		k, _, _ := strings.Cut(kv, "=")
-		if slices.Contains(keys, k) {
+	for _, a := range l.Attrs {
+		if slices.Contains(keys, a.Key) {
 			continue
 		}
+		kv := a.Raw
 		switch {
 		case col == 0:
 		case col+1+len(kv) > width:
@@ -254,65 +243,4 @@ func (l logLine) folded(width int, keys ...string) string {
 		col += len(kv)
 	}
 	return b.String()
-}
-
-// parseLogLine parses one slog text line. A line that is not one (a panic,
-// a race report) comes back with no attributes and ok false.
-func parseLogLine(s string) (l logLine, ok bool) {
-	l = logLine{text: s, attrs: map[string]string{}}
-	notSlog := func() (logLine, bool) { return logLine{text: s, attrs: map[string]string{}}, false }
-	rest := s
-	for rest != "" {
-		start := rest
-		eq := strings.IndexByte(rest, '=')
-		if eq <= 0 || strings.ContainsAny(rest[:eq], " \"") {
-			return notSlog()
-		}
-		key := rest[:eq]
-		rest = rest[eq+1:]
-		var val string
-		if strings.HasPrefix(rest, `"`) {
-			end := quotedEnd(rest)
-			if end < 0 {
-				return notSlog()
-			}
-			v, err := strconv.Unquote(rest[:end])
-			if err != nil {
-				return notSlog()
-			}
-			val, rest = v, rest[end:]
-		} else {
-			sp := strings.IndexByte(rest, ' ')
-			if sp < 0 {
-				sp = len(rest)
-			}
-			val, rest = rest[:sp], rest[sp:]
-		}
-		if rest != "" && rest[0] != ' ' {
-			return notSlog()
-		}
-		l.raw = append(l.raw, start[:len(start)-len(rest)])
-		rest = strings.TrimPrefix(rest, " ")
-		l.attrs[key] = val
-	}
-	_, hasTime := l.attrs["time"]
-	_, hasMsg := l.attrs["msg"]
-	if !hasTime || !hasMsg {
-		return notSlog()
-	}
-	return l, true
-}
-
-// quotedEnd returns the index just past the Go-quoted string s starts
-// with, or -1.
-func quotedEnd(s string) int {
-	for i := 1; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return -1
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"translucent/migrate"
+	"translucent/serverproc"
 	"translucent/telnet"
 )
 
@@ -136,32 +137,25 @@ func TestParseMigrateReport(t *testing.T) {
 	}
 }
 
-func TestParseLogLine(t *testing.T) {
+// TestWithout: a line for people leaves the named attributes out, and a
+// line that is not slog's is shown as it is. (serverproc tests the
+// parsing.)
+func TestWithout(t *testing.T) {
 	line := `time=2026-11-27T01:49:34.123+00:00 level=INFO msg="migration committed" pid=11997 new_version="v2 (go1.26.8)" phases="[{Name:start Duration:1ms}]" quote="a \"b\" c" not_carried=[]`
-	l, ok := parseLogLine(line)
+	l, ok := serverproc.ParseLine(line)
 	if !ok {
 		t.Fatalf("not parsed: %q", line)
 	}
-	for k, want := range map[string]string{
-		"level": "INFO", "msg": "migration committed", "pid": "11997", "new_version": "v2 (go1.26.8)",
-		"quote": `a "b" c`, "not_carried": "[]",
-	} {
-		if got := l.get(k); got != want {
-			t.Errorf("%s = %q, want %q", k, got, want)
-		}
-	}
-	if got, want := l.without("time", "phases"), `level=INFO msg="migration committed" pid=11997 new_version="v2 (go1.26.8)" quote="a \"b\" c" not_carried=[]`; got != want {
+	if got, want := without(l, "time", "phases"), `level=INFO msg="migration committed" pid=11997 new_version="v2 (go1.26.8)" quote="a \"b\" c" not_carried=[]`; got != want {
 		t.Errorf("without:\n got %s\nwant %s", got, want)
 	}
-	for _, bad := range []string{
-		"panic: boom",
-		"WARNING: DATA RACE",
-		`time=x msg="unterminated`,
-		"level=INFO pid=1", // no time, no msg
-		`time=x msg="a"b`,
-	} {
-		if l, ok := parseLogLine(bad); ok || len(l.attrs) != 0 || l.without("time") != bad {
-			t.Errorf("%q parsed as %+v, %v", bad, l, ok)
+	for _, bad := range []string{"panic: boom", "WARNING: DATA RACE", `time=x msg="unterminated`} {
+		l, _ := serverproc.ParseLine(bad)
+		if got := without(l, "time"); got != bad {
+			t.Errorf("without(%q) = %q", bad, got)
+		}
+		if got := folded(l, foldAt, "time"); got != bad {
+			t.Errorf("folded(%q) = %q", bad, got)
 		}
 	}
 }
