@@ -34,8 +34,8 @@ type Conn struct {
 	rmu sync.Mutex // held by Read (and Frame); guards dec
 	dec *decoder
 
-	wmu  sync.Mutex // held by whoever writes to sock
-	werr error      // sticky write error; guarded by wmu
+	wmu  chan struct{} // holds a token while someone writes to sock (lockWrite)
+	werr error         // sticky write error; guarded by wmu
 
 	mu        sync.Mutex
 	pong      []byte    // a ping's payload not answered yet; guarded by mu
@@ -43,8 +43,35 @@ type Conn struct {
 }
 
 func newConn(sock net.Conn, dec *decoder) *Conn {
-	return &Conn{sock: sock, dec: dec}
+	return &Conn{sock: sock, dec: dec, wmu: make(chan struct{}, 1)}
 }
+
+// lockWrite takes the socket for writing, waiting at most wait (forever
+// if negative), and reports whether it did; unlockWrite gives it back.
+func (c *Conn) lockWrite(wait time.Duration) bool {
+	select {
+	case c.wmu <- struct{}{}:
+		return true
+	default:
+	}
+	if wait == 0 {
+		return false
+	}
+	var timeout <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case c.wmu <- struct{}{}:
+		return true
+	case <-timeout:
+		return false
+	}
+}
+
+func (c *Conn) unlockWrite() { <-c.wmu }
 
 // Read reads payload bytes of the client's data messages into p. It
 // returns io.EOF once the client closed the WebSocket (after answering its
@@ -100,10 +127,10 @@ func (c *Conn) Read(p []byte) (int, error) {
 // flushPong answers the last ping unless a writer holds the socket: that
 // writer answers it before its own frame.
 func (c *Conn) flushPong() {
-	if !c.wmu.TryLock() {
+	if !c.lockWrite(0) {
 		return
 	}
-	defer c.wmu.Unlock()
+	defer c.unlockWrite()
 	c.writePongLocked()
 }
 
@@ -117,14 +144,16 @@ func (c *Conn) writePongLocked() {
 	}
 }
 
-// sendControl writes a control frame from the reader, if no writer holds
-// the socket (one stuck on a client that does not read would hold the
-// reader too).
+// sendControl writes a close frame from the reader, waiting at most
+// controlWait for a writer that holds the socket (one stuck on a client
+// that does not read must not hold the reader for longer). The close
+// frame says why the connection ends: skipped because a writer was
+// writing the prompt at that moment, it was lost.
 func (c *Conn) sendControl(op byte, payload []byte) {
-	if !c.wmu.TryLock() {
+	if !c.lockWrite(controlWait) {
 		return
 	}
-	defer c.wmu.Unlock()
+	defer c.unlockWrite()
 	c.writeControlLocked(op, payload)
 }
 
@@ -147,8 +176,8 @@ func (c *Conn) writeControlLocked(op byte, payload []byte) {
 // Write sends p as one binary frame. A write that fails part way through
 // breaks the stream: every later Write fails.
 func (c *Conn) Write(p []byte) (int, error) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+	c.lockWrite(-1)
+	defer c.unlockWrite()
 	if c.werr != nil {
 		return 0, c.werr
 	}

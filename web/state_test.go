@@ -232,3 +232,28 @@ func TestEmptyPing(t *testing.T) {
 		t.Errorf("the client got %q, %v", got, err)
 	}
 }
+
+// A protocol violation read while a writer holds the socket (the prompt
+// on its way) is still answered with its close frame, once the writer is
+// done: skipped, the client saw the connection drop without a reason.
+func TestConnProtocolErrorWhileWriting(t *testing.T) {
+	sock, client := tcpPair(t)
+	c := newConn(sock, newDecoder())
+	c.lockWrite(-1)                       // a writer, mid-frame
+	client.Write([]byte{0x82, 0x01, 'x'}) // unmasked
+	read := make(chan error, 1)
+	go func() { // ends when Read has answered the violation
+		_, err := c.Read(make([]byte, 8))
+		read <- err
+	}()
+	c.unlockWrite()
+	var pe *ProtocolError
+	if err := <-read; !errors.As(err, &pe) || pe.Code != closeProtocol {
+		t.Fatalf("Read = %v, want a 1002", err)
+	}
+	client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, _ := io.ReadAll(client)
+	if len(got) < 4 || got[0] != 0x88 || got[2] != 0x03 || got[3] != 0xea {
+		t.Errorf("the client got %q, want a close frame with 1002", got)
+	}
+}
