@@ -81,6 +81,9 @@ func (s *registry) Prebuild(f *repl.SnapshotFile) (built int, took time.Duration
 		s.prebuilt[st.ID] = p
 		built++
 	})
+	if c, ok := s.cfg.Namespaces.(interface{ Collect() }); ok {
+		c.Collect() // the restores' garbage, collected before the pause rather than after it
+	}
 	return built, time.Since(start)
 }
 

@@ -120,6 +120,35 @@ type Pool struct {
 	killProcess func(*os.Process) error
 }
 
+// Collect has every worker collect its garbage now, one worker at a
+// time. A new process calls it once it has restored the namespaces of a
+// handoff to come: restoring leaves garbage, and each worker's next
+// collection otherwise fell among the first lines after the pause, when
+// every session's queued line runs at once (a fifth of the new workers'
+// CPU then, at 1,000 sessions). One at a time, because the old process
+// still serves everyone meanwhile: 64 workers collecting at once delayed
+// its users' lines by up to 0.28 s.
+func (pl *Pool) Collect() {
+	pl.mu.Lock()
+	procs := append([]*proc(nil), pl.procs...)
+	pl.mu.Unlock()
+	for _, p := range procs {
+		if p.send(kindCollect, 0, nil) != nil {
+			continue
+		}
+		t := time.NewTimer(collectWait)
+		select {
+		case <-p.collected:
+		case <-p.gone:
+		case <-t.C: // a busy worker: the next one's turn
+		}
+		t.Stop()
+	}
+}
+
+// collectWait bounds how long Collect waits for one worker's collection.
+const collectWait = time.Second
+
 // Ended is how many workers have ended while holding sessions, other than
 // by Close: crashes, and kills for a limit or a line that would not stop.
 // Each such end rolled back the sessions it held.
@@ -217,14 +246,15 @@ func (pl *Pool) Close() error {
 
 // proc is one worker process, seen from the front.
 type proc struct {
-	pl   *Pool
-	cmd  *exec.Cmd
-	pid  int
-	conn *net.UnixConn
-	w    *frameWriter
-	why  reasonWriter  // the worker's standard error: the runtime's last words
-	gone chan struct{} // closed when the front has let go of the worker: its sessions are being restored elsewhere
-	done chan struct{} // closed when, besides, the worker has been reaped
+	pl        *Pool
+	cmd       *exec.Cmd
+	pid       int
+	conn      *net.UnixConn
+	w         *frameWriter
+	why       reasonWriter  // the worker's standard error: the runtime's last words
+	gone      chan struct{} // closed when the front has let go of the worker: its sessions are being restored elsewhere
+	collected chan struct{} // a collection Collect asked for is over; never blocks the reader
+	done      chan struct{} // closed when, besides, the worker has been reaped
 
 	sessions map[uint64]*Namespace // guarded by pl.mu
 	reserved int                   // places promised to opens under way; guarded by pl.mu
@@ -325,7 +355,7 @@ func (pl *Pool) spawn() (*proc, error) {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
 	conn := fc.(*net.UnixConn)
-	p := &proc{pl: pl, conn: conn, w: newFrameWriter(conn), gone: make(chan struct{}), done: make(chan struct{}), sessions: map[uint64]*Namespace{}}
+	p := &proc{pl: pl, conn: conn, w: newFrameWriter(conn), gone: make(chan struct{}), collected: make(chan struct{}, 1), done: make(chan struct{}), sessions: map[uint64]*Namespace{}}
 	p.cmd = exec.Command(pl.cfg.Path, pl.cfg.Args...)
 	p.cmd.ExtraFiles = []*os.File{theirs} // descriptor 3
 	p.cmd.Env = append(os.Environ(), EnvFD+"=3")
@@ -381,6 +411,13 @@ func (p *proc) read(r *bufio.Reader) error {
 		f, err := readFrame(r)
 		if err != nil {
 			return err
+		}
+		if f.kind == kindCollected {
+			select {
+			case p.collected <- struct{}{}:
+			default: // one unread is enough to say it
+			}
+			continue
 		}
 		p.pl.mu.Lock()
 		n := p.sessions[f.session]

@@ -70,6 +70,13 @@ func (h *host) dispatch(f frame) error {
 		go s.run(m) // ends at kindClose, or with the process
 		return nil
 	}
+	if f.kind == kindCollect {
+		go func() { // ends with the collection
+			runtime.GC()
+			h.w.write(kindCollected, 0, nil)
+		}()
+		return nil
+	}
 	s := h.session(f.session)
 	if s == nil {
 		// A session the front closed, or whose open failed: what was in

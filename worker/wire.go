@@ -28,14 +28,16 @@ const (
 	kindAck       = 'A' // ackMsg: output written to the client; more may come
 	kindClose     = 'X' // empty: the session is over
 	kindReplace   = 'R' // replaceMsg: make the namespace this snapshot (answered with kindOpened)
+	kindCollect   = 'G' // empty, session 0: collect the garbage now (Pool.Collect), then say kindCollected
 
 	// worker → front
-	kindHello  = 'W' // helloMsg, session 0: the worker runs and speaks WireVersion
-	kindOpened = 'o' // openedMsg
-	kindOutput = 'p' // raw bytes the session's code printed
-	kindDone   = 'd' // doneMsg: the evaluation ended
-	kindSaved  = 's' // savedMsg: the namespace's state after the evaluation
-	kindReply  = 'r' // replyMsg
+	kindHello     = 'W' // helloMsg, session 0: the worker runs and speaks WireVersion
+	kindOpened    = 'o' // openedMsg
+	kindOutput    = 'p' // raw bytes the session's code printed
+	kindDone      = 'd' // doneMsg: the evaluation ended
+	kindSaved     = 's' // savedMsg: the namespace's state after the evaluation
+	kindReply     = 'r' // replyMsg
+	kindCollected = 'g' // empty, session 0: the collection kindCollect asked for is over
 )
 
 const (
@@ -70,7 +72,7 @@ func frameLimit(kind byte) (limit int, ok bool) {
 		return 2 << 20, true
 	case kindOutput:
 		return maxOutputFrame, true
-	case kindInterrupt, kindClose:
+	case kindInterrupt, kindClose, kindCollect, kindCollected:
 		return 0, true
 	case kindCall, kindAck, kindHello, kindOpened, kindDone:
 		return 1 << 20, true
