@@ -3,6 +3,7 @@ package worker
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -31,4 +32,23 @@ func TestCheckpointDigest(t *testing.T) {
 	if d := snap.Digest(); !bytes.Equal(sum, d) {
 		t.Errorf("checkpoint digest %x, snapshot digest %x", sum, d)
 	}
+}
+
+// TestCollect: Collect has each worker collect its garbage and waits for
+// its answer (it would wait a minute for one that does not answer, and
+// the test would end first), one worker after another; the sessions go
+// on as they were.
+func TestCollect(t *testing.T) {
+	defer func(d time.Duration) { collectWait = d }(collectWait)
+	collectWait = time.Hour
+	pl := testPool(t, Config{}) // a worker each
+	a, b := openSession(t, pl), openSession(t, pl)
+	a.mustEval("x := 7", "")
+	b.mustEval("y := 8", "")
+	if a.pid() == b.pid() {
+		t.Fatal("one worker for two sessions; want one each")
+	}
+	pl.Collect()
+	a.mustEval("x", "7")
+	b.mustEval("y", "8")
 }

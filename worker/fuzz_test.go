@@ -26,6 +26,7 @@ func TestFrameLimits(t *testing.T) {
 		{"unknown kind", header('?', 0), ErrProtocol},
 		{"output over its limit", header(kindOutput, maxOutputFrame+1), ErrProtocol},
 		{"interrupt with a payload", header(kindInterrupt, 1), ErrProtocol},
+		{"collect with a payload", header(kindCollect, 1), ErrProtocol},
 		{"a 4 GiB frame", header(kindSaved, 1<<32-1), ErrProtocol},
 		{"cut in the header", header(kindEval, 3)[:5], io.ErrUnexpectedEOF},
 		{"cut in the payload", append(header(kindEval, 3), 'x'), io.ErrUnexpectedEOF},

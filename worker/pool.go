@@ -146,8 +146,9 @@ func (pl *Pool) Collect() {
 	}
 }
 
-// collectWait bounds how long Collect waits for one worker's collection.
-const collectWait = time.Second
+// collectWait bounds how long Collect waits for one worker's collection
+// (a variable for a test that waits for every answer).
+var collectWait = time.Second
 
 // Ended is how many workers have ended while holding sessions, other than
 // by Close: crashes, and kills for a limit or a line that would not stop.
