@@ -178,7 +178,7 @@ func (m *migrator) statusReply(ctx context.Context, req migrate.Request, _ io.Wr
 	}
 	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tUSER\tADDRESS\tSINCE\tSTATE\tWORKER")
-	for _, s := range m.srv.Sessions() {
+	for _, s := range m.srv.list() {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.User, s.Addr, s.Since.Format(time.DateTime), s.State, s.WorkerString())
 	}
 	tw.Flush()

@@ -20,7 +20,7 @@ type dashSource struct {
 }
 
 func (d dashSource) Status() dashboard.Status {
-	return dashboard.Status{Pid: os.Getpid(), Version: d.m.cfg.Version, Predecessor: d.pred, Sessions: dashSessions(d.m.srv.Sessions())}
+	return dashboard.Status{Pid: os.Getpid(), Version: d.m.cfg.Version, Predecessor: d.pred, Sessions: dashSessions(d.m.srv.list())}
 }
 
 func dashSessions(list []repl.SessionInfo) []dashboard.Session {
@@ -33,7 +33,7 @@ func dashSessions(list []repl.SessionInfo) []dashboard.Session {
 
 // Graph snapshots the one session live, as the snapshot command does.
 func (d dashSource) Graph(id uint64) (namespace.Graph, error) {
-	f, err := d.m.srv.Snapshot([]uint64{id})
+	f, err := d.m.srv.snapshot([]uint64{id})
 	if err != nil {
 		return namespace.Graph{}, err
 	}
@@ -61,7 +61,7 @@ func (d dashSource) Migrate(ctx context.Context, req dashboard.Request, out io.W
 }
 
 func (d dashSource) CheckPassword(ctx context.Context, addr, name, password string) bool {
-	ok, _ := d.m.srv.CheckPassword(ctx, addr, "dashboard", name, password)
+	ok, _ := d.m.srv.checkPassword(ctx, addr, "dashboard", name, password)
 	return ok
 }
 
@@ -81,7 +81,7 @@ func (m *migrator) startEvents(binary string, drop []string) *migrationEvents {
 	}
 	e.hub.Publish("migration", dashboard.Started{
 		Old:    dashboard.Process{Pid: os.Getpid(), Version: m.cfg.Version},
-		Binary: binary, Drop: drop, Sessions: dashSessions(m.srv.Sessions()),
+		Binary: binary, Drop: drop, Sessions: dashSessions(m.srv.list()),
 	})
 	return e
 }

@@ -118,7 +118,7 @@ func Run(ctx context.Context, cfg Config) error {
 	rc.Namespaces, rc.Restored, rc.Users, rc.Version, rc.Logger, rc.Observer = nss, restored, users, cfg.Version, log, met
 	rc.Transports = withWeb(rc.Transports)
 	srv := newRegistry(rc)
-	met.sessions = srv.Sessions
+	met.sessions = srv.list
 
 	var old meta
 	if pred != nil && cfg.Precopy != "" {
@@ -135,7 +135,7 @@ func Run(ctx context.Context, cfg Config) error {
 			// old process that still serves everyone. One collection
 			// follows (below), before the pause.
 			gc := debug.SetGCPercent(400)
-			n, took := srv.Prebuild(pre)
+			n, took := srv.prebuild(pre)
 			debug.SetGCPercent(gc)
 			log.Info("namespaces restored ahead of the handoff", "sessions", n, "took", took)
 		}
@@ -157,7 +157,7 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 		if cfg.Announce {
-			srv.Announce(fmt.Sprintf("[translucent: this session moved from pid %d (%s) to pid %d (%s)]", old.Pid, old.Version, os.Getpid(), cfg.Version))
+			srv.announce(fmt.Sprintf("[translucent: this session moved from pid %d (%s) to pid %d (%s)]", old.Pid, old.Version, os.Getpid(), cfg.Version))
 		}
 	}
 	relay, err := startSSH(&ls, &cfg, old.Relay, srv, users, log)
@@ -180,9 +180,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if pred != nil && old.Peer != "" {
 		// An incremental migration: the old process keeps its sessions.
 		m.peer.set(old.Peer)
-		srv.SetNextID(old.NextID)
+		srv.setNextID(old.NextID)
 	}
-	srv.SetMigrate(m.fromSession)
+	srv.setMigrate(m.fromSession)
 	m.events = dashboard.NewHub()
 	dash := dashSource{m: m}
 	if pred != nil {
@@ -204,7 +204,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// waits for "listening" finds both.
 	page := newStatusPage(cfg.Version, met, dashboard.New(dash, m.events), m.events, ls.http, log, errc)
 	log.Info("listening", "addr", addr.String(), "connect", fmt.Sprintf("telnet %s %d", host, addr.Port), "control", ls.control.Path(), "version", cfg.Version)
-	go func() { errc <- srv.Serve(ls.telnet) }()
+	go func() { errc <- srv.serve(ls.telnet) }()
 	term := newWebTerminal(srv, met, dashboard.New(dash, m.events).WithTerminal("/"), m.events, ls.web, log, errc)
 	ctlDone := make(chan error, 1)
 	ctl := ls.control
@@ -238,7 +238,7 @@ func Run(ctx context.Context, cfg Config) error {
 				continue // an incremental migration: the sessions go on
 			}
 			ctl.Close()
-			srv.Close()
+			srv.close()
 			stopWays()
 			return err
 		case <-hup:
@@ -261,7 +261,7 @@ func Run(ctx context.Context, cfg Config) error {
 			// An incremental migration committed: the new process accepts
 			// and answers the main control socket; this one serves its
 			// sessions, on a control socket of its own, until they leave.
-			srv.Detach()
+			srv.detach()
 			ctl.Detach()
 			ctl.Close()
 			<-ctlDone
@@ -269,19 +269,19 @@ func Run(ctx context.Context, cfg Config) error {
 			ctl = m.peer.ctl
 			m.ls.control = ctl
 			go func() { ctlDone <- ctl.Serve(m.handle) }()
-			emptied = srv.Emptied()
+			emptied = srv.whenEmpty()
 			detached = nil
-			log.Info("listener handed over; serving the remaining sessions until they leave", "sessions", len(srv.Sessions()), "control", ctl.Path())
+			log.Info("listener handed over; serving the remaining sessions until they leave", "sessions", len(srv.list()), "control", ctl.Path())
 		case <-emptied:
 			log.Info("the last session has left; exiting")
 			ctl.Close()
 			<-ctlDone // the command that moved it has its answer
-			srv.Close()
+			srv.close()
 			return nil
 		case <-ctx.Done():
 			log.Info("shutting down")
 			ctl.Close()
-			srv.Close()
+			srv.close()
 			stopWays()
 			<-errc
 			return nil

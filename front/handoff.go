@@ -14,8 +14,8 @@ import (
 	"translucent/repl"
 )
 
-// PauseExport prepares a migration and returns every session, paused,
-// for another process (the listener goes with ListenerFile). The accept
+// pauseExport prepares a migration and returns every session, paused,
+// for another process (the listener goes with listenerFile). The accept
 // loop stops (new clients wait in the listener's backlog) and every
 // session stops at its prompt, its input untouched. A session still
 // evaluating after grace is interrupted and told why.
@@ -23,13 +23,13 @@ import (
 // Each session's record is made as soon as that session is at rest, while
 // others finish the line they were evaluating: a migration's pause is then
 // the longer of the two, not their sum. The variables named in drop are
-// left out of every namespace. ahead is the other process's Ahead, or nil:
+// left out of every namespace. ahead is the other process's ahead report, or nil:
 // a namespace it holds unchanged is named rather than sent, and one that
-// Vouch found unchanged since is not even snapshotted.
+// vouch found unchanged since is not even snapshotted.
 //
-// The server keeps its own copies until it exits or resumes (Resume). On
+// The server keeps its own copies until it exits or resumes (resume). On
 // failure, or if ctx ends first, everything has resumed.
-func (s *registry) PauseExport(ctx context.Context, grace time.Duration, ahead Ahead, drop ...string) ([]repl.Exported, error) {
+func (s *registry) pauseExport(ctx context.Context, grace time.Duration, ahead Ahead, drop ...string) ([]repl.Exported, error) {
 	s.mu.Lock()
 	s.pauseAcceptLocked(ctx)
 	sessions := make([]*repl.Session, 0, len(s.sessions))
@@ -93,13 +93,13 @@ func (s *registry) PauseExport(ctx context.Context, grace time.Duration, ahead A
 	}
 	exporters.Wait()
 	if err := ctx.Err(); err != nil {
-		s.Resume()
+		s.resume()
 		return nil, fmt.Errorf("sessions did not stop in time: %w", err)
 	}
 	out := make([]repl.Exported, 0, len(sessions))
 	for i, e := range exported {
 		if errs[i] != nil {
-			s.Resume()
+			s.resume()
 			return nil, fmt.Errorf("session %d: %w", sessions[i].ID(), errs[i])
 		}
 		if e.ID != 0 {
@@ -109,15 +109,15 @@ func (s *registry) PauseExport(ctx context.Context, grace time.Duration, ahead A
 	return out, nil
 }
 
-// PauseAccept stops the accept loop only (new clients wait in the
+// pauseAccept stops the accept loop only (new clients wait in the
 // listener's backlog): what an incremental migration moves at first.
-// Resume undoes it.
-func (s *registry) PauseAccept(ctx context.Context) error {
+// resume undoes it.
+func (s *registry) pauseAccept(ctx context.Context) error {
 	s.mu.Lock()
 	s.pauseAcceptLocked(ctx)
 	s.mu.Unlock()
 	if err := ctx.Err(); err != nil {
-		s.Resume()
+		s.resume()
 		return err
 	}
 	return nil
@@ -164,8 +164,8 @@ func (s *registry) waitAcceptResumed() bool {
 	return true
 }
 
-// Resume undoes Pause: the migration did not happen, everyone goes on.
-func (s *registry) Resume() {
+// resume undoes Pause: the migration did not happen, everyone goes on.
+func (s *registry) resume() {
 	s.mu.Lock()
 	sessions := make([]*repl.Session, 0, len(s.sessions))
 	for _, sess := range s.sessions {
@@ -182,18 +182,18 @@ func (s *registry) Resume() {
 	}
 }
 
-// AdoptAll adopts sessions (see Adopt) in parallel: restoring namespaces
+// adoptAll adopts sessions (see adopt) in parallel: restoring namespaces
 // is most of a migration's pause. In this process that is CPU work, one
 // goroutine per CPU; in worker processes it is mostly waiting for their
 // answers, so more are asked at once. It returns the first error; every
 // conn is closed either way.
-func (s *registry) AdoptAll(data [][]byte, conns []*os.File) error {
+func (s *registry) adoptAll(data [][]byte, conns []*os.File) error {
 	errs := make([]error, len(data))
 	n := runtime.GOMAXPROCS(0)
 	if !s.cfg.Local() {
 		n *= 8
 	}
-	workers(len(data), n, nil, func(i int) { errs[i] = s.Adopt(data[i], conns[i]) })
+	workers(len(data), n, nil, func(i int) { errs[i] = s.adopt(data[i], conns[i]) })
 	return errors.Join(errs...)
 }
 
@@ -225,24 +225,24 @@ func workers(n, count int, setup func(), f func(i int)) {
 	wg.Wait()
 }
 
-// Adopt restores a session exported by another process on conn, to run
-// once Serve starts. It closes conn on failure; it fails on a record that
+// adopt restores a session exported by another process on conn, to run
+// once serve starts. It closes conn on failure; it fails on a record that
 // is malformed, of another version, or out of bounds.
-func (s *registry) Adopt(data []byte, conn *os.File) error {
+func (s *registry) adopt(data []byte, conn *os.File) error {
 	sess, reused, err := repl.Receive(s, &s.cfg, data, conn, s.takePrebuilt)
 	if err != nil {
 		return err
 	}
 	s.countReused(reused)
-	if err := s.adopt(sess); err != nil {
+	if err := s.register(sess); err != nil {
 		sess.Discard()
 		return err
 	}
 	return nil
 }
 
-// adopt registers sess, to start with the others adopted.
-func (s *registry) adopt(sess *repl.Session) error {
+// register registers sess, to start with the others adopted.
+func (s *registry) register(sess *repl.Session) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, dup := s.sessions[sess.ID()]; dup {
@@ -255,15 +255,15 @@ func (s *registry) adopt(sess *repl.Session) error {
 	return nil
 }
 
-// Announce sets a line each adopted session shows when it starts: the
+// announce sets a line each adopted session shows when it starts: the
 // talk's client simply went on, so this is only for those who ask for it.
-func (s *registry) Announce(notice string) {
+func (s *registry) announce(notice string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.notice = notice
 }
 
-// startAdopted runs the sessions Adopt restored.
+// startAdopted runs the sessions adopt restored.
 func (s *registry) startAdopted() {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -78,10 +78,10 @@ func (m *migrator) isDetached() bool {
 // listeners and no session.
 type listenerOnly struct{ m *migrator }
 
-func (s listenerOnly) Pause(ctx context.Context) error { return s.m.srv.PauseAccept(ctx) }
-func (s listenerOnly) Resume()                         { s.m.srv.Resume() }
+func (s listenerOnly) Pause(ctx context.Context) error { return s.m.srv.pauseAccept(ctx) }
+func (s listenerOnly) Resume()                         { s.m.srv.resume() }
 func (s listenerOnly) Export() ([]*os.File, []migrate.Record, []string, error) {
-	files, err := s.m.ls.files(s.m.srv.ListenerFile)
+	files, err := s.m.ls.files(s.m.srv.listenerFile)
 	return files, nil, nil, err
 }
 
@@ -105,9 +105,9 @@ func (m *migrator) runIncremental(ctx context.Context, req migration, progress i
 	if err != nil {
 		return err
 	}
-	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: m.cfg.Version, Peer: own.Path(), NextID: m.srv.NextID(), Home: m.home, Listeners: m.ls.names(), Relay: m.relay.Pid()})
+	self, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: m.cfg.Version, Peer: own.Path(), NextID: m.srv.lastID(), Home: m.home, Listeners: m.ls.names(), Relay: m.relay.Pid()})
 	fmt.Fprintf(progress, "incremental migration: pid %d (%s) hands its listener to %s and keeps its %s until each has moved\n",
-		os.Getpid(), m.cfg.Version, binary, plural(len(m.srv.Sessions()), "session"))
+		os.Getpid(), m.cfg.Version, binary, plural(len(m.srv.list()), "session"))
 	rep, err := migrate.Handoff(ctx, listenerOnly{m}, migrate.Options{
 		Binary: binary, Args: m.args, Timeout: m.timeoutFor(req.timeout), Meta: self, Stdout: os.Stdout, Stderr: os.Stderr,
 	})
@@ -120,7 +120,7 @@ func (m *migrator) runIncremental(ctx context.Context, req migration, progress i
 	cbor.Unmarshal(rep.Successor, &succ)
 	m.peer.set(m.ls.control.Path()) // the new process answers there now
 	m.peer.ctl = own
-	m.srv.SetUpgrade(m.fromUpgrade)
+	m.srv.setUpgrade(m.fromUpgrade)
 	m.log.Info("incremental migration: listener handed over", "new_pid", rep.NewPid, "new_version", succ.Version, "own_control", own.Path())
 	fmt.Fprintf(progress, "old pid %d (%s): keeps its sessions, control %s\nnew pid %d (%s): takes new logins\n%s",
 		os.Getpid(), m.cfg.Version, own.Path(), rep.NewPid, succ.Version, rep)
@@ -147,14 +147,14 @@ func (m *migrator) move(ctx context.Context, id uint64, grace time.Duration, dro
 		return errors.New("no other process to move to (migrate --incremental starts one)")
 	}
 	start := time.Now()
-	e, err := m.srv.Leave(ctx, id, grace, drop...)
+	e, err := m.srv.leave(ctx, id, grace, drop...)
 	if err != nil {
 		return err
 	}
 	paused := time.Now()
 	conn, err := e.Conn.File() // a duplicate, for the request; ours stays open
 	if err != nil {
-		m.srv.Stay(id)
+		m.srv.stay(id)
 		return err
 	}
 	resp, err := migrate.Call(ctx, to, migrate.Request{
@@ -166,7 +166,7 @@ func (m *migrator) move(ctx context.Context, id uint64, grace time.Duration, dro
 		err = errors.New(resp.Error)
 	}
 	if err != nil {
-		m.srv.Stay(id)
+		m.srv.stay(id)
 		return fmt.Errorf("session %d stays here: %w", id, err)
 	}
 	restored := time.Now()
@@ -180,11 +180,11 @@ func (m *migrator) move(ctx context.Context, id uint64, grace time.Duration, dro
 		// let go; if it is no longer waiting there, it runs there.
 		abort := migrate.Request{Command: "abort", Args: commit.Args}
 		if r, aerr := migrate.Call(context.WithoutCancel(ctx), to, abort, nil); aerr != nil || r.OK {
-			m.srv.Stay(id)
+			m.srv.stay(id)
 			return fmt.Errorf("session %d stays here: commit: %w", id, err)
 		}
 	}
-	m.srv.Left(id)
+	m.srv.left(id)
 	m.log.Info("session moved", "session", id, "to", to, "pause", time.Since(start), "restore", restored.Sub(paused), "not_carried", e.Lost)
 	fmt.Fprintf(progress, "session %d moved from pid %d (%s); pause %v (restore %v)\n", id, os.Getpid(), m.cfg.Version,
 		time.Since(start).Round(time.Microsecond), restored.Sub(paused).Round(time.Microsecond))
@@ -208,7 +208,7 @@ func (m *migrator) fromUpgrade(id uint64, out io.Writer) {
 // other process, from wherever it is.
 func (m *migrator) moveReply(ctx context.Context, req migrate.Request, r migrateRequest, progress io.Writer) migrate.Response {
 	id, mig := r.session, r.migration
-	if m.srv.Has(id) {
+	if m.srv.has(id) {
 		if err := m.move(context.WithoutCancel(ctx), id, mig.grace, mig.drop, progress); err != nil {
 			return migrate.Response{Error: err.Error()}
 		}
@@ -237,7 +237,7 @@ func (m *migrator) adoptReply(_ context.Context, req migrate.Request, _ io.Write
 	if len(req.Files) != 1 {
 		return migrate.Response{Error: "adopt: want one connection"}
 	}
-	id, err := m.srv.Hold(req.Data, req.Files[0])
+	id, err := m.srv.hold(req.Data, req.Files[0])
 	if err != nil {
 		return migrate.Response{Error: err.Error()}
 	}
@@ -247,9 +247,9 @@ func (m *migrator) adoptReply(_ context.Context, req migrate.Request, _ io.Write
 	from := int((&args{m: req.Args}).session("from")) // a pid; 0 when not told
 	time.AfterFunc(holdTimeout, func() {
 		if from > 0 && syscall.Kill(from, 0) == syscall.ESRCH {
-			m.srv.Start(id)
+			m.srv.start(id)
 		} else {
-			m.srv.Release(id)
+			m.srv.release(id)
 		}
 	})
 	return migrate.Response{OK: true}
@@ -262,7 +262,7 @@ func (m *migrator) commitReply(_ context.Context, req migrate.Request, _ io.Writ
 	a := &args{m: req.Args}
 	id, err := a.session("session"), a.err
 	if err == nil {
-		err = m.srv.Start(id)
+		err = m.srv.start(id)
 	}
 	if err != nil {
 		return migrate.Response{Error: err.Error()}
@@ -277,10 +277,10 @@ func (m *migrator) abortReply(_ context.Context, req migrate.Request, _ io.Write
 	if a.err != nil {
 		return failed(a.err)
 	}
-	if !m.srv.Has(id) || m.srv.Running(id) {
+	if !m.srv.has(id) || m.srv.isRunning(id) {
 		return migrate.Response{Error: fmt.Sprintf("session %d is not waiting here", id)}
 	}
-	m.srv.Release(id)
+	m.srv.release(id)
 	return migrate.Response{OK: true}
 }
 

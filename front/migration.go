@@ -63,27 +63,27 @@ func (s *service) Prepare(ctx context.Context, hello []byte) (err error) {
 	}
 	if len(s.drop) == 0 { // a drop changes every namespace it names
 		var rounds []VouchRound
-		s.vouched, rounds = s.m.srv.Vouch(s.ahead)
+		s.vouched, rounds = s.m.srv.vouch(s.ahead)
 		s.m.log.Info("recheck: namespaces unchanged since the new process built them", "vouched", s.vouched, "ahead", s.ahead.Sessions(), "rounds", rounds)
 	}
 	return ctx.Err()
 }
 
-// Pause pauses and exports at once (registry.PauseExport); Export
+// Pause pauses and exports at once (registry.pauseExport); Export
 // hands over what it made.
 func (s *service) Pause(ctx context.Context) (err error) {
 	s.since = time.Now()
-	s.sessions, err = s.m.srv.PauseExport(ctx, s.grace, s.ahead, s.drop...)
+	s.sessions, err = s.m.srv.pauseExport(ctx, s.grace, s.ahead, s.drop...)
 	if err == nil {
 		s.ev.paused(s.sessions)
 	}
 	return err
 }
 
-func (s *service) Resume() { s.m.srv.Resume() }
+func (s *service) Resume() { s.m.srv.resume() }
 
 func (s *service) Export() ([]*os.File, []migrate.Record, []string, error) {
-	files, err := s.m.ls.files(s.m.srv.ListenerFile)
+	files, err := s.m.ls.files(s.m.srv.listenerFile)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -229,7 +229,7 @@ func (m *migrator) timeoutFor(asked time.Duration) time.Duration {
 	if asked > 0 {
 		return asked
 	}
-	return 30*time.Second + time.Duration(len(m.srv.Sessions()))*10*time.Millisecond
+	return 30*time.Second + time.Duration(len(m.srv.list()))*10*time.Millisecond
 }
 
 func (m *migrator) defaults() migration {
@@ -256,7 +256,7 @@ func (m *migrator) fromSession(out io.Writer) {
 // the successor to restore before the pause; "" when there is nothing to
 // restore.
 func (m *migrator) precopy() (string, error) {
-	f, err := m.srv.Precopy()
+	f, err := m.srv.precopy()
 	if err != nil || len(f.Sessions) == 0 {
 		return "", err
 	}

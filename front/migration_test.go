@@ -15,7 +15,7 @@ func TestTimeoutFor(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := newRegistry(repl.Config{Users: users, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	defer srv.Close()
+	defer srv.close()
 	m := &migrator{srv: srv}
 	if got := m.timeoutFor(5 * time.Second); got != 5*time.Second {
 		t.Errorf("asked 5s: %v", got)

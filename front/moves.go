@@ -10,11 +10,11 @@ import (
 	"translucent/repl"
 )
 
-// errDetached is returned by Serve after Detach.
+// errDetached is returned by serve after detach.
 var errDetached = errors.New("front: the listener was handed over")
 
-// ListenerFile returns a duplicate of the listener's descriptor.
-func (s *registry) ListenerFile() (*os.File, error) {
+// listenerFile returns a duplicate of the listener's descriptor.
+func (s *registry) listenerFile() (*os.File, error) {
 	s.mu.Lock()
 	ln := s.ln
 	s.mu.Unlock()
@@ -25,10 +25,10 @@ func (s *registry) ListenerFile() (*os.File, error) {
 	return fl.File()
 }
 
-// Detach stops accepting for good, leaving the listening socket to the
-// process that holds a copy; the sessions go on. Serve returns
-// errDetached, and Emptied is closed once the last session has ended.
-func (s *registry) Detach() {
+// detach stops accepting for good, leaving the listening socket to the
+// process that holds a copy; the sessions go on. serve returns
+// errDetached, and whenEmpty is closed once the last session has ended.
+func (s *registry) detach() {
 	s.mu.Lock()
 	s.detached = true
 	s.acceptPaused = false
@@ -41,8 +41,8 @@ func (s *registry) Detach() {
 	}
 }
 
-// Emptied is closed when the server, detached, has no session left.
-func (s *registry) Emptied() <-chan struct{} { return s.empty }
+// whenEmpty is closed when the server, detached, has no session left.
+func (s *registry) whenEmpty() <-chan struct{} { return s.empty }
 
 func (s *registry) checkEmptyLocked() {
 	if s.detached && len(s.sessions) == 0 && !s.emptied {
@@ -51,33 +51,33 @@ func (s *registry) checkEmptyLocked() {
 	}
 }
 
-// NextID is the last session id given; SetNextID makes the next ones
+// lastID is the last session id given; setNextID makes the next ones
 // follow id, so that ids stay unique across two processes sharing users.
-func (s *registry) NextID() uint64 {
+func (s *registry) lastID() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.nextID
 }
 
-// SetNextID raises the last id given to id.
-func (s *registry) SetNextID(id uint64) {
+// setNextID raises the last id given to id.
+func (s *registry) setNextID(id uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nextID = max(s.nextID, id)
 }
 
-// Has reports whether session id is open here.
-func (s *registry) Has(id uint64) bool {
+// has reports whether session id is open here.
+func (s *registry) has(id uint64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, ok := s.sessions[id]
 	return ok
 }
 
-// Leave pauses session id at its prompt (interrupting an evaluation after
+// leave pauses session id at its prompt (interrupting an evaluation after
 // grace) and exports it, without the variables named in drop. The session
-// stays paused until Left or Stay.
-func (s *registry) Leave(ctx context.Context, id uint64, grace time.Duration, drop ...string) (repl.Exported, error) {
+// stays paused until left or stay.
+func (s *registry) leave(ctx context.Context, id uint64, grace time.Duration, drop ...string) (repl.Exported, error) {
 	s.mu.Lock()
 	sess, ok := s.sessions[id]
 	held := ok && !s.running[id]
@@ -108,8 +108,8 @@ func (s *registry) Leave(ctx context.Context, id uint64, grace time.Duration, dr
 	return e, nil
 }
 
-// Stay resumes a session Leave paused: its move failed.
-func (s *registry) Stay(id uint64) {
+// stay resumes a session leave paused: its move failed.
+func (s *registry) stay(id uint64) {
 	s.mu.Lock()
 	sess := s.sessions[id]
 	s.mu.Unlock()
@@ -118,9 +118,9 @@ func (s *registry) Stay(id uint64) {
 	}
 }
 
-// Left ends a session Leave paused, without a word to its client, who is
+// left ends a session leave paused, without a word to its client, who is
 // now served by another process.
-func (s *registry) Left(id uint64) {
+func (s *registry) left(id uint64) {
 	s.mu.Lock()
 	sess := s.sessions[id]
 	s.mu.Unlock()
@@ -129,9 +129,9 @@ func (s *registry) Left(id uint64) {
 	}
 }
 
-// Hold restores a session another process is moving here, registered but
-// not running: Start runs it once the move commits, Release forgets it.
-func (s *registry) Hold(data []byte, conn *os.File) (uint64, error) {
+// hold restores a session another process is moving here, registered but
+// not running: start runs it once the move commits, release forgets it.
+func (s *registry) hold(data []byte, conn *os.File) (uint64, error) {
 	sess, reused, err := repl.Receive(s, &s.cfg, data, conn, s.takePrebuilt)
 	if err != nil {
 		return 0, err
@@ -154,8 +154,8 @@ func (s *registry) Hold(data []byte, conn *os.File) (uint64, error) {
 	return id, nil
 }
 
-// Start runs a session Hold restored.
-func (s *registry) Start(id uint64) error {
+// start runs a session hold restored.
+func (s *registry) start(id uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sess, ok := s.sessions[id]
@@ -166,8 +166,8 @@ func (s *registry) Start(id uint64) error {
 	return nil
 }
 
-// Release forgets a session Hold restored, leaving its connection alone.
-func (s *registry) Release(id uint64) {
+// release forgets a session hold restored, leaving its connection alone.
+func (s *registry) release(id uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sess, ok := s.sessions[id]; ok && !s.running[id] {
@@ -177,16 +177,16 @@ func (s *registry) Release(id uint64) {
 	}
 }
 
-// SetUpgrade sets what :upgrade calls to move the session to the newer
+// setUpgrade sets what :upgrade calls to move the session to the newer
 // process of an incremental migration; nil when there is none.
-func (s *registry) SetUpgrade(f func(id uint64, out io.Writer)) {
+func (s *registry) setUpgrade(f func(id uint64, out io.Writer)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.upgrade = f
 }
 
-// Running reports whether session id is here and running (not held).
-func (s *registry) Running(id uint64) bool {
+// isRunning reports whether session id is here and running (not held).
+func (s *registry) isRunning(id uint64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.running[id] // removed with the session

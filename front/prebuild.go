@@ -24,9 +24,9 @@ const maxAhead = 1 << 20
 // the digest of the snapshot it restored that session's namespace from.
 type Ahead map[uint64][]byte
 
-// Ahead reports the namespaces built ahead (Prebuild), for the old
+// ahead reports the namespaces built ahead (prebuild), for the old
 // process's Export: session id → digest of the snapshot.
-func (s *registry) Ahead() []byte {
+func (s *registry) ahead() []byte {
 	s.mu.Lock()
 	m := make(map[uint64][]byte, len(s.prebuilt)+1)
 	for id, p := range s.prebuilt {
@@ -46,7 +46,7 @@ func (a Ahead) Sessions() int {
 	return len(a)
 }
 
-// DecodeAhead reads another process's registry.Ahead; empty is none.
+// DecodeAhead reads another process's registry.ahead; empty is none.
 func DecodeAhead(b []byte) (Ahead, error) {
 	if len(b) == 0 {
 		return nil, nil
@@ -61,11 +61,11 @@ func DecodeAhead(b []byte) (Ahead, error) {
 	return m, nil
 }
 
-// Prebuild restores the namespaces of f's sessions for a handoff to come,
+// prebuild restores the namespaces of f's sessions for a handoff to come,
 // in parallel, one worker per CPU, at the lowest CPU priority (see
 // forEachIdle). A namespace that fails to restore is left to the handoff,
 // which will report it.
-func (s *registry) Prebuild(f *repl.SnapshotFile) (built int, took time.Duration) {
+func (s *registry) prebuild(f *repl.SnapshotFile) (built int, took time.Duration) {
 	start := time.Now()
 	forEachIdle(len(f.Sessions), func(i int) {
 		st := f.Sessions[i]
@@ -120,9 +120,9 @@ func (s *registry) takePrebuilt(id uint64) *repl.Prebuilt {
 	return p
 }
 
-// DropPrebuilt closes the namespaces built ahead that no session took,
+// dropPrebuilt closes the namespaces built ahead that no session took,
 // and reports how many were taken.
-func (s *registry) DropPrebuilt() (reused int) {
+func (s *registry) dropPrebuilt() (reused int) {
 	s.mu.Lock()
 	left := s.prebuilt
 	s.prebuilt = nil
@@ -134,13 +134,13 @@ func (s *registry) DropPrebuilt() (reused int) {
 	return reused
 }
 
-// Vouch finds, live, which sessions' namespaces are still those ahead, so
-// that PauseExport can name them without a snapshot. Each round looks
+// vouch finds, live, which sessions' namespaces are still those ahead, so
+// that pauseExport can name them without a snapshot. Each round looks
 // again at the sessions not vouched for, or no longer (they evaluated
 // something since); rounds go on while each leaves fewer to look at, at
 // most maxRounds. It returns how many namespaces its last round left
 // vouched for, and its rounds.
-func (s *registry) Vouch(ahead Ahead) (vouched int, rounds []VouchRound) {
+func (s *registry) vouch(ahead Ahead) (vouched int, rounds []VouchRound) {
 	if ahead.Sessions() == 0 {
 		return 0, nil
 	}
@@ -185,7 +185,7 @@ func (s *registry) Vouch(ahead Ahead) (vouched int, rounds []VouchRound) {
 	return len(live) - len(again), rounds
 }
 
-// A VouchRound is one round of Vouch: the sessions it looked at, and
+// A VouchRound is one round of vouch: the sessions it looked at, and
 // those left to look at again after it (they evaluated meanwhile).
 type VouchRound struct {
 	Checked, Again int

@@ -13,7 +13,7 @@ import (
 	"translucent/repl"
 )
 
-// errServerClosed is returned by Serve after Close.
+// errServerClosed is returned by serve after close.
 var errServerClosed = errors.New("front: the server is closed")
 
 // registry accepts telnet connections and runs a session (package repl)
@@ -51,9 +51,9 @@ type registry struct {
 
 	cond         *sync.Cond      // on mu: signals acceptPaused and acceptIdle
 	acceptPaused bool            // a migration holds the accept loop; guarded by mu
-	acceptIdle   bool            // the accept loop is waiting for Resume; guarded by mu
+	acceptIdle   bool            // the accept loop is waiting for resume; guarded by mu
 	wg           sync.WaitGroup  // one per session goroutine
-	ctx          context.Context // cancelled by Close; ends every session
+	ctx          context.Context // cancelled by close; ends every session
 	cancel       context.CancelFunc
 }
 
@@ -68,9 +68,9 @@ func newRegistry(cfg repl.Config) *registry {
 	return s
 }
 
-// Serve accepts connections on ln until Close, and always returns a
-// non-nil error: errServerClosed after Close.
-func (s *registry) Serve(ln net.Listener) error {
+// serve accepts connections on ln until close, and always returns a
+// non-nil error: errServerClosed after close.
+func (s *registry) serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -103,7 +103,7 @@ func (s *registry) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		s.start(c)
+		s.startConn(c)
 	}
 }
 
@@ -119,13 +119,13 @@ func (s *registry) isClosed() bool {
 	return s.closed
 }
 
-// ServeConn runs a session on c, a connection that came another way than
-// Serve's listener (a browser's WebSocket, an SSH relay's socket): the
+// serveConn runs a session on c, a connection that came another way than
+// serve's listener (a browser's WebSocket, an SSH relay's socket): the
 // same caps apply, and a migration under way holds it until it ends. It
 // returns an error, and closes c, when this server no longer takes
 // sessions (closed, or handed to another process). opts say how the
 // session starts (LoggedIn).
-func (s *registry) ServeConn(c net.Conn, opts ...repl.ConnOption) error {
+func (s *registry) serveConn(c net.Conn, opts ...repl.ConnOption) error {
 	s.mu.Lock()
 	for s.acceptPaused && !s.closed && !s.detached {
 		s.cond.Wait()
@@ -140,13 +140,13 @@ func (s *registry) ServeConn(c net.Conn, opts ...repl.ConnOption) error {
 		c.Close()
 		return errDetached
 	}
-	s.start(c, opts...)
+	s.startConn(c, opts...)
 	return nil
 }
 
-// start registers a session for c and runs it in its own goroutine, or
+// startConn registers a session for c and runs it in its own goroutine, or
 // turns c away when the server is full.
-func (s *registry) start(c net.Conn, opts ...repl.ConnOption) {
+func (s *registry) startConn(c net.Conn, opts ...repl.ConnOption) {
 	ip := ipOf(c.RemoteAddr().String())
 	s.mu.Lock()
 	var refusal string
@@ -235,9 +235,9 @@ func (s *registry) remove(sess *repl.Session) {
 	s.mu.Unlock()
 }
 
-// Close stops accepting, tells every session the server is going away,
+// close stops accepting, tells every session the server is going away,
 // closes their connections and waits for their goroutines to end.
-func (s *registry) Close() error {
+func (s *registry) close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -255,16 +255,16 @@ func (s *registry) Close() error {
 	return err
 }
 
-// SetMigrate sets what :migrate calls: it starts a migration in the
+// setMigrate sets what :migrate calls: it starts a migration in the
 // background; out reaches the asking session if it fails.
-func (s *registry) SetMigrate(f func(out io.Writer)) {
+func (s *registry) setMigrate(f func(out io.Writer)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.migrate = f
 }
 
-// Sessions lists the open sessions by id.
-func (s *registry) Sessions() []repl.SessionInfo {
+// list lists the open sessions by id.
+func (s *registry) list() []repl.SessionInfo {
 	s.mu.Lock()
 	list := make([]repl.SessionInfo, 0, len(s.sessions))
 	for _, sess := range s.sessions {
@@ -289,7 +289,7 @@ func (s *registry) CheckLogin(ctx context.Context, addr, user, password string) 
 	return ok, nil
 }
 
-func (s *registry) SessionList() []repl.SessionInfo { return s.Sessions() }
+func (s *registry) SessionList() []repl.SessionInfo { return s.list() }
 
 func (s *registry) Lookup(id uint64) *repl.Session {
 	s.mu.Lock()
@@ -309,13 +309,13 @@ func (s *registry) Upgrader() func(id uint64, out io.Writer) {
 	return s.upgrade
 }
 
-// CheckPassword checks user's password, given another way than at a
+// checkPassword checks user's password, given another way than at a
 // session's prompts (via names the way for the log: ssh, dashboard), for
 // a client at addr the way a telnet login does: through the same gate
 // (bounded bcrypt at once, a budget of wrong passwords per address), with
 // the same log line and the same delay after a wrong password. Its error
 // is ctx's, when ctx ends first (the client left).
-func (s *registry) CheckPassword(ctx context.Context, addr, via, user, password string) (bool, error) {
+func (s *registry) checkPassword(ctx context.Context, addr, via, user, password string) (bool, error) {
 	release, err := s.gate.enter(ctx, addr)
 	if err != nil {
 		return false, err

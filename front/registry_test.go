@@ -48,9 +48,9 @@ func lineServer(t testing.TB, cfg repl.Config, setup ...func(*registry)) (*regis
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- r.Serve(ln) }() // ends at Close
+	go func() { served <- r.serve(ln) }() // ends at Close
 	t.Cleanup(func() {
-		r.Close()
+		r.close()
 		<-served
 	})
 	return r, ln.Addr().String()
@@ -69,7 +69,7 @@ func runningSession(t *testing.T, r *registry, pending string) (*repl.Session, n
 	t.Helper()
 	server, client := tcpPair(t)
 	fmt.Fprint(client, pending) // data first: line mode at once
-	if err := r.ServeConn(server, repl.LoggedIn("alice", "")); err != nil {
+	if err := r.serveConn(server, repl.LoggedIn("alice", "")); err != nil {
 		t.Fatal(err)
 	}
 	r.mu.Lock()
@@ -233,7 +233,7 @@ func TestLoginsCapped(t *testing.T) {
 		lc := dialLine(t, addr) // connects, says nothing: waits out the negotiation
 		idle = append(idle, lc)
 	}
-	waitFor(t, "3 connections logging in", func() bool { return len(srv.Sessions()) == 3 })
+	waitFor(t, "3 connections logging in", func() bool { return len(srv.list()) == 3 })
 	lc := dialLine(t, addr)
 	if got := lc.expect("try again later\r\n"); !strings.Contains(got, "from 127.0.0.1 (limit 3)") {
 		t.Errorf("a 4th connection from one address was told %q", got)
@@ -244,7 +244,7 @@ func TestLoginsCapped(t *testing.T) {
 	for _, lc := range idle {
 		lc.c.Close()
 	}
-	waitFor(t, "closed connections to free their places", func() bool { return len(srv.Sessions()) == 0 })
+	waitFor(t, "closed connections to free their places", func() bool { return len(srv.list()) == 0 })
 	for range 20 { // connect and close, again and again
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -252,7 +252,7 @@ func TestLoginsCapped(t *testing.T) {
 		}
 		c.Close()
 	}
-	waitFor(t, "connect-and-close to free its places", func() bool { return len(srv.Sessions()) == 0 })
+	waitFor(t, "connect-and-close to free its places", func() bool { return len(srv.list()) == 0 })
 	lc = dialLine(t, addr)
 	lc.send("alice\r\n") // data first: line mode at once
 	lc.expect("password: ")
@@ -272,7 +272,7 @@ func TestLoggedIn(t *testing.T) {
 	srv, _ := lineServer(t, repl.Config{NegotiationWait: 10 * time.Millisecond})
 	a, b := net.Pipe()
 	t.Cleanup(func() { a.Close(); b.Close() })
-	if err := srv.ServeConn(b, repl.LoggedIn("alice", "192.0.2.1:2222")); err != nil {
+	if err := srv.serveConn(b, repl.LoggedIn("alice", "192.0.2.1:2222")); err != nil {
 		t.Fatal(err)
 	}
 	lc := &lineClient{t: t, c: a, r: bufio.NewReader(a)}
@@ -283,7 +283,7 @@ func TestLoggedIn(t *testing.T) {
 	if got := lc.expect(">>> "); !strings.Contains(got, "alice") || !strings.Contains(got, "192.0.2.1:2222") {
 		t.Errorf(":who = %q", got)
 	}
-	if info := srv.Sessions(); len(info) != 1 || info[0].User != "alice" || info[0].State == "logging in" {
+	if info := srv.list(); len(info) != 1 || info[0].User != "alice" || info[0].State == "logging in" {
 		t.Errorf("sessions: %+v", info)
 	}
 }
@@ -294,13 +294,13 @@ func TestLoggedIn(t *testing.T) {
 func TestCheckPassword(t *testing.T) {
 	var log syncBuffer
 	srv, _ := lineServer(t, repl.Config{LoginDelay: time.Hour, Logger: slog.New(slog.NewTextHandler(&log, nil))})
-	if ok, err := srv.CheckPassword(context.Background(), "192.0.2.1:1", "ssh", "alice", "secret"); !ok || err != nil {
+	if ok, err := srv.checkPassword(context.Background(), "192.0.2.1:1", "ssh", "alice", "secret"); !ok || err != nil {
 		t.Errorf("the right password: %v, %v", ok, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		ok, err := srv.CheckPassword(ctx, "192.0.2.1:1", "ssh", "alice", "hunter2")
+		ok, err := srv.checkPassword(ctx, "192.0.2.1:1", "ssh", "alice", "hunter2")
 		if ok {
 			err = errors.New("accepted")
 		}
@@ -334,7 +334,7 @@ func TestPauseExportFailsAndResumes(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	_, err := srv.PauseExport(ctx, 50*time.Millisecond, nil)
+	_, err := srv.pauseExport(ctx, 50*time.Millisecond, nil)
 	if err == nil || !strings.Contains(err.Error(), "busy") {
 		t.Fatalf("PauseExport: %v, want a busy namespace", err)
 	}
@@ -366,13 +366,13 @@ func TestVouch(t *testing.T) {
 		_, client := runningSession(t, old, src+"\r")
 		readCount(t, client, ">>> ", 2) // the greeting's, the line's
 	}
-	f, err := old.Precopy()
+	f, err := old.precopy()
 	if err != nil {
 		t.Fatal(err)
 	}
 	next := testServer(t)
-	next.Prebuild(f)
-	ahead, err := DecodeAhead(next.Ahead())
+	next.prebuild(f)
+	ahead, err := DecodeAhead(next.ahead())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +381,7 @@ func TestVouch(t *testing.T) {
 	}
 	ahead[2] = bytes.Repeat([]byte{7}, sha256.Size)
 	delete(ahead, 4)
-	vouched, rounds := old.Vouch(ahead)
+	vouched, rounds := old.vouch(ahead)
 	if vouched != 1 {
 		t.Errorf("Vouch = %d, want 1 (session 1)", vouched)
 	}
@@ -431,16 +431,16 @@ func TestHandoffBetweenRegistries(t *testing.T) {
 	old := testServer(t)
 	sess, client := runningSession(t, old, "x := 41\r")
 	readCount(t, client, ">>> ", 2)
-	f, err := old.Precopy()
+	f, err := old.precopy()
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	next := newRegistry(repl.Config{Users: old.cfg.Users, Logger: old.cfg.Logger})
-	if built, _ := next.Prebuild(f); built != 1 {
+	if built, _ := next.prebuild(f); built != 1 {
 		t.Fatalf("built %d namespaces ahead, want 1", built)
 	}
-	ahead, err := DecodeAhead(next.Ahead())
+	ahead, err := DecodeAhead(next.ahead())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,7 +450,7 @@ func TestHandoffBetweenRegistries(t *testing.T) {
 
 	fmt.Fprint(client, "x + 1\r") // typed after the precopy: the lists' tails
 	readUntil(t, client, ">>> ")
-	exported, err := old.PauseExport(context.Background(), time.Second, ahead)
+	exported, err := old.pauseExport(context.Background(), time.Second, ahead)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,28 +473,28 @@ func TestHandoffBetweenRegistries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := next.AdoptAll([][]byte{exported[0].State}, []*os.File{conn}); err != nil {
+	if err := next.adoptAll([][]byte{exported[0].State}, []*os.File{conn}); err != nil {
 		t.Fatal(err)
 	}
-	old.Left(sess.ID()) // committed: the connection is the new process's
+	old.left(sess.ID()) // committed: the connection is the new process's
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- next.Serve(ln) }() // ends at Close
+	go func() { served <- next.serve(ln) }() // ends at Close
 	t.Cleanup(func() {
-		next.Close()
+		next.close()
 		<-served
 	})
-	if reused := next.DropPrebuilt(); reused != 1 {
+	if reused := next.dropPrebuilt(); reused != 1 {
 		t.Errorf("the adopted session took %d namespaces built ahead, want 1", reused)
 	}
 	fmt.Fprint(client, "x + 1\r")
 	if got := readUntil(t, client, "42"); strings.Contains(got, "error") {
 		t.Errorf("after the handoff: %q", got)
 	}
-	if list := next.Sessions(); len(list) != 1 || list[0].User != "alice" {
+	if list := next.list(); len(list) != 1 || list[0].User != "alice" {
 		t.Errorf("the new registry's sessions: %+v", list)
 	}
 }

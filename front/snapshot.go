@@ -7,24 +7,24 @@ import (
 	"translucent/repl"
 )
 
-// Snapshot takes the state of the sessions with the given ids (all when
+// snapshot takes the state of the sessions with the given ids (all when
 // ids is empty) without pausing anyone: each namespace is held for the
 // time of its snapshot only, and leaves out the variables named in drop,
 // as a migration with --drop would. A session that is evaluating, or
 // logging in, is named in Skipped rather than waited for.
-func (s *registry) Snapshot(ids []uint64, drop ...string) (*repl.SnapshotFile, error) {
-	return s.snapshot(ids, false, drop)
+func (s *registry) snapshot(ids []uint64, drop ...string) (*repl.SnapshotFile, error) {
+	return s.takeSnapshot(ids, false, drop)
 }
 
-// Precopy is Snapshot of every session for a migration's precopy. Each
-// namespace it snapshots settled is also vouched for (see Vouch): the new
+// precopy is snapshot of every session for a migration's precopy. Each
+// namespace it snapshots settled is also vouched for (see vouch): the new
 // process will restore it from this very snapshot, so a session that
 // does not evaluate again before the pause costs the recheck nothing.
-func (s *registry) Precopy() (*repl.SnapshotFile, error) {
-	return s.snapshot(nil, true, nil)
+func (s *registry) precopy() (*repl.SnapshotFile, error) {
+	return s.takeSnapshot(nil, true, nil)
 }
 
-func (s *registry) snapshot(ids []uint64, vouch bool, drop []string) (*repl.SnapshotFile, error) {
+func (s *registry) takeSnapshot(ids []uint64, vouch bool, drop []string) (*repl.SnapshotFile, error) {
 	f := &repl.SnapshotFile{Format: repl.SnapshotFormat, Version: repl.SnapshotFileVersion, Taken: time.Now(), Pid: os.Getpid(), ServerVersion: s.cfg.Version}
 	want := make(map[uint64]bool, len(ids))
 	for _, id := range ids {

@@ -176,7 +176,7 @@ func (f *relayFront) handle(c *net.UnixConn) {
 			c.Read(make([]byte, 1))
 			cancel()
 		}()
-		ok, _ := f.srv.CheckPassword(ctx, req.Addr, "ssh", req.User, req.Password)
+		ok, _ := f.srv.checkPassword(ctx, req.Addr, "ssh", req.User, req.Password)
 		cancel()
 		if ok {
 			f.log.Info("ssh password accepted", "user", req.User, "addr", req.Addr)
@@ -194,7 +194,7 @@ func (f *relayFront) handle(c *net.UnixConn) {
 			return
 		}
 		f.log.Info("ssh session", "user", req.User, "addr", req.Addr, "term", req.Term, "width", req.Width, "height", req.Height)
-		f.srv.ServeConn(c, repl.LoggedIn(req.User, req.Addr))
+		f.srv.serveConn(c, repl.LoggedIn(req.User, req.Addr))
 	}
 }
 

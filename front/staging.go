@@ -30,7 +30,7 @@ func (m *migrator) snapshotReply(_ context.Context, req migrate.Request, _ io.Wr
 	if a.err != nil {
 		return failed(a.err)
 	}
-	f, err := m.srv.Snapshot(ids)
+	f, err := m.srv.snapshot(ids)
 	if err != nil {
 		return migrate.Response{Error: err.Error()}
 	}
@@ -63,7 +63,7 @@ func (m *migrator) dryRun(ctx context.Context, req migration, progress io.Writer
 	if err != nil {
 		return err
 	}
-	f, err := m.srv.Snapshot(nil, req.drop...)
+	f, err := m.srv.snapshot(nil, req.drop...)
 	if err != nil {
 		return err
 	}

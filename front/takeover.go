@@ -18,7 +18,7 @@ func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *registry, cfg
 	defer pred.Close()
 	call(cfg.Hooks.BeforeReceive)
 	var old meta
-	if err := pred.Hello(srv.Ahead()); err != nil {
+	if err := pred.Hello(srv.ahead()); err != nil {
 		return listeners{}, old, err
 	}
 	h, files, records, err := pred.Receive()
@@ -42,7 +42,7 @@ func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *registry, cfg
 	for i, r := range records {
 		data[i], conns[i] = r.Data, r.Conn
 	}
-	err = srv.AdoptAll(data, conns)
+	err = srv.adoptAll(data, conns)
 	if err == nil && cfg.Hooks.Adopted != nil {
 		err = cfg.Hooks.Adopted()
 	}
@@ -51,7 +51,7 @@ func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *registry, cfg
 		return fail(err)
 	}
 	call(cfg.Hooks.BeforeReady)
-	reused := srv.DropPrebuilt()
+	reused := srv.dropPrebuilt()
 	report, _ := cbor.Marshal(meta{Pid: os.Getpid(), Version: cfg.Version, Sessions: len(records), Restore: time.Since(start), Prebuilt: reused})
 	if err := pred.Ready(report); err != nil {
 		os.Exit(1) // the predecessor, alive, aborted: it still owns everything

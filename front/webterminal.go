@@ -22,7 +22,7 @@ func newWebTerminal(srv *registry, metrics, dash http.Handler, events *dashboard
 			log.Warn("the browser terminal listens beyond loopback: HTTP and its WebSocket are cleartext, so passwords and code cross the network unencrypted")
 		}
 	}
-	serve := func(c net.Conn) error { return srv.ServeConn(c) }
+	serve := func(c net.Conn) error { return srv.serveConn(c) }
 	mux := http.NewServeMux()
 	mux.Handle("/", web.Handler(serve, log))
 	mux.Handle("/metrics", metrics)

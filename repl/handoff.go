@@ -44,7 +44,7 @@ type SessionState struct {
 	// Ahead, instead of Namespace, names the snapshot the new process
 	// restored before the pause (its SHA-256): the namespace has not
 	// changed since, so the record leaves it out. Only for a process that
-	// said it holds it (package front's Ahead).
+	// said it holds it (package front's ahead report).
 	Ahead []byte   `cbor:",omitempty"`
 	Lost  []string // what the namespace could not carry, told to the owner on arrival
 
@@ -215,7 +215,7 @@ var decMode, _ = cbor.DecOptions{
 	TagsMd:           cbor.TagsAllowed,
 }.DecMode()
 
-// Pause stops the session at its prompt (see package front's PauseExport); past
+// Pause stops the session at its prompt (see package front's pauseExport); past
 // graceCtx, a running evaluation is interrupted.
 func (sess *Session) Pause(ctx, graceCtx context.Context) {
 	sess.holdOutput()
@@ -227,7 +227,7 @@ func (sess *Session) Pause(ctx, graceCtx context.Context) {
 	sess.in.pause(ctx, sess.wake)
 }
 
-// AskPause is Pause without the wait (see package front's PauseExport): onStill
+// AskPause is Pause without the wait (see package front's pauseExport): onStill
 // is called once, and must not block, when the session is at rest or its
 // client has gone.
 func (sess *Session) AskPause(onStill func()) {

@@ -6,9 +6,9 @@ import (
 )
 
 // One session at a time: what an incremental migration is made of. The
-// listener moves first (Detach here, once a successor holds a copy), then
-// each session leaves (Leave, then Left or Stay) for a process that holds
-// it (Hold) until the move commits (Start) or fails (Release).
+// listener moves first, then each session leaves (Pause, Export, then
+// Retire or Resume) for a process that holds it (Receive) until the move
+// commits (Run) or fails (Discard): package front's moves.go.
 
 // errMoved ends a session's input once another process has it.
 var errMoved = errors.New("repl: session moved to another process")

@@ -9,13 +9,13 @@ import (
 	"time"
 )
 
-// A ConnOption says how ServeConn starts a session.
+// A ConnOption says how NewSession starts a session.
 type ConnOption func(*Session)
 
 // LoggedIn starts the session logged in as user, from addr (the client's
 // address as the way in saw it; "" keeps the connection's): for a way in
 // that authenticated the user itself, such as the SSH relay, which asks
-// CheckPassword or checks a key. The session skips the prompts for a name
+// package front's checkPassword or checks a key. The session skips the prompts for a name
 // and a password, greets as usual, and its record carries the user across
 // migrations like any other's.
 func LoggedIn(user, addr string) ConnOption {
