@@ -3,10 +3,12 @@ package repl
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
+	"golang.org/x/sys/unix"
 
 	"translucent/namespace"
 )
@@ -92,5 +94,46 @@ func BenchmarkSessionRestore(b *testing.B) {
 			b.Fatal(err)
 		}
 		ns.Close()
+	}
+}
+
+// BenchmarkReceive is what the new process does in the pause for each
+// session whose namespace it built ahead (the record names it by its
+// digest, and carries its lists as tails): decode the record, take the
+// connection's descriptor, rebuild the session. Its descriptors are made
+// first: run it with -benchtime Nx, N within the descriptor limit.
+func BenchmarkReceive(b *testing.B) {
+	h := newTestHost(b, Config{})
+	st := benchState(b)
+	skip := len(st.History) - 10
+	st.Namespace, st.HistorySkip, st.History = nil, &skip, st.History[skip:]
+	st.HistorySkip = nil // no precopy's lists here: a short history, whole
+	data, err := cbor.Marshal(st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	files := make([]*os.File, b.N)
+	for i := range files {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		files[i] = os.NewFile(uintptr(fds[0]), "conn")
+		defer unix.Close(fds[1])
+	}
+	sessions := make([]*Session, 0, b.N)
+	none := func(uint64) *Prebuilt { return nil }
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		sess, _, err := Receive(h, &h.cfg, data, files[i], none)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sessions = append(sessions, sess)
+	}
+	b.StopTimer()
+	for _, sess := range sessions {
+		sess.Discard()
 	}
 }
