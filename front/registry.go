@@ -316,14 +316,9 @@ func (s *registry) Upgrader() func(id uint64, out io.Writer) {
 // the same log line and the same delay after a wrong password. Its error
 // is ctx's, when ctx ends first (the client left).
 func (s *registry) checkPassword(ctx context.Context, addr, via, user, password string) (bool, error) {
-	release, err := s.gate.enter(ctx, addr)
-	if err != nil {
-		return false, err
-	}
-	ok := s.check(user, password)
-	release(ok)
-	if ok {
-		return true, nil
+	ok, err := s.CheckLogin(ctx, addr, user, password)
+	if ok || err != nil {
+		return ok, err
 	}
 	// A name that is nobody's may be a password typed at the wrong
 	// prompt: it stays out of the log.

@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// Config is what a session needs of its server's settings; the zero value of each optional field
-// selects the default given beside it.
+// Config is a server's settings, as its sessions and its registry read
+// them; the zero value of each optional field selects the default given
+// beside it.
 type Config struct {
 	Users        *Users   // required
 	Version      string   // this build's version, shown at login and as sys.Version

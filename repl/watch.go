@@ -147,8 +147,6 @@ func (s *Session) endWatchers() {
 	s.watchers, s.left = nil, true
 }
 
-func (s *Session) isAdmin(user string) bool { return s.cfg.IsAdmin(user) }
-
 func (s *Session) cmdShare(args []string) bool {
 	on := true
 	switch {
@@ -215,7 +213,7 @@ func (s *Session) startWatch(id uint64, pending []byte) (w *watch, err error) {
 		err = fmt.Errorf("session %d has moved to another process", id)
 	case target.left:
 		err = fmt.Errorf("session %d has ended", id)
-	case !target.shared && !s.isAdmin(me):
+	case !target.shared && !s.cfg.IsAdmin(me):
 		err = fmt.Errorf("session %d (%s) is not shared; its user may allow watching with :share", id, target.user)
 	default:
 		w.buf = append(w.buf, pending...)
