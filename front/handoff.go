@@ -185,8 +185,8 @@ func (s *registry) resume() {
 // adoptAll adopts sessions (see adopt) in parallel: restoring namespaces
 // is most of a migration's pause. In this process that is CPU work, one
 // goroutine per CPU; in worker processes it is mostly waiting for their
-// answers, so more are asked at once. It returns the first error; every
-// conn is closed either way.
+// answers, so more are asked at once. It returns the first error; each
+// conn is its session's, or closed.
 func (s *registry) adoptAll(data [][]byte, conns []*os.File) error {
 	errs := make([]error, len(data))
 	n := runtime.GOMAXPROCS(0)

@@ -237,7 +237,9 @@ func (m *migrator) adoptReply(_ context.Context, req migrate.Request, _ io.Write
 	if len(req.Files) != 1 {
 		return migrate.Response{Error: "adopt: want one connection"}
 	}
-	id, err := m.srv.hold(req.Data, req.Files[0])
+	conn := req.Files[0]
+	req.Files[0] = nil // hold's now, not the control server's to close
+	id, err := m.srv.hold(req.Data, conn)
 	if err != nil {
 		return migrate.Response{Error: err.Error()}
 	}

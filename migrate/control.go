@@ -330,7 +330,9 @@ func (l *ControlListener) serveConn(c *net.UnixConn, handler Handler) {
 	kind, payload, err := readFrame(rr)
 	defer func() {
 		for _, f := range rr.files {
-			f.Close()
+			if f != nil { // nil: the handler took it (Request.Files)
+				f.Close()
+			}
 		}
 	}()
 	if err == nil {

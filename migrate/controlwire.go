@@ -21,8 +21,9 @@ type Request struct {
 	Args map[string]string `cbor:"2,keyasint,omitempty"`
 	// Files travel with the request as descriptors (SCM_RIGHTS): a
 	// session's connection moving between two processes. At most
-	// MaxRequestFiles. The server closes them after the handler returns;
-	// a handler keeps what it needs by duplicating it.
+	// MaxRequestFiles. The server closes them after the handler returns,
+	// but for those the handler took: it keeps one by setting its entry
+	// to nil (the slice is the server's too).
 	Files []*os.File `cbor:"-"`
 	// Data is a machine-readable payload, opaque here: a session record.
 	Data []byte `cbor:"3,keyasint,omitempty"`

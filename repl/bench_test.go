@@ -3,12 +3,10 @@ package repl
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
-	"golang.org/x/sys/unix"
 
 	"translucent/namespace"
 )
@@ -101,7 +99,8 @@ func BenchmarkSessionRestore(b *testing.B) {
 // session whose namespace it built ahead (the record names it by its
 // digest, and carries its lists as tails): decode the record, take the
 // connection's descriptor, rebuild the session. Its descriptors are made
-// first: run it with -benchtime Nx, N within the descriptor limit.
+// first (loopback TCP, as another process receives them): run it with
+// -benchtime Nx, N within a third of the descriptor limit.
 func BenchmarkReceive(b *testing.B) {
 	h := newTestHost(b, Config{})
 	st := benchState(b)
@@ -112,15 +111,7 @@ func BenchmarkReceive(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	files := make([]*os.File, b.N)
-	for i := range files {
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
-		if err != nil {
-			b.Fatal(err)
-		}
-		files[i] = os.NewFile(uintptr(fds[0]), "conn")
-		defer unix.Close(fds[1])
-	}
+	files := receivedTCP(b, b.N)
 	sessions := make([]*Session, 0, b.N)
 	none := func(uint64) *Prebuilt { return nil }
 	b.ReportAllocs()

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -175,7 +176,7 @@ func (s *Session) printf(format string, args ...any) {
 // before returning.
 func (s *Session) Run(ctx context.Context) {
 	defer s.endWatchers()
-	log := s.cfg.Logger.With("session", s.id, "addr", s.addr)
+	log := sessionLog{s.cfg.Logger, []any{"session", s.id, "addr", s.addr}}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -237,7 +238,7 @@ func (s *Session) Run(ctx context.Context) {
 		log.Info("logged in", "user", user, "by", "relay")
 		s.loadHistory(user)
 	}
-	log = log.With("user", user)
+	log = log.with("user", user)
 	if t := s.transcriptFor(user, s.Info().Since); t != nil {
 		s.transcript = t
 		defer t.close()
@@ -250,6 +251,27 @@ func (s *Session) Run(ctx context.Context) {
 		s.saveHistory(user)
 	}
 	log.Info("logged out")
+}
+
+// sessionLog logs a session's lines with its attributes. slog's With
+// would format them when the session starts: after a migration's commit,
+// 10,000 sessions starting at once spent a tenth of the new process's CPU
+// on it, for lines most of them never log.
+type sessionLog struct {
+	base  *slog.Logger
+	attrs []any
+}
+
+func (l sessionLog) with(args ...any) sessionLog {
+	return sessionLog{l.base, slices.Concat(l.attrs, args)}
+}
+
+func (l sessionLog) Info(msg string, args ...any)  { l.log(slog.LevelInfo, msg, args) }
+func (l sessionLog) Warn(msg string, args ...any)  { l.log(slog.LevelWarn, msg, args) }
+func (l sessionLog) Error(msg string, args ...any) { l.log(slog.LevelError, msg, args) }
+
+func (l sessionLog) log(level slog.Level, msg string, args []any) {
+	l.base.Log(context.Background(), level, msg, slices.Concat(l.attrs, args)...)
 }
 
 // chooseEditor waits, briefly, for the client's answer to our WILL ECHO: a
@@ -400,7 +422,7 @@ func (h *history) clear() {
 }
 
 // loop is the read-eval-print loop.
-func (s *Session) loop(ctx context.Context, log *slog.Logger) {
+func (s *Session) loop(ctx context.Context, log sessionLog) {
 	ed := s.editor()
 	if s.ns == nil {
 		ns, err := s.cfg.Namespaces.New(s.namespaceOptions())
