@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
+	"golang.org/x/sys/unix"
 
 	"translucent/namespace"
 	"translucent/telnet"
@@ -204,6 +205,43 @@ func (sess *Session) Arrive(notice string) {
 		sess.in.unmute()
 		sess.arrival = "\r\n" + strings.Join(notes, "\r\n") + "\r\n"
 	}
+}
+
+// InputWaiting reports, for each of sessions received and not yet
+// running, whether its client's input waits to be read: carried in its
+// record, or in the kernel (one poll(2) for every socket). Lines typed in
+// a migration's pause are there; a new process that starts those sessions
+// first answers them first, rather than after thousands of sessions that
+// have nothing to read have started.
+func InputWaiting(sessions []*Session) []bool {
+	waiting := make([]bool, len(sessions))
+	fds := make([]unix.PollFd, 0, len(sessions))
+	of := make([]int, 0, len(sessions)) // fds[k] is sessions[of[k]]'s
+	for i, sess := range sessions {
+		if sess.in.buffered() {
+			waiting[i] = true
+			continue
+		}
+		// The number is used after Control returns: the sessions are
+		// not running, so nothing closes their connections meanwhile.
+		if fd, ok := socketFD(sess.nc); ok {
+			fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+			of = append(of, i)
+		}
+	}
+	for len(fds) > 0 {
+		batch := fds[:min(len(fds), 4096)]
+		if _, err := unix.Poll(batch, 0); err == unix.EINTR {
+			continue
+		} else if err != nil {
+			return waiting // an order, not a promise: the rest start in turn
+		}
+		for k, p := range batch {
+			waiting[of[k]] = p.Revents != 0 // input, or the client hung up: either is news
+		}
+		fds, of = fds[len(batch):], of[len(batch):]
+	}
+	return waiting
 }
 
 // decMode bounds what a hostile or corrupt record can make the decoder do.

@@ -273,3 +273,53 @@ func TestPauseExportLeavesOutWhatIsAhead(t *testing.T) {
 		})
 	}
 }
+
+func TestInputWaiting(t *testing.T) {
+	h := newTestHost(t, Config{})
+	tests := []struct {
+		name    string
+		pending string // in the record
+		typed   string // by the client, after the record was made
+		hangUp  bool
+		want    bool
+	}{
+		{name: "idle", want: false},
+		{name: "half a line, to replay", want: false},
+		{name: "a line in the record", pending: "x + 1\r", want: true},
+		{name: "a line in the kernel", typed: "x + 1\r\n", want: true},
+		{name: "client gone", hangUp: true, want: true},
+	}
+	var sessions []*Session
+	for i, tc := range tests {
+		server, client := tcpPair(t)
+		st := validState()
+		st.ID = uint64(i + 1)
+		st.Input = inputState{Pending: []byte(tc.pending)}
+		if tc.name == "half a line, to replay" {
+			st.Input.Typed = []byte("x +")
+		}
+		sess, _, err := restore(h, &h.cfg, st, server, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(sess.Discard)
+		if tc.typed != "" {
+			client.Write([]byte(tc.typed))
+		}
+		if tc.hangUp {
+			client.Close()
+		}
+		sessions = append(sessions, sess)
+	}
+	// What a client sent reaches the server's socket soon, not at once.
+	var got []bool
+	waitFor(t, "the clients' input to arrive", func() bool {
+		got = InputWaiting(sessions)
+		return got[3] && got[4]
+	})
+	for i, tc := range tests {
+		if got[i] != tc.want {
+			t.Errorf("%s: waiting %v, want %v", tc.name, got[i], tc.want)
+		}
+	}
+}

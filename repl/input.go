@@ -363,6 +363,14 @@ func (in *input) restore(st inputState) {
 	in.muted = true
 }
 
+// buffered reports whether input waits in in beyond the keystrokes to
+// replay.
+func (in *input) buffered() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.buf) > in.replay
+}
+
 // wakeRead makes the next Read, or the one waiting, return errWoken
 // (not while paused: a paused reader stays parked for the migration).
 func (in *input) wakeRead() {

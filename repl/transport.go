@@ -51,6 +51,29 @@ func socketOf(nc net.Conn) (sock Socket, kind string, state []byte, err error) {
 	return sock, "", nil, nil
 }
 
+// socketFD returns the descriptor of nc's socket, if it has one.
+func socketFD(nc net.Conn) (int, bool) {
+	var sock syscall.Conn
+	switch c := nc.(type) {
+	case Framed:
+		sock = c.Socket()
+	case Socket:
+		sock = c
+	}
+	if sock == nil {
+		return 0, false
+	}
+	sc, err := sock.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	fd := -1
+	if sc.Control(func(u uintptr) { fd = int(u) }) != nil {
+		return 0, false
+	}
+	return fd, fd >= 0
+}
+
 // unframe wraps a socket received from another process as the session's
 // record says.
 func unframe(cfg *Config, st SessionState, sock net.Conn) (net.Conn, error) {
