@@ -265,21 +265,42 @@ func (s *registry) announce(notice string) {
 
 // startAdopted runs the sessions adopt restored: first those whose
 // client's input waits (typed in the pause: its user is waiting), then
-// the others. Goroutines run roughly in the order they are started, and
-// starting 10,000 sessions takes the new process a quarter of a second.
+// the others, a batch at a time. Starting a session is CPU work (its
+// goroutines, their stacks), a quarter of a second for 10,000 of them;
+// started all at once, they queue ahead of everything else the process
+// has to run, the workers' answers to the waiting lines too.
 func (s *registry) startAdopted() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	waiting := repl.InputWaiting(s.adopted)
-	for _, first := range []bool{true, false} {
-		for i, sess := range s.adopted {
-			if waiting[i] == first {
+	adopted := s.adopted
+	s.adopted = nil
+	waiting := repl.InputWaiting(adopted)
+	var rest []*repl.Session
+	for i, sess := range adopted {
+		if waiting[i] {
+			s.startLocked(sess)
+		} else {
+			rest = append(rest, sess)
+		}
+	}
+	s.mu.Unlock()
+	for len(rest) > 0 {
+		runtime.Gosched() // what the sessions started so far made runnable goes first
+		batch := rest[:min(len(rest), startBatch)]
+		rest = rest[len(batch):]
+		s.mu.Lock()
+		for _, sess := range batch {
+			if s.closed { // closing: it would never be waited for (close's wg.Wait)
+				sess.Discard()
+			} else {
 				s.startLocked(sess)
 			}
 		}
+		s.mu.Unlock()
 	}
-	s.adopted = nil
 }
+
+// startBatch is how many adopted sessions startAdopted starts at a time.
+const startBatch = 64
 
 // startLocked runs an adopted session, telling its user what the
 // migration could not carry (and the notice, if any) first.
