@@ -88,11 +88,11 @@ type Exported struct {
 
 // Receive restores a session another process exported (Session.Export):
 // data is its record, conn its connection's descriptor, which the session
-// keeps (closed here on failure). The
-// session is not running: its host runs it (Run) once the handoff
-// commits, or forgets it (Discard). ahead gives the namespace built for
-// the session before the pause (Prebuild), nil if none: Receive takes it,
-// and uses it if it is still the session's (reused).
+// keeps (closed here on failure). The session is not running: its host
+// runs it (Run) once the handoff commits, or forgets it (Discard). ahead
+// gives the namespace built for the session before the pause (Prebuild),
+// nil if none: Receive takes it, and uses it if it is still the session's
+// (reused).
 func Receive(h Host, cfg *Config, data []byte, conn *os.File, ahead func(id uint64) *Prebuilt) (sess *Session, reused bool, err error) {
 	st, err := decodeSessionState(data)
 	if err != nil {
