@@ -7,6 +7,7 @@ import (
 	"go/parser"
 	"go/scanner"
 	"go/token"
+	"go/types"
 	"regexp"
 	"strconv"
 	"strings"
@@ -444,6 +445,27 @@ func compileError(err error, base int) error {
 	return fmt.Errorf("%d:%d: %s", line, col, msg[m[1]:])
 }
 
+// undefined returns the first name c uses that it does not declare, that
+// known does not know (the namespace's names and packages) and that Go
+// does not predeclare; nil if there is none. yaegi reports such a name in
+// a declaration (y := undefined) as "constant definition loop".
+func (c *chunk) undefined(known func(name string) bool) error {
+	if c.file == nil {
+		return nil
+	}
+	for _, id := range c.file.Unresolved {
+		if c.declared[id.Name] != "" || known(id.Name) || types.Universe.Lookup(id.Name) != nil || id.Name == "_" {
+			continue
+		}
+		p := c.fset.Position(id.Pos())
+		if p.Line == 1 {
+			p.Column = max(p.Column-c.base, 1)
+		}
+		return fmt.Errorf("%d:%d: undefined: %s", p.Line, p.Column, id.Name)
+	}
+	return nil
+}
+
 // checkAssignments finds an assignment or declaration whose sides cannot
 // match, which yaegi reports in words of its own or not at all.
 func (c *chunk) checkAssignments() error {
@@ -471,6 +493,38 @@ func (c *chunk) checkAssignments() error {
 		return true
 	})
 	return err
+}
+
+// splitLastExpr splits a chunk of several statements whose last is an
+// expression (x := 1; x + 1) into the statements before it and the
+// expression: what the user would have typed on two lines, the second
+// showing its value. ok is false for any other chunk.
+func (c *chunk) splitLastExpr() (stmts, last string, ok bool) {
+	if c.decl || c.body == nil || c.expr != nil {
+		return "", "", false
+	}
+	list := c.body.List
+	for len(list) > 0 {
+		if _, empty := list[len(list)-1].(*ast.EmptyStmt); !empty {
+			break
+		}
+		list = list[:len(list)-1]
+	}
+	if len(list) < 2 {
+		return "", "", false
+	}
+	if _, isExpr := list[len(list)-1].(*ast.ExprStmt); !isExpr {
+		return "", "", false
+	}
+	at := c.offset(list[len(list)-1].Pos())
+	if at <= 0 || at > len(c.src) {
+		return "", "", false
+	}
+	stmts = strings.TrimRight(c.src[:at], "; \t\r\n")
+	if stmts == "" {
+		return "", "", false
+	}
+	return stmts, c.src[at:], true
 }
 
 // splitDecls splits a chunk that begins with file-level declarations and

@@ -171,9 +171,10 @@ func New(opts Options) *Namespace {
 // not be called concurrently on one Namespace.
 //
 // A chunk that begins with declarations and goes on with statements
-// (import "fmt"; fmt.Println(1)) is evaluated as the two chunks it would
-// have been on two lines; if the declarations fail, the rest does not
-// run.
+// (import "fmt"; fmt.Println(1)), or statements that end with an
+// expression (x++; x), is evaluated as the two chunks it would have been
+// on two lines, so that the expression's value is shown; if the first
+// fails, the rest does not run.
 func (ns *Namespace) Eval(ctx context.Context, src string) (Result, error) {
 	c, err := parseChunk(src)
 	if err != nil && err != ErrIncomplete {
@@ -186,6 +187,12 @@ func (ns *Namespace) Eval(ctx context.Context, src string) (Result, error) {
 	}
 	if err != nil {
 		return Result{}, err
+	}
+	if stmts, last, ok := c.splitLastExpr(); ok {
+		if _, err := ns.eval(ctx, stmts, nil); err != nil {
+			return Result{}, err
+		}
+		return ns.eval(ctx, last, nil)
 	}
 	return ns.evalChunk(ctx, c, nil)
 }
@@ -609,6 +616,11 @@ func (ns *Namespace) evaluate(i *interp.Interpreter, c *chunk) evalResult {
 		if c.extra != nil {
 			return evalResult{err: compileError(err, cand.base)}
 		}
+		if strings.Contains(err.Error(), "constant definition loop") {
+			if uerr := c.undefined(ns.knows); uerr != nil {
+				return evalResult{err: uerr}
+			}
+		}
 		// Report the error in the user's own source, if the rewriting
 		// did not add it.
 		base := len(stmtPrefix)
@@ -662,6 +674,10 @@ func (ns *Namespace) evaluate(i *interp.Interpreter, c *chunk) evalResult {
 	}
 	return evalResult{res: Result{Value: formatValues(ns.byType, ns.captured, static), HasValue: true}}
 }
+
+// knows reports whether name is one of the namespace's declarations or
+// packages. ns.token is held.
+func (ns *Namespace) knows(name string) bool { return ns.kinds[name] != "" || ns.pkgs[name] != "" }
 
 // compile compiles src, turning a panic inside yaegi into an error.
 func compile(i *interp.Interpreter, src string) (prog *interp.Program, err error) {

@@ -59,17 +59,38 @@ func (ns *Namespace) forgetTypes(i *interp.Interpreter, c *chunk) (undo func()) 
 }
 
 // forgetFailed takes out of yaegi's scope the names that c, which failed,
-// would have introduced.
+// would have introduced: those it declares, and those it uses that the
+// namespace does not have. yaegi keeps a symbol for a name a failed
+// declaration used before declaring it (y := undefined fails with
+// "constant definition loop"), and that ghost then evaluated to nothing
+// without an error, or made the interpreter fail on the next line that
+// used it.
 func (ns *Namespace) forgetFailed(i *interp.Interpreter, c *chunk) {
 	syms, ok := mainSymbols(i)
 	if !ok {
 		return
 	}
-	for name := range c.declared {
-		if ns.kinds[name] == "" {
+	forget := func(name string) {
+		if ns.kinds[name] == "" && ns.pkgs[name] == "" && name != "_" {
 			syms.SetMapIndex(reflect.ValueOf(name), reflect.Value{})
 		}
 	}
+	for name := range c.declared {
+		forget(name)
+	}
+	var root ast.Node = c.body
+	if c.decl {
+		root = c.file
+	}
+	if root == nil || reflect.ValueOf(root).IsNil() {
+		return
+	}
+	ast.Inspect(root, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok {
+			forget(id.Name)
+		}
+		return true
+	})
 }
 
 // declaredAgain returns the names other than variables that c declares

@@ -28,7 +28,7 @@ func TestRedeclare(t *testing.T) {
 		{src: `for i := 0; i < 3; i++ {}`, value: noValue},
 		{src: `for k, v := range []int{4} { _, _ = k, v }`, value: noValue},
 		{src: `var failed int = undefinedthing`, err: "undefined: undefinedthing"},
-		{src: `alsoFailed := undefinedthing`, err: "1:1: "}, // yaegi: "constant definition loop"
+		{src: `alsoFailed := undefinedthing`, err: "1:15: undefined: undefinedthing"}, // yaegi: "constant definition loop"
 		{src: `x := 1`, value: noValue},
 	})
 	journal := strings.Join(ns.Journal(), "\n")
@@ -58,4 +58,26 @@ func TestRedeclare(t *testing.T) {
 	if got := vars(after); got != wantVars {
 		t.Errorf("after a migration, Vars = %s, want %s", got, wantVars)
 	}
+}
+
+// TestUndefinedNames: a declaration that uses a name nobody declared
+// fails as Go says it (yaegi's own words are "constant definition loop"),
+// and leaves no trace of the name: before, it then evaluated to nothing,
+// without an error, and the interpreter failed on the next use.
+func TestUndefinedNames(t *testing.T) {
+	ns := newTestNS(t, false)
+	runSteps(t, ns, []step{
+		{src: `type Point struct{ X, Y int }`, value: noValue},
+		{src: `x := 1`, value: noValue},
+		{src: `y := undefinedName`, err: "1:6: undefined: undefinedName"},
+		{src: `undefinedName`, err: "1:1: undefined: undefinedName"},
+		{src: `undefinedName + 1`, err: "1:1: undefined: undefinedName"},
+		{src: `y`, err: "1:1: undefined: y"},
+		{src: `var v undefinedType`, err: "1:7: undefined: undefinedType"},
+		{src: `p := Point{X: nope}`, err: "1:15: undefined: nope"},
+		{src: "z := x +\n  gone", err: "2:3: undefined: gone"},
+		{src: `f := func() int { k := 1; return k + lost }`, err: "1:38: undefined: lost"},
+		{src: `q := Point{X: x, Y: len("ab")}`, value: noValue},
+		{src: `q`, value: `Point{X:1, Y:2}`},
+	})
 }

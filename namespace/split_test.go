@@ -55,3 +55,57 @@ func TestEvalDeclarationsThenStatements(t *testing.T) {
 		t.Error("the statements after a failed declaration ran")
 	}
 }
+
+func TestSplitLastExpr(t *testing.T) {
+	tests := []struct {
+		src, stmts, last string
+		ok               bool
+	}{
+		{"x := 1; x + 1", "x := 1", "x + 1", true},
+		{"x++; x", "x++", "x", true},
+		{"a, b := 1, 2; b; a + b;", "a, b := 1, 2; b", "a + b;", true},
+		{"for i := 0; i < 3; i++ {\n\ttotal += i\n}\ntotal", "for i := 0; i < 3; i++ {\n\ttotal += i\n}", "total", true},
+		{"x + 1", "", "", false},          // one expression: shown already
+		{"x := 1; y := 2", "", "", false}, // no expression last
+		{"fmt.Println(1)", "", "", false},
+		{`import "fmt"`, "", "", false},
+		{"func f() int { return 1 }", "", "", false},
+	}
+	for _, tt := range tests {
+		c, err := parseChunk(tt.src)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.src, err)
+		}
+		stmts, last, ok := c.splitLastExpr()
+		if ok != tt.ok || stmts != tt.stmts || last != tt.last {
+			t.Errorf("splitLastExpr(%q) = %q, %q, %v; want %q, %q, %v", tt.src, stmts, last, ok, tt.stmts, tt.last, tt.ok)
+		}
+	}
+}
+
+// TestEvalStatementsThenExpression: a line of statements that ends with
+// an expression shows the expression's value, as the two lines it stands
+// for would; if the statements fail, the expression is not evaluated.
+func TestEvalStatementsThenExpression(t *testing.T) {
+	ns := New(Options{})
+	defer ns.Close()
+	ctx := context.Background()
+	for _, tc := range []struct{ src, want string }{
+		{"x := 1; x + 1", "2"},
+		{"x++; x", "2"},
+		{"total := 0; for i := 1; i <= 4; i++ { total += i }; total", "10"},
+		{`import "strings"; s := strings.Repeat("ab", 2); len(s)`, "4"},
+		{"x = 40; x + 2; x", "40"},
+	} {
+		res, err := ns.Eval(ctx, tc.src)
+		if err != nil || res.Value != tc.want {
+			t.Errorf("%s = %q, %v; want %s", tc.src, res.Value, err, tc.want)
+		}
+	}
+	if _, err := ns.Eval(ctx, "y := undefinedName; x = 99; x"); err == nil || !strings.Contains(err.Error(), "undefined") {
+		t.Errorf("failing statements: %v", err)
+	}
+	if res, err := ns.Eval(ctx, "x"); err != nil || res.Value != "40" {
+		t.Errorf("after failing statements, x = %q, %v; want 40 (nothing after them ran)", res.Value, err)
+	}
+}
