@@ -464,3 +464,68 @@ func TestHandoffBetweenRegistries(t *testing.T) {
 		t.Errorf("the new registry's sessions: %+v", list)
 	}
 }
+
+// TestStartAdoptedInBatches: after a handoff, every adopted session runs,
+// more of them than one batch of starts, and a line typed during the pause
+// (in the kernel, not in the record) is answered.
+func TestStartAdoptedInBatches(t *testing.T) {
+	old := testServer(t)
+	n := 2*startBatch + 3
+	clients := make([]net.Conn, n)
+	for i := range clients {
+		_, clients[i] = runningSession(t, old, fmt.Sprintf("x := %d\r", i))
+		readCount(t, clients[i], ">>> ", 2)
+	}
+	exported, err := old.pauseExport(context.Background(), time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(exported) != n {
+		t.Fatalf("exported %d sessions, want %d", len(exported), n)
+	}
+	typed := n / 2
+	fmt.Fprint(clients[typed], "x * 10\r") // in the pause: the kernel holds it
+
+	next := newRegistry(repl.Config{Users: old.cfg.Users, Logger: old.cfg.Logger})
+	data, conns := make([][]byte, n), make([]*os.File, n)
+	for i, e := range exported {
+		data[i] = e.State
+		if conns[i], err = e.Conn.File(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := next.adoptAll(data, conns); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range exported {
+		old.left(e.ID) // committed: the connections are the new registry's
+	}
+	waiting := repl.InputWaiting(next.adopted)
+	var found int
+	for i, w := range waiting {
+		if w {
+			found++
+			if next.adopted[i].ID() != exported[typed].ID {
+				t.Errorf("session %d has input waiting, want only %d", next.adopted[i].ID(), exported[typed].ID)
+			}
+		}
+	}
+	if found != 1 {
+		t.Errorf("%d sessions with input waiting, want 1", found)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- next.serve(ln) }() // ends at close
+	t.Cleanup(func() {
+		next.close()
+		<-served
+	})
+	readUntil(t, clients[typed], fmt.Sprint(typed*10))
+	for i, c := range clients {
+		fmt.Fprint(c, "x + 1\r")
+		readUntil(t, c, fmt.Sprint(i+1))
+	}
+}
