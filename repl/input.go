@@ -71,11 +71,15 @@ func newInput(src io.Reader) *input {
 	return in
 }
 
+// pumpBuffer is the size of a session's read buffer, which it holds for
+// its life: typed lines are short, and a paste takes a few more reads.
+const pumpBuffer = 1 << 10
+
 // pump reads until the source fails, then records the error and returns.
 // It is the only reader of src; it ends when the connection is closed. A
 // read deadline (how a pause stops a blocked read) is not a failure.
 func (in *input) pump() {
-	b := make([]byte, 4096)
+	b := make([]byte, pumpBuffer)
 	for {
 		in.mu.Lock()
 		for (in.paused || len(in.buf) >= maxBuffered) && in.err == nil {

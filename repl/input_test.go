@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 )
 
@@ -64,6 +65,18 @@ func TestInputRead(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A line longer than the pump's buffer (a paste) arrives whole, over
+// several reads, UTF-8 split across them included.
+func TestInputLongLine(t *testing.T) {
+	line := strings.Repeat("x", pumpBuffer-1) + "é" + strings.Repeat("ü", 2*pumpBuffer) + "\r"
+	src := chunks{line}
+	in := newInput(&src)
+	in.pump()
+	if got := strings.Join(reads(in), ""); got != line {
+		t.Fatalf("read %d bytes, want the %d of the line", len(got), len(line))
 	}
 }
 
