@@ -245,14 +245,23 @@ func (s *registry) adopt(data []byte, conn *os.File) error {
 func (s *registry) register(sess *repl.Session) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, dup := s.sessions[sess.ID()]; dup {
+	if !s.addLocked(sess) {
 		return fmt.Errorf("session %d: adopted twice", sess.ID())
+	}
+	s.adopted = append(s.adopted, sess)
+	return nil
+}
+
+// addLocked adds sess, received from another process and not running, to
+// the sessions; false if one of its id is already here. s.mu is held.
+func (s *registry) addLocked(sess *repl.Session) bool {
+	if _, dup := s.sessions[sess.ID()]; dup {
+		return false
 	}
 	s.sessions[sess.ID()] = sess
 	s.countLoginLocked(sess) // one logging in still is, here too
-	s.adopted = append(s.adopted, sess)
 	s.nextID = max(s.nextID, sess.ID())
-	return nil
+	return true
 }
 
 // announce sets a line each adopted session shows when it starts: the

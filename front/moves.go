@@ -110,10 +110,7 @@ func (s *registry) leave(ctx context.Context, id uint64, grace time.Duration, dr
 
 // stay resumes a session leave paused: its move failed.
 func (s *registry) stay(id uint64) {
-	s.mu.Lock()
-	sess := s.sessions[id]
-	s.mu.Unlock()
-	if sess != nil {
+	if sess := s.Lookup(id); sess != nil {
 		sess.Resume()
 	}
 }
@@ -121,10 +118,7 @@ func (s *registry) stay(id uint64) {
 // left ends a session leave paused, without a word to its client, who is
 // now served by another process.
 func (s *registry) left(id uint64) {
-	s.mu.Lock()
-	sess := s.sessions[id]
-	s.mu.Unlock()
-	if sess != nil {
+	if sess := s.Lookup(id); sess != nil {
 		sess.Retire()
 	}
 }
@@ -144,13 +138,10 @@ func (s *registry) hold(data []byte, conn *os.File) (uint64, error) {
 		sess.Discard()
 		return 0, errors.New("this server is not taking sessions")
 	}
-	if _, dup := s.sessions[id]; dup {
+	if !s.addLocked(sess) {
 		sess.Discard()
 		return 0, fmt.Errorf("session %d is already here", id)
 	}
-	s.sessions[id] = sess
-	s.countLoginLocked(sess) // one logging in still is, here too
-	s.nextID = max(s.nextID, id)
 	return id, nil
 }
 
