@@ -190,7 +190,16 @@ func TestPasswordChecksBounded(t *testing.T) {
 // own, from one address too, and one that closes frees its place at once,
 // so a flood of connect-and-close cannot keep a user from logging in.
 func TestLoginsCapped(t *testing.T) {
-	srv, addr := lineServer(t, repl.Config{MaxSessions: 100, MaxLogins: 4, MaxLoginsPerIP: 3, NegotiationWait: time.Minute})
+	var log syncBuffer
+	srv, addr := lineServer(t, repl.Config{MaxSessions: 100, MaxLogins: 4, MaxLoginsPerIP: 3, NegotiationWait: time.Minute,
+		Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	// handled counts the connections the accept loop has taken: started
+	// as sessions, or turned away.
+	handled := func() int {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return int(srv.nextID) + strings.Count(log.String(), "connection refused")
+	}
 	var idle []net.Conn
 	for range 3 {
 		idle = append(idle, dial(t, addr)) // connects, says nothing: waits out the negotiation
@@ -206,14 +215,20 @@ func TestLoginsCapped(t *testing.T) {
 		c.Close()
 	}
 	waitFor(t, "closed connections to free their places", func() bool { return len(srv.list()) == 0 })
-	for range 20 { // connect and close, again and again
+	before := handled()
+	const flood = 20
+	for range flood { // connect and close, again and again
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		c.Close()
 	}
-	waitFor(t, "connect-and-close to free its places", func() bool { return len(srv.list()) == 0 })
+	// Every one taken by the accept loop (an empty list alone can be seen
+	// before it has taken them) and every one gone.
+	waitFor(t, "connect-and-close to free its places", func() bool {
+		return handled() == before+flood && len(srv.list()) == 0
+	})
 	c := dial(t, addr)
 	fmt.Fprint(c, "alice\r\n") // data first: line mode at once
 	readUntil(t, c, "password: ")
