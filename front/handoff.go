@@ -82,7 +82,7 @@ func (s *registry) pauseExport(ctx context.Context, grace time.Duration, ahead A
 				select {
 				case i := <-ready:
 					if sessions[i].Still() { // a client that left has nothing to carry
-						exported[i], errs[i] = sessions[i].Export(ahead[sessions[i].ID()], ahead[aheadTails] != nil, drop...)
+						exported[i], errs[i] = sessions[i].Export(ahead[sessions[i].ID()], ahead.has(featureTails), drop...)
 						exported[i].Still = still[i]
 					}
 				case <-ctx.Done():

@@ -56,15 +56,22 @@ type service struct {
 }
 
 // Prepare reads what the new process built ahead, and finds, live, the
-// namespaces it holds unchanged: the pause need not snapshot those.
-func (s *service) Prepare(ctx context.Context, hello []byte) (err error) {
+// namespaces it holds unchanged: the pause need not snapshot those. It
+// brings up to date those that changed, if the new process takes updates
+// (vouch).
+func (s *service) Prepare(ctx context.Context, hello []byte, update func(context.Context, []byte) ([]byte, error)) (err error) {
 	if s.ahead, err = DecodeAhead(hello); err != nil {
 		return err
 	}
 	if len(s.drop) == 0 { // a drop changes every namespace it names
+		if !s.ahead.has(featureUpdates) {
+			update = nil
+		}
 		var rounds []VouchRound
-		s.vouched, rounds = s.m.srv.vouch(s.ahead)
-		s.m.log.Info("recheck: namespaces unchanged since the new process built them", "vouched", s.vouched, "ahead", s.ahead.Sessions(), "rounds", rounds)
+		if s.vouched, rounds, err = s.m.srv.vouch(ctx, s.ahead, update); err != nil {
+			return err
+		}
+		s.m.log.Info("recheck: namespaces unchanged since the new process built them, or brought up to date", "vouched", s.vouched, "ahead", s.ahead.Sessions(), "rounds", rounds)
 	}
 	return ctx.Err()
 }

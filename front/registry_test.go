@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -362,7 +364,10 @@ func TestVouch(t *testing.T) {
 	}
 	ahead[2] = bytes.Repeat([]byte{7}, sha256.Size)
 	delete(ahead, 4)
-	vouched, rounds := old.vouch(ahead)
+	vouched, rounds, err := old.vouch(context.Background(), ahead, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if vouched != 1 {
 		t.Errorf("Vouch = %d, want 1 (session 1)", vouched)
 	}
@@ -401,6 +406,21 @@ func FuzzAhead(f *testing.F) {
 	})
 }
 
+// FuzzApplyUpdates: an UPDATE, as the new process decodes it, never
+// panics, and its answer is an Ahead naming only namespaces built ahead
+// (here none).
+func FuzzApplyUpdates(f *testing.F) {
+	f.Add(mustCBOR(f, []update{{ID: 1, State: []byte{0xa0}}, {ID: 2}}))
+	f.Add([]byte{0x80})
+	r := newRegistry(repl.Config{Users: &repl.Users{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := DecodeAhead(r.applyUpdates(b))
+		if err != nil || len(got) != 0 {
+			t.Fatalf("answered %x, %v; want an empty Ahead", got, err)
+		}
+	})
+}
+
 // TestHandoffBetweenRegistries: a whole migration's work on the sessions,
 // between two registries in one process. The new one builds the old
 // one's namespaces ahead from its precopy and says so (Ahead); the old
@@ -425,23 +445,13 @@ func TestHandoffBetweenRegistries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ahead.Sessions() != 1 || ahead[sess.ID()] == nil || ahead[aheadTails] == nil {
+	if ahead.Sessions() != 1 || ahead[sess.ID()] == nil || !ahead.has(featureTails) {
 		t.Fatalf("Ahead = %x, want session %d's digest, and that lists may come as tails", ahead, sess.ID())
 	}
 
 	fmt.Fprint(client, "x + 1\r") // typed after the precopy: the lists' tails
 	readUntil(t, client, ">>> ")
-	exported, err := old.pauseExport(context.Background(), time.Second, ahead)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(exported) != 1 {
-		t.Fatalf("exported %d sessions, want 1", len(exported))
-	}
-	var st repl.SessionState
-	if err := cbor.Unmarshal(exported[0].State, &st); err != nil {
-		t.Fatal(err)
-	}
+	st := handOver(t, old, next, ahead)[0]
 	// The namespace has not changed since (x + 1 sets only _, which is
 	// not carried): the record names it.
 	if st.Namespace != nil || !bytes.Equal(st.Ahead, ahead[sess.ID()]) {
@@ -450,24 +460,6 @@ func TestHandoffBetweenRegistries(t *testing.T) {
 	if st.HistorySkip == nil || st.RecordSkip == nil {
 		t.Errorf("lists sent whole (history skip %v, record skip %v), want tails", st.HistorySkip, st.RecordSkip)
 	}
-	conn, err := exported[0].Conn.File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := next.adoptAll([][]byte{exported[0].State}, []*os.File{conn}); err != nil {
-		t.Fatal(err)
-	}
-	old.left(sess.ID()) // committed: the connection is the new process's
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- next.serve(ln) }() // ends at Close
-	t.Cleanup(func() {
-		next.close()
-		<-served
-	})
 	if reused := next.dropPrebuilt(); reused != 1 {
 		t.Errorf("the adopted session took %d namespaces built ahead, want 1", reused)
 	}
@@ -478,6 +470,165 @@ func TestHandoffBetweenRegistries(t *testing.T) {
 	if list := next.list(); len(list) != 1 || list[0].User != "alice" {
 		t.Errorf("the new registry's sessions: %+v", list)
 	}
+}
+
+// handOver does a handoff's work on the sessions of old, which new has
+// built ahead as ahead says: old pauses and exports every session, new
+// adopts them and serves. It returns the records.
+func handOver(t *testing.T, old, next *registry, ahead Ahead) []repl.SessionState {
+	t.Helper()
+	exported, err := old.pauseExport(context.Background(), time.Second, ahead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := make([]repl.SessionState, len(exported))
+	data, conns := make([][]byte, len(exported)), make([]*os.File, len(exported))
+	for i, e := range exported {
+		if err := cbor.Unmarshal(e.State, &states[i]); err != nil {
+			t.Fatal(err)
+		}
+		data[i] = e.State
+		if conns[i], err = e.Conn.File(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := next.adoptAll(data, conns); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range exported {
+		old.left(e.ID) // committed: the connection is the new process's
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- next.serve(ln) }() // ends at Close
+	t.Cleanup(func() {
+		next.close()
+		<-served
+	})
+	return states
+}
+
+// TestHandoffUpdatesAhead: a namespace that changed after the precopy is
+// sent to the new process before the pause (an UPDATE), which brings the
+// one it built up to date; the pause then names it rather than carrying
+// it, and the session goes on with what it changed. Namespaces that change
+// again while an update is applied are sent again in the next round.
+func TestHandoffUpdatesAhead(t *testing.T) {
+	old := testServer(t)
+	n := vouchEnough + 4
+	sessions, clients := make([]*repl.Session, n), make([]net.Conn, n)
+	for i := range n {
+		sessions[i], clients[i] = runningSession(t, old, fmt.Sprintf("x := %d\r", i))
+		readCount(t, clients[i], ">>> ", 2)
+	}
+	f, err := old.precopy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := newRegistry(repl.Config{Users: old.cfg.Users, Logger: old.cfg.Logger})
+	if built, _ := next.prebuild(f); built != n {
+		t.Fatalf("built %d namespaces ahead, want %d", built, n)
+	}
+	ahead, err := DecodeAhead(next.ahead())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ahead.has(featureUpdates) {
+		t.Fatalf("Ahead = %x: does not say it takes updates", ahead)
+	}
+	precopied := maps.Clone(ahead)
+
+	typeIn := func(clients []net.Conn, line string) {
+		for _, c := range clients {
+			fmt.Fprint(c, line+"\r")
+			readUntil(t, c, ">>> ")
+		}
+	}
+	typeIn(clients, "x = x + 100; y := x + 1") // after the precopy
+	updates, busy := 0, n-2 // more than a round leaves to the pause, fewer than all
+	send := func(_ context.Context, data []byte) ([]byte, error) {
+		if updates++; updates == 1 { // most users type on while the first is applied
+			typeIn(clients[:busy], "y = y + 1")
+		}
+		return next.applyUpdates(data), nil
+	}
+	vouched, rounds, err := old.vouch(context.Background(), ahead, send)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []VouchRound{{Checked: n, Updated: n, Again: busy}, {Checked: busy, Updated: busy, Again: 0}}
+	for i := range rounds {
+		rounds[i].Took = 0
+	}
+	if vouched != n || updates != 2 || !slices.Equal(rounds, want) {
+		t.Errorf("vouched %d after %d updates in rounds %+v; want %d after 2 in rounds %+v", vouched, updates, rounds, n, want)
+	}
+	for _, sess := range sessions {
+		if bytes.Equal(ahead[sess.ID()], precopied[sess.ID()]) {
+			t.Errorf("session %d: Ahead still names the precopy's namespace", sess.ID())
+		}
+	}
+
+	for i, st := range handOver(t, old, next, ahead) {
+		if st.Namespace != nil || !bytes.Equal(st.Ahead, ahead[st.ID]) {
+			t.Errorf("record %d carries namespace %v, digest %x; want the updated digest only", i, st.Namespace != nil, st.Ahead)
+		}
+	}
+	if reused := next.dropPrebuilt(); reused != n {
+		t.Errorf("the adopted sessions took %d namespaces built ahead, want %d", reused, n)
+	}
+	for i, c := range clients {
+		fmt.Fprint(c, "[2]int{x, y}\r")
+		y := i + 101
+		if i < busy {
+			y++
+		}
+		if got, want := readUntil(t, c, ">>> "), fmt.Sprintf("[2]int{%d, %d}", i+100, y); !strings.Contains(got, want) {
+			t.Errorf("session %d after the handoff: %q, want %s", sessions[i].ID(), got, want)
+		}
+	}
+}
+
+// TestApplyUpdatesRefuses: an update the new process cannot use (garbage,
+// a namespace that does not decode, a session it did not build) is left
+// out of its answer, and a namespace it built but cannot update is
+// dropped, so that the pause carries it whole.
+func TestApplyUpdatesRefuses(t *testing.T) {
+	old := testServer(t)
+	sess, client := runningSession(t, old, "x := 1\r")
+	readCount(t, client, ">>> ", 2)
+	f, err := old.precopy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := newRegistry(repl.Config{Users: old.cfg.Users, Logger: old.cfg.Logger})
+	next.prebuild(f)
+	for name, data := range map[string][]byte{
+		"garbage":     []byte("\xff\x00garbage"),
+		"unknown":     mustCBOR(t, []update{{ID: 99, State: mustCBOR(t, map[string]int{"x": 1})}}),
+		"undecodable": mustCBOR(t, []update{{ID: sess.ID(), State: []byte{0xff}}}),
+	} {
+		got, err := DecodeAhead(next.applyUpdates(data))
+		if err != nil || got.Sessions() != 0 {
+			t.Errorf("%s: answered %x, %v; want an empty Ahead", name, got, err)
+		}
+	}
+	if p := next.takePrebuilt(sess.ID()); p != nil {
+		p.Close()
+		t.Error("a namespace that an update could not bring up to date was kept")
+	}
+}
+
+func mustCBOR(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := cbor.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // TestStartAdoptedInBatches: after a handoff, every adopted session runs,

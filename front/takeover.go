@@ -18,6 +18,7 @@ func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *registry, cfg
 	defer pred.Close()
 	call(cfg.Hooks.BeforeReceive)
 	var old meta
+	pred.HandleUpdates(srv.applyUpdates)
 	if err := pred.Hello(srv.ahead()); err != nil {
 		return listeners{}, old, err
 	}

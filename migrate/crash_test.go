@@ -71,6 +71,8 @@ type crashStep struct {
 func crashSteps() []crashStep {
 	steps := []crashStep{
 		{msg: "HELLO", kind: kindHello, from: successor},
+		{msg: "UPDATE", kind: kindUpdate, from: predecessor},
+		{msg: "UPDATED", kind: kindUpdated, from: successor},
 		{msg: "HEADER", kind: kindHeader, from: predecessor, ln: true},
 	}
 	nrecs := maxFDsPerPacket + 1 // crashRecords
@@ -618,6 +620,16 @@ func crashChildFail(format string, a ...any) {
 // echoService is the echo server as a Service, for Handoff.
 type echoService struct{ srv *echoServer }
 
+// Prepare brings the successor up to date once, as a server would what
+// it built ahead: one UPDATE and its answer.
+func (e echoService) Prepare(ctx context.Context, hello []byte, update func(context.Context, []byte) ([]byte, error)) error {
+	answer, err := update(ctx, []byte("state"))
+	if err == nil && string(answer) != "took state" {
+		err = fmt.Errorf("the answer to UPDATE: %q", answer)
+	}
+	return err
+}
+
 func (e echoService) Pause(context.Context) error { e.srv.quiesce(); return nil }
 func (e echoService) Resume()                     { e.srv.start() }
 func (e echoService) Export() ([]*os.File, []Record, []string, error) {
@@ -699,6 +711,7 @@ func runCrashSuccessor(args []string) int {
 		return pidfdReadable(p.pidfd, int(testTimeout.Milliseconds()))
 	}}
 	p.ch.pc = cc
+	p.HandleUpdates(func(data []byte) []byte { return append([]byte("took "), data...) })
 	quit := func(format string, a ...any) int {
 		fmt.Fprintf(os.Stderr, "crash test successor %d: %s\n", os.Getpid(), fmt.Sprintf(format, a...))
 		return 1

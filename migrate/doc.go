@@ -68,7 +68,9 @@
 //
 //	after           predecessor            successor             predecessor killed         successor killed
 //	(start)         owns all, serving      holds nothing         nobody¹                    predecessor
-//	HELLO           owns all, pauses       holds nothing         nobody¹                    predecessor
+//	HELLO           owns all, serving      holds nothing         nobody¹                    predecessor
+//	UPDATE, its answer (any number)
+//	                owns all, serving      holds nothing⁴        nobody¹                    predecessor
 //	HEADER          owns all, paused       the listeners         successor: listeners²      predecessor
 //	BATCH k         owns all, paused       + batches 1..k        successor: those²          predecessor
 //	READY           owns all, paused       all, restored         successor                  predecessor
@@ -80,6 +82,8 @@
 //	² Receive returns what arrived whole; what was not sent dies with the
 //	  predecessor
 //	³ COMMIT dies unread: the predecessor's read is reset, and it resumes
+//	⁴ no descriptor: an UPDATE only brings up to date what the successor
+//	  built ahead (copies of state the predecessor still serves)
 //
 // The survivor learns of the death from the handoff socket: the successor
 // by EOF or ECONNRESET on a read, or EPIPE on a write, then the
@@ -93,7 +97,8 @@
 //
 //	s, err := migrate.Start(ctx, binary, args, os.Stdout, os.Stderr)
 //	hello, err := s.WaitStarted(ctx) // optional: what the successor holds already
-//	// (Handoff: a Service that is a Preparer does live work here, "recheck")
+//	// (Handoff: a Service that is a Preparer does live work here, "recheck",
+//	// and may bring what the successor holds up to date: s.Update(ctx, data))
 //	// quiesce: stop accepting and reading; keep each session's unread input
 //	err = s.Send(ctx, migrate.Header{Meta: meta}, []*os.File{telnetLn, controlLn}, records)
 //	report, err := s.WaitReady(ctx) // ctx carries the timeout
@@ -107,6 +112,7 @@
 //
 //	p, err := migrate.Inherited() // nil, nil: not a successor
 //	// start up; restore what can be restored ahead of the pause
+//	p.HandleUpdates(f) // optional: Receive answers UPDATEs with f
 //	err = p.Hello(report) // started: the predecessor may pause now
 //	h, listeners, records, err := p.Receive() // on error: p.Fail(err.Error()), exit
 //	// restore, then p.Ready(report), or p.Fail(reason) and exit
@@ -118,6 +124,8 @@
 //	predecessor (old)                          successor (new)
 //	Start ── socketpair, fork+exec, fd 3 ──▶   Inherited
 //	WaitStarted ◀── HELLO(report) ──────────── Hello
+//	Update ── UPDATE(data) ────────────────▶   Receive (HandleUpdates' f)
+//	       ◀── UPDATED(answer) ─────────────   (any number, before the header)
 //	Send  ── HEADER + listeners ───────────▶   Receive
 //	      ── BATCH × n (≤252 conns each) ──▶
 //	WaitReady ◀── READY(report) | FAIL(reason) ── Ready | Fail
@@ -131,8 +139,8 @@
 //
 // # Wire format
 //
-// Every packet starts with a kind byte (S hello, H header, B batch, R ready,
-// F fail, C commit) and a flags byte whose bit 0 says the logical message goes on
+// Every packet starts with a kind byte (S hello, U update, u updated,
+// H header, B batch, R ready, F fail, C commit) and a flags byte whose bit 0 says the logical message goes on
 // in the next packet. Logical messages longer than a packet (64 KiB) are
 // cut into packets of the same kind; descriptors (SCM_RIGHTS) ride only on
 // a message's first packet. Integers are big-endian.
@@ -144,6 +152,7 @@
 //	batch:   count u16 (1..252) | count × (id u64 | flags u8 | length u32) | data of each record, in order
 //	         flags bit 0: the record has a connection; the descriptors attached
 //	         belong, in order, to the records so marked
+//	update:  opaque bytes (≤ MaxUpdateSize); updated: opaque bytes (≤ MaxReportSize)
 //	ready:   report bytes
 //	fail:    reason, UTF-8
 //	commit:  empty

@@ -70,8 +70,8 @@ func batchSeeds() []batchSeed {
 }
 
 // fakePackets replays packets to a channel, as a SEQPACKET socket would,
-// without descriptors.
-type fakePackets struct{ packets [][]byte }
+// without descriptors, and keeps what the channel sends.
+type fakePackets struct{ packets, sent [][]byte }
 
 func (f *fakePackets) ReadMsgUnix(b, oob []byte) (n, oobn, flags int, addr *net.UnixAddr, err error) {
 	if len(f.packets) == 0 {
@@ -87,7 +87,7 @@ func (f *fakePackets) ReadMsgUnix(b, oob []byte) (n, oobn, flags int, addr *net.
 }
 
 func (f *fakePackets) WriteMsgUnix(b, oob []byte, addr *net.UnixAddr) (n, oobn int, err error) {
-	f.packets = append(f.packets, append([]byte(nil), b...))
+	f.sent = append(f.sent, append([]byte(nil), b...))
 	return len(b), len(oob), nil
 }
 
@@ -123,7 +123,17 @@ func receiveSeed() []byte {
 	if err := sendState(newChannel(fp), Header{Meta: []byte("m")}, nil, recs); err != nil {
 		panic(err)
 	}
-	return joinPackets(fp.packets)
+	return joinPackets(fp.sent)
+}
+
+// updateSeed is a handoff that two UPDATEs precede, the second in two
+// packets.
+func updateSeed() []byte {
+	return append(joinPackets([][]byte{
+		{kindUpdate, 0, 'a'},
+		{kindUpdate, flagMore, 'b'},
+		{kindUpdate, 0, 'c'},
+	}), receiveSeed()...)
 }
 
 // continuedSeed is a handoff whose header and batch each span two
@@ -142,9 +152,11 @@ func continuedSeed() []byte {
 // FuzzReceive runs whole handoffs, packet by packet, through Receive.
 func FuzzReceive(f *testing.F) {
 	receive := func(b []byte) (Header, []*os.File, []Record, error) {
-		return (&Predecessor{ch: newChannel(&fakePackets{packets: splitPackets(b)}), pidfd: -1}).Receive()
+		p := &Predecessor{ch: newChannel(&fakePackets{packets: splitPackets(b)}), pidfd: -1}
+		p.HandleUpdates(func(data []byte) []byte { return data })
+		return p.Receive()
 	}
-	for _, seed := range [][]byte{receiveSeed(), continuedSeed()} {
+	for _, seed := range [][]byte{receiveSeed(), continuedSeed(), updateSeed()} {
 		if _, _, _, err := receive(seed); err != nil {
 			f.Fatalf("a seed handoff does not decode: %v", err)
 		}

@@ -27,11 +27,12 @@ type Service interface {
 
 // A Preparer is a Service with work to do before Pause, while it still
 // serves: Handoff calls Prepare with the successor's HELLO report (what it
-// holds already, so that a record can leave that out), and times it as the
-// phase "recheck". A Prepare that fails has changed
-// nothing.
+// holds already, so that a record can leave that out) and a way to bring
+// what the successor holds up to date (Successor.Update, for a successor
+// whose report says it takes updates), and times it as the phase
+// "recheck". A Prepare that fails has changed nothing here.
 type Preparer interface {
-	Prepare(ctx context.Context, hello []byte) error
+	Prepare(ctx context.Context, hello []byte, update func(ctx context.Context, data []byte) ([]byte, error)) error
 }
 
 // Options says how to hand over.
@@ -140,7 +141,7 @@ func Handoff(ctx context.Context, svc Service, opts Options) (rep Report, err er
 	}
 	t = rep.phase("start", t, opts.Phase)
 	if p, ok := svc.(Preparer); ok {
-		if err := p.Prepare(ctx, hello); err != nil {
+		if err := p.Prepare(ctx, hello, succ.Update); err != nil {
 			return rep, fmt.Errorf("recheck: %w", err)
 		}
 		t = rep.phase("recheck", t, opts.Phase)

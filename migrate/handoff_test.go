@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -477,5 +478,53 @@ func TestHelloReport(t *testing.T) {
 	kind, payload, _, err := newChannel(conns[1]).readMessage()
 	if err != nil || kind != kindHello || len(payload) != 0 {
 		t.Errorf("an older predecessor got %q %q, %v; want an empty HELLO", kind, payload, err)
+	}
+}
+
+// TestUpdate: before the header, a predecessor may send UPDATEs, each
+// answered by the successor's handler, whatever their size; one over the
+// limit is refused before it is sent, and a successor without a handler
+// refuses the first with a protocol error, which ends the handoff.
+func TestUpdate(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	s := startChild(t, "update")
+	if _, err := s.Update(ctx, []byte("early")); err == nil {
+		t.Error("Update before WaitStarted succeeded")
+	}
+	if _, err := s.WaitStarted(ctx); err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("0123456789abcdef"), (3*maxPacket)/16+5) // four packets
+	for _, data := range [][]byte{[]byte("a"), big, {}} {
+		answer, err := s.Update(ctx, data)
+		if err != nil {
+			t.Fatalf("Update(%d bytes): %v", len(data), err)
+		}
+		if want := append([]byte("took "), data...); !bytes.Equal(answer, want) {
+			t.Errorf("Update(%d bytes) answered %d bytes, want %d", len(data), len(answer), len(want))
+		}
+	}
+	if _, err := s.Update(ctx, make([]byte, MaxUpdateSize+1)); err == nil {
+		t.Error("an update over MaxUpdateSize was sent")
+	}
+	// The handoff goes on as usual after them.
+	if err := s.Send(ctx, Header{Meta: []byte("m")}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+
+	deaf := startChild(t, "update-unhandled")
+	if _, err := deaf.WaitStarted(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err := deaf.Update(ctx, []byte("a"))
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "kind 'U' before the header") {
+		t.Errorf("Update to a successor without a handler: %v; want it refused with a protocol error", err)
 	}
 }

@@ -75,6 +75,16 @@ func runChild(mode string, args []string) int {
 		time.Sleep(time.Hour)
 		return 0
 	}
+	if mode == "update" || mode == "update-unhandled" { // says HELLO, answers UPDATEs (or not), then as "ready"
+		if mode == "update" {
+			p.HandleUpdates(func(data []byte) []byte { return append([]byte("took "), data...) })
+		}
+		if err := p.Hello(nil); err != nil {
+			logf("Hello: %v", err)
+			return 15
+		}
+		mode = "ready"
+	}
 	h, listeners, recs, err := p.Receive()
 	if err != nil {
 		logf("Receive: %v", err)

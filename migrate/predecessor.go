@@ -33,6 +33,9 @@ type Predecessor struct {
 	// helloReport: the predecessor reads a report with HELLO
 	// (EnvHandoffHello); an older one refuses a HELLO that is not empty.
 	helloReport bool
+	// update answers the predecessor's UPDATEs in Receive (HandleUpdates);
+	// nil: an UPDATE is a protocol error.
+	update func(data []byte) []byte
 
 	closeOnce sync.Once
 	died      bool // set by orphaned: the predecessor died before COMMIT
@@ -128,6 +131,11 @@ func (p *Predecessor) Receive() (h Header, listeners []*os.File, sessions []Reco
 		}
 	}()
 	kind, payload, fds, err := p.ch.readMessage()
+	for err == nil && kind == kindUpdate && len(fds) == 0 && p.update != nil {
+		if err = p.ch.writeMessage(kindUpdated, nil, p.update(payload)); err == nil {
+			kind, payload, fds, err = p.ch.readMessage()
+		}
+	}
 	held = append(held, fds...)
 	if err != nil {
 		// Even from a dead predecessor: nothing has arrived to go on with.
@@ -201,6 +209,15 @@ func receiveError(what string, err error) error {
 	}
 	return fmt.Errorf("migrate: receiving %s: %w", what, err)
 }
+
+// HandleUpdates makes Receive answer each UPDATE the predecessor sends
+// before the header (Successor.Update) with f's answer, at most
+// MaxReportSize bytes. The predecessor still serves meanwhile, and owns
+// everything; what f keeps of data is this process's own business. Call it
+// before Hello, and say in Hello's report that updates are welcome: a
+// predecessor sends none otherwise, and without f an UPDATE is a protocol
+// error.
+func (p *Predecessor) HandleUpdates(f func(data []byte) []byte) { p.update = f }
 
 // Hello tells the predecessor that this process has started and is ready
 // to receive; the predecessor waits for it (WaitStarted) before it pauses

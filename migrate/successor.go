@@ -85,6 +85,7 @@ type Successor struct {
 	conn    *net.UnixConn
 	ch      *channel
 	started time.Time
+	hello   bool // WaitStarted read HELLO
 	exited  chan struct{} // closed once the process has been reaped; then cmd.ProcessState is set
 
 	closeOnce sync.Once
@@ -368,6 +369,41 @@ func (s *Successor) WaitStarted(ctx context.Context) ([]byte, error) {
 	}
 	if kind != kindHello || len(fds) > 0 {
 		return nil, protocolErrorf("successor sent a message of kind %q while HELLO was awaited", kind)
+	}
+	s.hello = true
+	return payload, nil
+}
+
+// Update sends data (at most MaxUpdateSize bytes) to a successor that
+// said in its HELLO that it takes updates (Predecessor.HandleUpdates), and
+// returns its answer. It comes after WaitStarted and before Send, while
+// this process still serves and owns everything: a successor that dies
+// meanwhile takes nothing with it. Errors are as for WaitReady; after one
+// the caller calls Abort.
+func (s *Successor) Update(ctx context.Context, data []byte) ([]byte, error) {
+	if err := s.enter(phaseStarted, phaseStarted); err != nil {
+		return nil, err
+	}
+	if !s.hello {
+		return nil, errors.New("migrate: Update before WaitStarted")
+	}
+	if len(data) > MaxUpdateSize {
+		return nil, fmt.Errorf("migrate: update of %d bytes, limit %d", len(data), MaxUpdateSize)
+	}
+	stop := s.deadlineOn(ctx)
+	defer stop()
+	if err := s.ch.writeMessage(kindUpdate, nil, data); err != nil {
+		return nil, s.ioError(ctx, "during an UPDATE", "sending UPDATE", err)
+	}
+	kind, payload, fds, err := s.ch.readMessage()
+	closeFDs(fds)
+	switch {
+	case err != nil:
+		return nil, s.ioError(ctx, "during an UPDATE", "waiting for its answer", err)
+	case kind == kindFail:
+		return nil, fmt.Errorf("%w: %s", ErrRefused, payload)
+	case kind != kindUpdated || len(fds) > 0:
+		return nil, protocolErrorf("successor sent a message of kind %q while the answer to UPDATE was awaited", kind)
 	}
 	return payload, nil
 }

@@ -26,6 +26,7 @@ const (
 	MaxMetaSize   = 1 << 20  // bytes of Header.Meta
 	MaxReportSize = 16 << 20 // bytes of the successor's READY report
 	MaxReasonSize = 64 << 10 // bytes of a FAIL reason (longer ones are cut)
+	MaxUpdateSize = 16 << 20 // bytes of one UPDATE
 )
 
 const (
@@ -55,6 +56,10 @@ const (
 	kindReady  = 'R' // successor → predecessor: restored, with a report
 	kindFail   = 'F' // successor → predecessor: refused, with a reason
 	kindHello  = 'S' // successor → predecessor: started, ready to receive, with a report
+	// Before the header, while the predecessor still serves: what the
+	// successor holds ahead, brought up to date (Successor.Update).
+	kindUpdate  = 'U' // predecessor → successor: opaque bytes
+	kindUpdated = 'u' // successor → predecessor: its answer, opaque bytes
 )
 
 // flagMore, in a packet's second byte, says the logical message goes on in
@@ -85,8 +90,10 @@ func messageLimit(kind byte) (limit int, ok bool) {
 		return maxBatchTable + max(batchDataTarget, MaxRecordSize), true
 	case kindCommit:
 		return 0, true
-	case kindReady, kindHello:
+	case kindReady, kindHello, kindUpdated:
 		return MaxReportSize, true
+	case kindUpdate:
+		return MaxUpdateSize, true
 	case kindFail:
 		return MaxReasonSize, true
 	}

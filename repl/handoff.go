@@ -58,7 +58,7 @@ type SessionState struct {
 	// HistorySkip and RecordSkip, when set, say that History and Record
 	// are tails (tail.go): each list is the one the new process holds
 	// from the precopy, less its first Skip entries, then these. Only for
-	// a process that said it keeps them (Ahead's aheadTails) and built
+	// a process that said it keeps them (package front's featureTails) and built
 	// the session ahead. Nil: the list is whole.
 	HistorySkip *int `cbor:",omitempty"`
 	RecordSkip  *int `cbor:",omitempty"`

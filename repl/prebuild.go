@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/fxamacker/cbor/v2"
+
 	"translucent/namespace"
 )
 
@@ -53,6 +55,37 @@ func (p *Prebuilt) Digest() []byte { return p.digest }
 
 // Close closes a namespace built ahead that no session took.
 func (p *Prebuilt) Close() { p.sess.ns.Close() }
+
+// Update brings the namespace built ahead up to state, the session's
+// namespace as it is now (Session.Changed, in the old process), before
+// the pause, at the lowest CPU priority: in place when only values
+// changed, else restored afresh. It returns the digest the namespace now
+// has. On failure p is of no use: close it (the pause will carry the
+// namespace).
+func (p *Prebuilt) Update(state []byte) ([]byte, error) {
+	var snap namespace.Snapshot
+	if err := decMode.Unmarshal(state, &snap); err != nil {
+		return nil, fmt.Errorf("session %d: an update of its namespace: %w", p.sess.id, err)
+	}
+	sum := snap.Digest()
+	if sum == nil {
+		return nil, fmt.Errorf("session %d: an update of its namespace that does not encode", p.sess.id)
+	}
+	if r, ok := p.sess.ns.(idleReplacer); ok {
+		if err := r.ReplaceIdle(state); err != nil {
+			return nil, fmt.Errorf("session %d: %w", p.sess.id, err)
+		}
+	} else {
+		ns, err := restoreIdle(p.sess.cfg.Namespaces, p.sess.namespaceOptions(), snap)
+		if err != nil {
+			return nil, fmt.Errorf("session %d: %w", p.sess.id, err)
+		}
+		p.sess.ns.Close()
+		p.sess.ns = ns
+	}
+	p.digest = sum
+	return sum, nil
+}
 
 // precopied is what the precopy held of a session's lists, for a record
 // that carries them as tails (tail.go).
@@ -188,6 +221,44 @@ func (sess *Session) vouchFor(ns Namespace, rev uint64, snap namespace.Snapshot,
 	sess.vouched = v
 	sess.mu.Unlock()
 	return v, true
+}
+
+// Changed returns the session's namespace, encoded, if it is at rest and
+// is not the one whose digest is want: what Prebuilt.Update needs to bring
+// the namespace built ahead up to date, live, before the pause (package
+// front's recheck rounds). ok is false when it is that one, or is moving
+// (evaluating, or code of its own runs).
+func (sess *Session) Changed(want []byte) (state []byte, ok bool) {
+	sess.mu.Lock()
+	ns := sess.ns
+	sess.mu.Unlock()
+	if ns == nil {
+		return nil, false
+	}
+	if _, is := ns.(checkpointed); is {
+		// Its worker's checkpoint, without a question to the worker.
+		state, sum, _, ok := checkpoint(ns)
+		if !ok || bytes.Equal(sum, want) {
+			return nil, false
+		}
+		return state, true
+	}
+	rev, settled := ns.Revision()
+	if !settled {
+		return nil, false
+	}
+	snap, lost, err := ns.Snapshot()
+	if err != nil {
+		return nil, false
+	}
+	v, ok := sess.vouchFor(ns, rev, snap, lost)
+	if !ok || bytes.Equal(v.digest, want) {
+		return nil, false
+	}
+	if state, err = cbor.Marshal(snap); err != nil {
+		return nil, false
+	}
+	return state, true
 }
 
 // Vouched reports whether the session's namespace is still, unchanged,
