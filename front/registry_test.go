@@ -548,7 +548,7 @@ func TestHandoffUpdatesAhead(t *testing.T) {
 		}
 	}
 	typeIn(clients, "x = x + 100; y := x + 1") // after the precopy
-	updates, busy := 0, n-2 // more than a round leaves to the pause, fewer than all
+	updates, busy := 0, n-2                    // more than a round leaves to the pause, fewer than all
 	send := func(_ context.Context, data []byte) ([]byte, error) {
 		if updates++; updates == 1 { // most users type on while the first is applied
 			typeIn(clients[:busy], "y = y + 1")

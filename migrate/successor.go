@@ -85,7 +85,7 @@ type Successor struct {
 	conn    *net.UnixConn
 	ch      *channel
 	started time.Time
-	hello   bool // WaitStarted read HELLO
+	hello   bool          // WaitStarted read HELLO
 	exited  chan struct{} // closed once the process has been reaped; then cmd.ProcessState is set
 
 	closeOnce sync.Once
