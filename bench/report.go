@@ -320,11 +320,17 @@ func writeRuns(b *strings.Builder, runs []Measurement) {
 		}
 		return fmt.Sprintf("%d of %d", r.Migration.Report.Prebuilt, r.Migration.Report.Sessions)
 	})
-	row("of which found unchanged, live, before the pause (recheck): not snapshotted in it", func(r Measurement) string {
+	row("of which the new process held as they were, found live before the pause (recheck): not snapshotted in it", func(r Measurement) string {
 		if !r.Migration.OK {
 			return "—"
 		}
 		return fmt.Sprintf("%d", r.Migration.Report.Unchanged)
+	})
+	row("namespace updates sent before the pause (changed since the precopy; again if changed again)", func(r Measurement) string {
+		if !r.Migration.OK {
+			return "—"
+		}
+		return fmt.Sprintf("%d", r.Migration.Report.Updates)
 	})
 	for _, ph := range []string{"start", "recheck", "quiesce", "transfer", "restore", "commit"} {
 		row("  phase "+ph, func(r Measurement) string {
@@ -513,7 +519,7 @@ const howProduced = `
 - **Pause**: for each session, the longest time from a typed line leaving the client to its answer arriving, among the lines in flight at some moment while ` + "`translucent migrate`" + ` ran; p50/p99/max are over the sessions that had such a line (the count is in the table). A session types every *interval* without waiting for answers, so a line typed just as the server stops reading waits out the whole blackout, and one typed later waits less: at small intervals the max approaches the server's own figure (quiesce → commit).
 - **Where the pause comes from**: the same per-session figure for the lines in flight during the server's own pause (quiesce → commit, placed at the end of the migrate command), and the latency of lines typed during the start phase, when the old process still serves while the new one starts and restores namespaces ahead (both compete for the two cores), and of lines typed after the command returned.
 - **First answer from the new process**: the earliest answer, over all sessions, carrying the new process's pid, counted from the start of the migrate command (whose first phase, start, is the new process starting while the old one still answers).
-- **Phases**: as ` + "`translucent migrate`" + ` prints them (start: until the new process says it is up; recheck: the old process finds, live, which namespaces are unchanged since the new one restored them, again for those that evaluated something meanwhile; quiesce: every session at rest and its record made, a snapshot only for a namespace that changed after the recheck; transfer: records and descriptors sent; restore: until READY; commit).
+- **Phases**: as ` + "`translucent migrate`" + ` prints them (start: until the new process says it is up; recheck: the old process finds, live, which namespaces are unchanged since the new one restored them, sends the new one those that changed, which it brings up to date, and looks again at those that evaluated something meanwhile, in rounds; quiesce: every session at rest and its record made, a snapshot only for a namespace that changed after the recheck; transfer: records and descriptors sent; restore: until READY; commit).
 - **Memory**: PSS (proportional set size, /proc/PID/smaps_rollup) of the serving process (the front) plus that of each of its direct children, its workers (/proc/PID/task/*/children): a page that k processes share counts 1/k in each, so the binary's pages, shared by every worker, count once in the sum. Per session = (PSS at N − PSS with no session, when no worker has started) / N, after logging in (idle: with workers, each session already has its worker and an empty interpreter) and after declaring the namespaces. The front's RSS (VmRSS) alone is given too. The Go heaps are not collected first, so these include garbage not yet collected.
 - **x + 1**: one session sends ` + "`x + 1`" + ` and waits for ` + "`42`" + ` and the prompt, 200 times after 10 warm-up runs; "no load" with every other session logged in but silent, "loaded" while the other N−1 type.
 - **Exactly once**: every typed line's number is recovered from its answer; a line answered twice is duplicated, never answered is lost. A connection is lost when a client's read or write fails before the bench stops it.

@@ -51,7 +51,8 @@ type service struct {
 	since time.Time // Pause was called: the pause Handoff reports runs from here
 
 	ahead    Ahead           // what the new process built ahead, read by Prepare
-	vouched  int             // namespaces found unchanged since, by Prepare
+	vouched  int             // namespaces found unchanged since, or brought up to date, by Prepare
+	updates  int             // namespace updates Prepare sent
 	sessions []repl.Exported // made by Pause
 }
 
@@ -71,7 +72,10 @@ func (s *service) Prepare(ctx context.Context, hello []byte, update func(context
 		if s.vouched, rounds, err = s.m.srv.vouch(ctx, s.ahead, update); err != nil {
 			return err
 		}
-		s.m.log.Info("recheck: namespaces unchanged since the new process built them, or brought up to date", "vouched", s.vouched, "ahead", s.ahead.Sessions(), "rounds", rounds)
+		for _, r := range rounds {
+			s.updates += r.Updated
+		}
+		s.m.log.Info("recheck: namespaces unchanged since the new process built them, or brought up to date", "vouched", s.vouched, "ahead", s.ahead.Sessions(), "updates", s.updates, "rounds", rounds)
 	}
 	return ctx.Err()
 }
@@ -215,7 +219,7 @@ func (m *migrator) run(ctx context.Context, req migration, progress io.Writer) (
 	sum.NewPid, sum.NewVersion, sum.Sessions, sum.Phases, sum.Pause, sum.NotCarried =
 		rep.NewPid, succ.Version, rep.Sessions, rep.Phases, rep.Pause, rep.Lost
 	if succ.Prebuilt > 0 {
-		sum.Prebuilt, sum.Unchanged = succ.Prebuilt, svc.vouched
+		sum.Prebuilt, sum.Unchanged, sum.Updates = succ.Prebuilt, svc.vouched, svc.updates
 	}
 	if req.json {
 		b, _ := json.Marshal(sum)

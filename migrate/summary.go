@@ -20,7 +20,11 @@ type Summary struct {
 	Pause      time.Duration `json:"pause_ns"` // the longest a session waited, as the old process timed it
 	NotCarried []string      `json:"not_carried,omitempty"`
 	Prebuilt   int           `json:"prebuilt"`  // namespaces the new process restored before the pause
-	Unchanged  int           `json:"unchanged"` // of those, found unchanged live before the pause: not snapshotted in it
+	Unchanged  int           `json:"unchanged"` // of those, found unchanged live before the pause (or brought up to date): not snapshotted in it
+	// Updates is how many namespaces changed since the precopy were sent
+	// to the new process before the pause, which brought those it built
+	// up to date; one that changed again during the rounds is counted again.
+	Updates int `json:"updates,omitempty"`
 }
 
 // Phase returns the duration of the named phase, or 0.
@@ -46,6 +50,9 @@ func (s Summary) Body() string {
 	if s.Prebuilt > 0 {
 		fmt.Fprintf(&b, "namespaces restored before the pause: %d of %d\n", s.Prebuilt, s.Sessions)
 		fmt.Fprintf(&b, "namespaces found unchanged before the pause (not snapshotted in it): %d\n", s.Unchanged)
+		if s.Updates > 0 {
+			fmt.Fprintf(&b, "namespace updates sent before the pause (changed since the precopy): %d\n", s.Updates)
+		}
 	}
 	return b.String()
 }

@@ -18,7 +18,7 @@ func TestSummary(t *testing.T) {
 		},
 		Pause:      750 * time.Microsecond,
 		NotCarried: []string{"session 2: ch (chan int): channels cannot be carried"},
-		Prebuilt:   2, Unchanged: 1,
+		Prebuilt:   2, Unchanged: 2, Updates: 1,
 	}
 	const want = `migrating pid 4242 (v1 (go1.26.8)) to /bin/translucent
 old pid 4242 (v1 (go1.26.8))
@@ -33,7 +33,8 @@ new pid 4251, 2 sessions
 longest pause a session saw: 750µs
 not carried: session 2: ch (chan int): channels cannot be carried
 namespaces restored before the pause: 2 of 2
-namespaces found unchanged before the pause (not snapshotted in it): 1
+namespaces found unchanged before the pause (not snapshotted in it): 2
+namespace updates sent before the pause (changed since the precopy): 1
 `
 	if got := sum.String(); got != want {
 		t.Errorf("String():\n%s\nwant:\n%s", got, want)
@@ -55,7 +56,7 @@ namespaces found unchanged before the pause (not snapshotted in it): 1
 	}
 	var fields map[string]any
 	json.Unmarshal(b, &fields)
-	for _, k := range []string{"old_pid", "old_version", "binary", "new_pid", "new_version", "sessions", "phases", "pause_ns", "not_carried", "prebuilt", "unchanged"} {
+	for _, k := range []string{"old_pid", "old_version", "binary", "new_pid", "new_version", "sessions", "phases", "pause_ns", "not_carried", "prebuilt", "unchanged", "updates"} {
 		if _, ok := fields[k]; !ok {
 			t.Errorf("JSON lacks %q: %s", k, b)
 		}

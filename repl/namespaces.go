@@ -83,13 +83,6 @@ type replacer interface {
 	Replace(state []byte) error
 }
 
-// idleReplacer is a replacer that can replace at the lowest CPU priority
-// where the code runs (worker.Namespace.ReplaceIdle): Prebuilt.Update's
-// work is ahead of need.
-type idleReplacer interface {
-	ReplaceIdle(state []byte) error
-}
-
 // replace makes ns the snapshot s, if ns can be; false means ns is of no
 // use any more (close it) and s must be restored afresh.
 func replace(ns Namespace, s namespace.Snapshot) bool {

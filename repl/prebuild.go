@@ -2,6 +2,7 @@ package repl
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 
@@ -58,24 +59,20 @@ func (p *Prebuilt) Close() { p.sess.ns.Close() }
 
 // Update brings the namespace built ahead up to state, the session's
 // namespace as it is now (Session.Changed, in the old process), before
-// the pause, at the lowest CPU priority: in place when only values
-// changed, else restored afresh. It returns the digest the namespace now
-// has. On failure p is of no use: close it (the pause will carry the
-// namespace).
+// the pause: in place when only values changed, else restored afresh. It
+// returns the digest the namespace now has. On failure p is of no use:
+// close it (the pause will carry the namespace).
 func (p *Prebuilt) Update(state []byte) ([]byte, error) {
-	var snap namespace.Snapshot
-	if err := decMode.Unmarshal(state, &snap); err != nil {
-		return nil, fmt.Errorf("session %d: an update of its namespace: %w", p.sess.id, err)
-	}
-	sum := snap.Digest()
-	if sum == nil {
-		return nil, fmt.Errorf("session %d: an update of its namespace that does not encode", p.sess.id)
-	}
-	if r, ok := p.sess.ns.(idleReplacer); ok {
-		if err := r.ReplaceIdle(state); err != nil {
+	if r, ok := p.sess.ns.(replacer); ok {
+		// The worker decodes it, and says if it cannot.
+		if err := r.Replace(state); err != nil {
 			return nil, fmt.Errorf("session %d: %w", p.sess.id, err)
 		}
 	} else {
+		var snap namespace.Snapshot
+		if err := decMode.Unmarshal(state, &snap); err != nil {
+			return nil, fmt.Errorf("session %d: an update of its namespace: %w", p.sess.id, err)
+		}
 		ns, err := restoreIdle(p.sess.cfg.Namespaces, p.sess.namespaceOptions(), snap)
 		if err != nil {
 			return nil, fmt.Errorf("session %d: %w", p.sess.id, err)
@@ -83,8 +80,11 @@ func (p *Prebuilt) Update(state []byte) ([]byte, error) {
 		p.sess.ns.Close()
 		p.sess.ns = ns
 	}
-	p.digest = sum
-	return sum, nil
+	// The digest of state as it came, which is the sender's: a
+	// checkpoint's sum, or a live snapshot's Digest (the same encoding).
+	sum := sha256.Sum256(state)
+	p.digest = sum[:]
+	return p.digest, nil
 }
 
 // precopied is what the precopy held of a session's lists, for a record

@@ -673,14 +673,7 @@ func (n *Namespace) Snapshot(drop ...string) (namespace.Snapshot, []string, erro
 // namespace restored ahead of a migration whose session changed a
 // variable since (see namespace.Update). On failure the namespace may
 // have been emptied: close it.
-func (n *Namespace) Replace(state []byte) error { return n.replace(state, false) }
-
-// ReplaceIdle is Replace at the lowest CPU priority, in the worker too:
-// for an update ahead of need, while the old process still serves every
-// session on the same cores.
-func (n *Namespace) ReplaceIdle(state []byte) error { return n.replace(state, true) }
-
-func (n *Namespace) replace(state []byte, idle bool) error {
+func (n *Namespace) Replace(state []byte) error {
 	n.lockSettled()
 	p, sid := n.p, n.sid
 	switch {
@@ -698,7 +691,7 @@ func (n *Namespace) replace(state []byte, idle bool) error {
 	t := time.NewTimer(openTimeout)
 	defer t.Stop()
 	var err error
-	if err = p.send(kindReplace, sid, replaceMsg{State: state, Idle: idle}); err == nil {
+	if err = p.send(kindReplace, sid, replaceMsg{State: state}); err == nil {
 		select {
 		case m := <-ch:
 			if m.Err != "" {

@@ -711,39 +711,33 @@ func TestReplace(t *testing.T) {
 		{"after an evaluation", []string{"n = 100"}, []string{"n = 5"}, "n", "5"},
 	}
 	for _, tt := range tests {
-		for _, idle := range []bool{false, true} { // Replace, ReplaceIdle
-			t.Run(fmt.Sprintf("%s/idle=%v", tt.name, idle), func(t *testing.T) {
-				replace := (*Namespace).Replace
-				if idle {
-					replace = (*Namespace).ReplaceIdle
+		t.Run(tt.name, func(t *testing.T) {
+			ns, err := pl.Restore(namespace.Options{}, base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ns.Close()
+			r := &session{t: t, ns: ns}
+			for _, src := range tt.first {
+				r.mustEval(src, "")
+			}
+			pid := r.pid()
+			next := stateAfter(t, pl, append(decls, tt.next...)...)
+			if err := ns.Replace(next); err != nil {
+				t.Fatalf("Replace: %v", err)
+			}
+			r.mustEval(tt.check, tt.want)
+			r.mustEval("q.X = 7", "")
+			r.mustEval("p.X", "7") // p and q still share their value
+			if r.pid() != pid {
+				t.Errorf("Replace moved the namespace from worker %d to %d", pid, r.pid())
+			}
+			if _, sum, _, ok := ns.Checkpoint(); ok {
+				if d := sha256.Sum256(next); bytes.Equal(sum, d[:]) {
+					t.Error("the checkpoint after evaluations is still the replaced state")
 				}
-				ns, err := pl.Restore(namespace.Options{}, base)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer ns.Close()
-				r := &session{t: t, ns: ns}
-				for _, src := range tt.first {
-					r.mustEval(src, "")
-				}
-				pid := r.pid()
-				next := stateAfter(t, pl, append(decls, tt.next...)...)
-				if err := replace(ns, next); err != nil {
-					t.Fatalf("Replace: %v", err)
-				}
-				r.mustEval(tt.check, tt.want)
-				r.mustEval("q.X = 7", "")
-				r.mustEval("p.X", "7") // p and q still share their value
-				if r.pid() != pid {
-					t.Errorf("Replace moved the namespace from worker %d to %d", pid, r.pid())
-				}
-				if _, sum, _, ok := ns.Checkpoint(); ok {
-					if d := sha256.Sum256(next); bytes.Equal(sum, d[:]) {
-						t.Error("the checkpoint after evaluations is still the replaced state")
-					}
-				}
-			})
-		}
+			}
+		})
 	}
 	ns, err := pl.Restore(namespace.Options{}, base)
 	if err != nil {

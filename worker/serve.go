@@ -285,23 +285,6 @@ func (s *wsession) replace(ns *namespace.Namespace, opts namespace.Options, f fr
 		s.h.w.write(kindOpened, s.id, openedMsg{Err: err.Error()})
 		return ns
 	}
-	if m.Idle {
-		idle(func() { ns, err = s.replaceWith(ns, opts, snap, m.State) })
-	} else {
-		ns, err = s.replaceWith(ns, opts, snap, m.State)
-	}
-	var answer openedMsg
-	if err != nil {
-		answer.Err = err.Error()
-	}
-	s.h.w.write(kindOpened, s.id, answer)
-	return ns
-}
-
-// replaceWith makes ns snap (whose CBOR is state), in place when only
-// values differ from the last checkpoint, else restored afresh; the
-// namespace it returns is the session's either way.
-func (s *wsession) replaceWith(ns *namespace.Namespace, opts namespace.Options, snap namespace.Snapshot, state []byte) (*namespace.Namespace, error) {
 	updated := false
 	if rev, settled := ns.Revision(); s.savedRev != 0 && settled && rev == s.savedRev {
 		var base namespace.Snapshot
@@ -316,13 +299,15 @@ func (s *wsession) replaceWith(ns *namespace.Namespace, opts namespace.Options, 
 	if !updated {
 		fresh, err := namespace.Restore(opts, snap)
 		if err != nil {
-			return ns, err
+			s.h.w.write(kindOpened, s.id, openedMsg{Err: err.Error()})
+			return ns
 		}
 		ns = s.swap(ns, fresh)
 	}
-	s.saved = state
+	s.saved = m.State
 	s.savedRev, _ = ns.Revision()
-	return ns, nil
+	s.h.w.write(kindOpened, s.id, openedMsg{})
+	return ns
 }
 
 // swap makes fresh the session's namespace, and closes old.

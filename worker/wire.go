@@ -193,7 +193,6 @@ type openMsg struct {
 // a migration, whose session changed after (see Namespace.Replace).
 type replaceMsg struct {
 	State []byte // CBOR of a namespace.Snapshot
-	Idle  bool   `cbor:",omitempty"` // at the lowest CPU priority: it is ahead of need
 }
 
 type openedMsg struct {
