@@ -167,10 +167,10 @@ func (s *registry) dropPrebuilt() (reused int) {
 // updates, a namespace found changed is left to the pause.
 //
 // Rounds go on while each leaves fewer to look at, and more than
-// vouchEnough, at most vouchRounds. It
-// returns how many namespaces its last round left vouched for, and its
-// rounds; an error only when an update failed (the new process is gone,
-// or broke the wire), which ends the migration.
+// vouchEnough, at most vouchRounds. It returns how many namespaces its
+// last round left vouched for, and its rounds; an error only when an
+// update failed (the new process is gone, or broke the wire), which ends
+// the migration.
 func (s *registry) vouch(ctx context.Context, ahead Ahead, update func(context.Context, []byte) ([]byte, error)) (vouched int, rounds []VouchRound, err error) {
 	if ahead.Sessions() == 0 {
 		return 0, nil, nil

@@ -132,7 +132,11 @@ func (p *Predecessor) Receive() (h Header, listeners []*os.File, sessions []Reco
 	}()
 	kind, payload, fds, err := p.ch.readMessage()
 	for err == nil && kind == kindUpdate && len(fds) == 0 && p.update != nil {
-		if err = p.ch.writeMessage(kindUpdated, nil, p.update(payload)); err == nil {
+		answer := p.update(payload)
+		if len(answer) > MaxReportSize {
+			return Header{}, nil, nil, fmt.Errorf("migrate: an answer to UPDATE of %d bytes, limit %d", len(answer), MaxReportSize)
+		}
+		if err = p.ch.writeMessage(kindUpdated, nil, answer); err == nil {
 			kind, payload, fds, err = p.ch.readMessage()
 		}
 	}

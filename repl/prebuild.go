@@ -73,7 +73,7 @@ func (p *Prebuilt) Update(state []byte) ([]byte, error) {
 		if err := decMode.Unmarshal(state, &snap); err != nil {
 			return nil, fmt.Errorf("session %d: an update of its namespace: %w", p.sess.id, err)
 		}
-		ns, err := restoreIdle(p.sess.cfg.Namespaces, p.sess.namespaceOptions(), snap)
+		ns, err := p.sess.cfg.Namespaces.Restore(p.sess.namespaceOptions(), snap)
 		if err != nil {
 			return nil, fmt.Errorf("session %d: %w", p.sess.id, err)
 		}
