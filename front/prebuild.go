@@ -167,7 +167,8 @@ func (s *registry) dropPrebuilt() (reused int) {
 // updates, a namespace found changed is left to the pause.
 //
 // Rounds go on while each leaves fewer to look at, and more than
-// vouchEnough, at most vouchRounds. It returns how many namespaces its
+// vouchEnough, at most vouchRounds, and while four times the last one
+// fits in the migration's time left (ctx's deadline). It returns how many namespaces its
 // last round left vouched for, and its rounds; an error only when an
 // update failed (the new process is gone, or broke the wire), which ends
 // the migration.
@@ -216,9 +217,13 @@ func (s *registry) vouch(ctx context.Context, ahead Ahead, update func(context.C
 				again = append(again, sess)
 			}
 		}
-		rounds = append(rounds, VouchRound{Checked: len(todo), Updated: len(taken), Again: len(again), Took: time.Since(start)})
+		took := time.Since(start)
+		rounds = append(rounds, VouchRound{Checked: len(todo), Updated: len(taken), Again: len(again), Took: took})
 		if len(again) <= vouchEnough || len(again) >= len(todo) {
 			break // few left, or no fewer: the pause takes them
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < 4*took {
+			break // the migration's time is running out: the pause takes them
 		}
 		todo = again
 	}
@@ -321,7 +326,9 @@ func (s *registry) applyUpdates(data []byte) []byte {
 	}
 	ids := slices.Collect(maps.Keys(byID))
 	sums := make([][]byte, len(ids))
-	n := max(1, runtime.GOMAXPROCS(0)/2)
+	// Two in flight per CPU they may use: one computed in its worker while
+	// the other's answer travels.
+	n := 2 * max(1, runtime.GOMAXPROCS(0)/2)
 	workers(len(ids), n, nil, func(i int) {
 		s.mu.Lock()
 		p := s.prebuilt[ids[i]]

@@ -2,7 +2,10 @@ package worker
 
 import (
 	"context"
+	"fmt"
 	"testing"
+
+	"github.com/fxamacker/cbor/v2"
 
 	"translucent/namespace"
 )
@@ -45,6 +48,41 @@ func BenchmarkEvalInProcess(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := ns.Eval(context.Background(), "x + 1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReplace is a namespace built ahead of a migration brought up to
+// a later state of its session (values only, as after a line like the
+// bench's --assign), as a migration's recheck rounds do it, round trip
+// included.
+func BenchmarkReplace(b *testing.B) {
+	pl := testPool(b, Config{})
+	states := make([][]byte, 2)
+	s := openSession(b, pl)
+	for _, src := range benchNamespace {
+		s.mustEval(src, "")
+	}
+	for i := range states {
+		s.mustEval(fmt.Sprintf(`m["last"] = %d`, i), "")
+		snap, _, err := s.ns.Snapshot()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if states[i], err = cbor.Marshal(snap); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ns, err := pl.Restore(namespace.Options{}, states[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ns.Close()
+	i := 0
+	for b.Loop() {
+		i++
+		if err := ns.Replace(states[i%2]); err != nil {
 			b.Fatal(err)
 		}
 	}
