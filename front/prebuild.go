@@ -232,7 +232,7 @@ func (s *registry) vouch(ctx context.Context, ahead Ahead, update func(context.C
 
 // vouch's rounds: at most vouchRounds, until no more than vouchEnough
 // sessions are left to look at.
-const vouchRounds, vouchEnough = 6, 16
+const vouchRounds, vouchEnough = 10, 16
 
 // An update is one session's namespace as it is now, sent to the new
 // process before the pause (sendUpdates, applyUpdates).
