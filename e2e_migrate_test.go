@@ -224,6 +224,61 @@ func TestMigrateRollback(t *testing.T) {
 	}
 }
 
+// TestMigrateRollbackDuringUpdate: a new build that dies while it brings
+// a namespace it built ahead up to date (an UPDATE, before anyone is
+// paused) fails the migration; the session goes on in the old process,
+// with the change that was being sent.
+func TestMigrateRollbackDuringUpdate(t *testing.T) {
+	s := startServerEnv(t, []string{"TRANSLUCENT_TEST_FAIL=exit-on-update"})
+	c := loggedIn(t, s)
+	populate(t, c)
+	// The new build waits, once started (the precopy written), until the
+	// namespace has changed: the recheck will then have an update to send.
+	dir := t.TempDir()
+	started, proceed := filepath.Join(dir, "started"), filepath.Join(dir, "proceed")
+	wrapper := filepath.Join(dir, "translucent")
+	script := fmt.Sprintf("#!/bin/sh\ntouch '%s'\nwhile [ ! -e '%s' ]; do sleep 0.01; done\nexec '%s' \"$@\"\n", started, proceed, binaryV2)
+	if err := os.WriteFile(wrapper, []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		out string
+		err error
+	}
+	done := make(chan result, 1)
+	go func() { // ends when migrate does
+		out, err := migrateTo(t, s, wrapper)
+		done <- result{out, err}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for _, err := os.Stat(started); err != nil; _, err = os.Stat(started) {
+		if time.Now().After(deadline) {
+			t.Fatal("the new build did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := c.eval("later := x + 1; later"); got != "42" {
+		t.Fatalf("later = %q", got)
+	}
+	if err := os.WriteFile(proceed, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err == nil {
+		t.Fatalf("migration to a build that dies on an update succeeded:\n%s", r.out)
+	}
+	if !strings.Contains(r.out, "recheck") || !strings.Contains(r.out, "UPDATE") {
+		t.Errorf("migrate output does not say it failed on an update in the recheck:\n%s", r.out)
+	}
+	if got := c.serverPid(); got != strconv.Itoa(s.pid()) {
+		t.Errorf("after a failed migration sys.Pid = %q, want the same pid %d", got, s.pid())
+	}
+	if got := c.eval("later"); got != "42" {
+		t.Errorf("after a failed migration, later = %q, want 42", got)
+	}
+	checkNamespace(t, c)
+}
+
 // fdCount counts the open descriptors of process pid.
 func fdCount(t *testing.T, pid int) int {
 	t.Helper()

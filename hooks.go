@@ -32,6 +32,8 @@ func testHooks(stderr io.Writer) front.Hooks {
 		return front.Hooks{Adopted: func() error { return fmt.Errorf("refused by TRANSLUCENT_TEST_FAIL") }}
 	case "die-after-ready":
 		return front.Hooks{BeforeCommit: exit(9)}
+	case "exit-on-update":
+		return front.Hooks{OnUpdate: exit(3)}
 	}
 	return front.Hooks{}
 }

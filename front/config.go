@@ -80,6 +80,9 @@ type Hooks struct {
 	Adopted func() error
 	// BeforeCommit runs in the old process between READY and COMMIT.
 	BeforeCommit func()
+	// OnUpdate runs in a successor as it takes an update of the
+	// namespaces it built ahead, before the pause (applyUpdates).
+	OnUpdate func()
 }
 
 func call(f func()) {

@@ -18,7 +18,10 @@ func takeOver(ctx context.Context, pred *migrate.Predecessor, srv *registry, cfg
 	defer pred.Close()
 	call(cfg.Hooks.BeforeReceive)
 	var old meta
-	pred.HandleUpdates(srv.applyUpdates)
+	pred.HandleUpdates(func(data []byte) []byte {
+		call(cfg.Hooks.OnUpdate)
+		return srv.applyUpdates(data)
+	})
 	if err := pred.Hello(srv.ahead()); err != nil {
 		return listeners{}, old, err
 	}

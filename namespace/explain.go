@@ -43,6 +43,12 @@ func (ns *Namespace) explain(c *chunk, err error, globals func() map[string]refl
 			return fmt.Errorf("range over a function (%s; Go 1.23's iterators) is not supported by the interpreter (yaegi): "+
 				"call it with the loop's body as the yield function, %s(func(v T) bool { ...; return true })", seq, seq)
 		}
+		// yaegi panics on some uses of a name nothing declares (a
+		// selector of it in a composite literal: "incomplete type"),
+		// where Go would say it is undefined.
+		if uerr := c.undefined(ns.knows); uerr != nil {
+			return uerr
+		}
 		what := construct(c)
 		log.Printf("namespace: yaegi internal error on %s: %v", what, ie.p)
 		return fmt.Errorf("the interpreter (yaegi) failed on this %s: it may not support something in it; the server's log has its words", what)

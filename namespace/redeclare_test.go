@@ -77,6 +77,8 @@ func TestUndefinedNames(t *testing.T) {
 		{src: `p := Point{X: nope}`, err: "1:15: undefined: nope"},
 		{src: "z := x +\n  gone", err: "2:3: undefined: gone"},
 		{src: `f := func() int { k := 1; return k + lost }`, err: "1:38: undefined: lost"},
+		{src: `[2]any{nope.X, 1}`, err: "1:8: undefined: nope"},
+		{src: `len([]int{gone.Y})`, err: "1:11: undefined: gone"},
 		{src: `q := Point{X: x, Y: len("ab")}`, value: noValue},
 		{src: `q`, value: `Point{X:1, Y:2}`},
 	})
