@@ -58,7 +58,7 @@ func TestClearErrors(t *testing.T) {
 // TestInternalErrorNamed checks that a panic inside yaegi becomes a
 // sentence naming the construct.
 func TestInternalErrorNamed(t *testing.T) {
-	c, err := parseChunk("for x := range f { _ = x }")
+	c, err := parseChunk("for x := range []int(nil) { _ = x }")
 	if err != nil {
 		t.Fatal(err)
 	}
