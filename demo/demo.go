@@ -533,7 +533,7 @@ func (d *demo) part4(ctx context.Context) error {
 	recheck := ""
 	if d.rep.Prebuilt > 0 {
 		recheck = "  recheck   the old process finds, live, the namespaces unchanged since,\n" +
-			"            and sends those that changed: none is snapshotted in the pause\n"
+			"            and sends those that changed: the pause carries only later changes\n"
 		// main's precopy: the old process's live snapshot, restored by the
 		// new one before it says HELLO, while every session still runs.
 		start = "starts, restores a live copy of the namespaces,\n            says HELLO"
