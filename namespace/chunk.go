@@ -9,6 +9,7 @@ import (
 	"go/token"
 	"go/types"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -467,7 +468,9 @@ func (c *chunk) undefined(known func(name string) bool) error {
 }
 
 // checkAssignments finds an assignment or declaration whose sides cannot
-// match, which yaegi reports in words of its own or not at all.
+// match, and an expression statement in a block whose value nothing uses
+// (if x > 1 { "big" }), which yaegi reports in words of its own or not at
+// all.
 func (c *chunk) checkAssignments() error {
 	var err error
 	ast.Inspect(c.file, func(n ast.Node) bool {
@@ -476,6 +479,22 @@ func (c *chunk) checkAssignments() error {
 		}
 		var msg string
 		switch n := n.(type) {
+		case *ast.ExprStmt:
+			// At the chunk's top level an expression is the REPL's to
+			// show; within a block, Go refuses one that is neither a call
+			// nor a receive.
+			if c.body != nil && slices.Contains(c.body.List, ast.Stmt(n)) {
+				break
+			}
+			switch x := ast.Unparen(n.X).(type) {
+			case *ast.CallExpr, *ast.BadExpr:
+			case *ast.UnaryExpr:
+				if x.Op != token.ARROW {
+					msg = c.text(n.X) + " is not used"
+				}
+			default:
+				msg = c.text(n.X) + " is not used"
+			}
 		case *ast.AssignStmt:
 			if n.Tok == token.DEFINE || n.Tok == token.ASSIGN {
 				msg = assignMismatch(len(n.Lhs), n.Rhs)

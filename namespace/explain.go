@@ -32,6 +32,10 @@ var (
 	noSymbolRE     = regexp.MustCompile(`^(\d+:\d+: )package ([\pL_][\pL\pN_]*) "[^"]*" has no symbol ([\pL_][\pL\pN_]*)$`)
 	indexPanicRE   = regexp.MustCompile(`^panic: reflect: (?:slice|array|string) index out of range$`)
 	goRuntimeIndex = "panic: runtime error: index out of range"
+	// yaegi follows a nil pointer (*p, p.X) through reflect, whose
+	// zero Value then panics in its own words.
+	zeroValuePanicRE = regexp.MustCompile(`^panic: reflect: call of reflect\.Value\.[A-Za-z]+ on zero Value$`)
+	goNilDeref       = "panic: runtime error: invalid memory address or nil pointer dereference"
 )
 
 // explain rewrites an error of evaluating c. globals reads the
@@ -87,6 +91,9 @@ func (ns *Namespace) explain(c *chunk, err error, globals func() map[string]refl
 			hint = " (did you mean " + s + "?)"
 		}
 		return fmt.Errorf("%sundefined: %s.%s%s", m[1], m[2], m[3], hint)
+	}
+	if zeroValuePanicRE.MatchString(msg) {
+		return errors.New(goNilDeref)
 	}
 	if indexPanicRE.MatchString(msg) {
 		if idx, n, ok := outOfRange(c, globals); ok {
