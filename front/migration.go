@@ -60,16 +60,16 @@ type service struct {
 // namespaces it holds unchanged: the pause need not snapshot those. It
 // brings up to date those that changed, if the new process takes updates
 // (vouch).
-func (s *service) Prepare(ctx context.Context, hello []byte, update func(context.Context, []byte) ([]byte, error)) (err error) {
+func (s *service) Prepare(ctx context.Context, hello []byte, send func(context.Context, []byte) ([]byte, error)) (err error) {
 	if s.ahead, err = DecodeAhead(hello); err != nil {
 		return err
 	}
 	if len(s.drop) == 0 { // a drop changes every namespace it names
 		if !s.ahead.has(featureUpdates) {
-			update = nil
+			send = nil
 		}
 		var rounds []VouchRound
-		if s.vouched, rounds, err = s.m.srv.vouch(ctx, s.ahead, update); err != nil {
+		if s.vouched, rounds, err = s.m.srv.vouch(ctx, s.ahead, send); err != nil {
 			return err
 		}
 		for _, r := range rounds {

@@ -158,7 +158,7 @@ func (s *registry) dropPrebuilt() (reused int) {
 // the sessions not vouched for yet, or no longer (they evaluated something
 // since).
 //
-// When the new process takes updates (update not nil), the namespaces a
+// When the new process takes updates (send not nil), the namespaces a
 // round finds changed are sent to it as they are now, and it brings those
 // it built up to date; ahead then names their new digests, and the next
 // round looks at them again. That is the iterative pre-copy of live VM
@@ -172,7 +172,7 @@ func (s *registry) dropPrebuilt() (reused int) {
 // last round left vouched for, and its rounds; an error only when an
 // update failed (the new process is gone, or broke the wire), which ends
 // the migration.
-func (s *registry) vouch(ctx context.Context, ahead Ahead, update func(context.Context, []byte) ([]byte, error)) (vouched int, rounds []VouchRound, err error) {
+func (s *registry) vouch(ctx context.Context, ahead Ahead, send func(context.Context, []byte) ([]byte, error)) (vouched int, rounds []VouchRound, err error) {
 	if ahead.Sessions() == 0 {
 		return 0, nil, nil
 	}
@@ -201,8 +201,8 @@ func (s *registry) vouch(ctx context.Context, ahead Ahead, update func(context.C
 			}
 		}
 		var taken map[*repl.Session]bool
-		if update != nil && len(changed) > 0 {
-			if taken, err = sendUpdates(ctx, changed, ahead, update); err != nil {
+		if send != nil && len(changed) > 0 {
+			if taken, err = sendUpdates(ctx, changed, ahead, send); err != nil {
 				return 0, rounds, err
 			}
 		}
