@@ -44,17 +44,7 @@ func lineServer(t testing.TB, cfg repl.Config, setup ...func(*registry)) (*regis
 	for _, f := range setup {
 		f(r)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- r.serve(ln) }() // ends at Close
-	t.Cleanup(func() {
-		r.close()
-		<-served
-	})
-	return r, ln.Addr().String()
+	return r, serve(t, r)
 }
 
 // testServer is a serving registry for sessions that start logged in.
@@ -481,6 +471,15 @@ func handOver(t *testing.T, old, next *registry, ahead Ahead) []repl.SessionStat
 	if err != nil {
 		t.Fatal(err)
 	}
+	states := adoptExported(t, old, next, exported)
+	serve(t, next)
+	return states
+}
+
+// adoptExported makes next adopt what old exported, as a committed
+// handoff does, and returns the records.
+func adoptExported(t *testing.T, old, next *registry, exported []repl.Exported) []repl.SessionState {
+	t.Helper()
 	states := make([]repl.SessionState, len(exported))
 	data, conns := make([][]byte, len(exported)), make([]*os.File, len(exported))
 	for i, e := range exported {
@@ -488,6 +487,7 @@ func handOver(t *testing.T, old, next *registry, ahead Ahead) []repl.SessionStat
 			t.Fatal(err)
 		}
 		data[i] = e.State
+		var err error
 		if conns[i], err = e.Conn.File(); err != nil {
 			t.Fatal(err)
 		}
@@ -498,17 +498,24 @@ func handOver(t *testing.T, old, next *registry, ahead Ahead) []repl.SessionStat
 	for _, e := range exported {
 		old.left(e.ID) // committed: the connection is the new process's
 	}
+	return states
+}
+
+// serve starts r serving on a loopback listener of its own (which starts
+// the sessions it adopted) and returns its address; Cleanup closes r.
+func serve(t testing.TB, r *registry) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- next.serve(ln) }() // ends at Close
+	go func() { served <- r.serve(ln) }() // ends at Close
 	t.Cleanup(func() {
-		next.close()
+		r.close()
 		<-served
 	})
-	return states
+	return ln.Addr().String()
 }
 
 // TestHandoffUpdatesAhead: a namespace that changed after the precopy is
@@ -653,19 +660,7 @@ func TestStartAdoptedInBatches(t *testing.T) {
 	fmt.Fprint(clients[typed], "x * 10\r") // in the pause: the kernel holds it
 
 	next := newRegistry(repl.Config{Users: old.cfg.Users, Logger: old.cfg.Logger})
-	data, conns := make([][]byte, n), make([]*os.File, n)
-	for i, e := range exported {
-		data[i] = e.State
-		if conns[i], err = e.Conn.File(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := next.adoptAll(data, conns); err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range exported {
-		old.left(e.ID) // committed: the connections are the new registry's
-	}
+	adoptExported(t, old, next, exported)
 	waiting := repl.InputWaiting(next.adopted)
 	var found int
 	for i, w := range waiting {
@@ -679,16 +674,7 @@ func TestStartAdoptedInBatches(t *testing.T) {
 	if found != 1 {
 		t.Errorf("%d sessions with input waiting, want 1", found)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- next.serve(ln) }() // ends at close
-	t.Cleanup(func() {
-		next.close()
-		<-served
-	})
+	serve(t, next)
 	readUntil(t, clients[typed], fmt.Sprint(typed*10))
 	for i, c := range clients {
 		fmt.Fprint(c, "x + 1\r")
