@@ -1,8 +1,6 @@
 package namespace
 
 import (
-	"context"
-	"strings"
 	"testing"
 )
 
@@ -33,27 +31,14 @@ func TestSplitDecls(t *testing.T) {
 // works as the two lines it stands for; if its declarations fail, nothing
 // after them runs.
 func TestEvalDeclarationsThenStatements(t *testing.T) {
-	ns := New(Options{})
-	defer ns.Close()
-	ctx := context.Background()
-	for _, tc := range []struct{ src, want string }{
-		{`import "strings"; strings.ToUpper("go")`, `"GO"`},
-		{"type Celsius float64; t := Celsius(21.5)", ""},
-		{"t * 2", "Celsius(43)"},
-		{"func twice(c Celsius) Celsius { return 2 * c }; twice(t)", "Celsius(43)"},
-	} {
-		res, err := ns.Eval(ctx, tc.src)
-		if err != nil || res.Value != tc.want {
-			t.Errorf("%s = %q, %v; want %s", tc.src, res.Value, err, tc.want)
-		}
-	}
-	_, err := ns.Eval(ctx, "type Bad undefined; bad := 1")
-	if err == nil || !strings.Contains(err.Error(), "undefined") {
-		t.Errorf("a failed declaration: %v", err)
-	}
-	if _, err := ns.Eval(ctx, "bad"); err == nil {
-		t.Error("the statements after a failed declaration ran")
-	}
+	runSteps(t, newTestNS(t, false), []step{
+		{src: `import "strings"; strings.ToUpper("go")`, value: `"GO"`},
+		{src: "type Celsius float64; t := Celsius(21.5)", value: noValue},
+		{src: "t * 2", value: "Celsius(43)"},
+		{src: "func twice(c Celsius) Celsius { return 2 * c }; twice(t)", value: "Celsius(43)"},
+		{src: "type Bad undefined; bad := 1", err: "undefined"},
+		{src: "bad", err: "undefined: bad"}, // the statements after a failed declaration did not run
+	})
 }
 
 func TestSplitLastExpr(t *testing.T) {
@@ -87,25 +72,13 @@ func TestSplitLastExpr(t *testing.T) {
 // an expression shows the expression's value, as the two lines it stands
 // for would; if the statements fail, the expression is not evaluated.
 func TestEvalStatementsThenExpression(t *testing.T) {
-	ns := New(Options{})
-	defer ns.Close()
-	ctx := context.Background()
-	for _, tc := range []struct{ src, want string }{
-		{"x := 1; x + 1", "2"},
-		{"x++; x", "2"},
-		{"total := 0; for i := 1; i <= 4; i++ { total += i }; total", "10"},
-		{`import "strings"; s := strings.Repeat("ab", 2); len(s)`, "4"},
-		{"x = 40; x + 2; x", "40"},
-	} {
-		res, err := ns.Eval(ctx, tc.src)
-		if err != nil || res.Value != tc.want {
-			t.Errorf("%s = %q, %v; want %s", tc.src, res.Value, err, tc.want)
-		}
-	}
-	if _, err := ns.Eval(ctx, "y := undefinedName; x = 99; x"); err == nil || !strings.Contains(err.Error(), "undefined") {
-		t.Errorf("failing statements: %v", err)
-	}
-	if res, err := ns.Eval(ctx, "x"); err != nil || res.Value != "40" {
-		t.Errorf("after failing statements, x = %q, %v; want 40 (nothing after them ran)", res.Value, err)
-	}
+	runSteps(t, newTestNS(t, false), []step{
+		{src: "x := 1; x + 1", value: "2"},
+		{src: "x++; x", value: "2"},
+		{src: "total := 0; for i := 1; i <= 4; i++ { total += i }; total", value: "10"},
+		{src: `import "strings"; s := strings.Repeat("ab", 2); len(s)`, value: "4"},
+		{src: "x = 40; x + 2; x", value: "40"},
+		{src: "y := undefinedName; x = 99; x", err: "undefined"},
+		{src: "x", value: "40"}, // nothing after the failing statements ran
+	})
 }
